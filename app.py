@@ -1,0 +1,114 @@
+"""The web layer: the pixel, the health check, and the app factory."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from time import time
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import commands
+import pixel
+from config import ConfigError, Settings, load_settings
+from delivery import Courier
+from store import Store
+from zendesk import DryRun, Zendesk
+
+log = logging.getLogger("read_receipts")
+
+
+def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
+    """Build the app; with deliver=True this worker also posts notes in the background."""
+    settings = settings or _settings_or_exit()
+    _configure_logging(settings.log_level)
+    app = Flask(__name__)
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+    store = Store(settings.database_url)
+    store.create_schema()
+    zendesk = DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
+    courier = Courier(store, zendesk, settings)
+    app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
+    _add_routes(app, store, courier)
+    commands.register(app)
+    if deliver:
+        _announce(settings)
+        courier.start()
+    return app
+
+
+def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
+    """Register the HTTP routes."""
+
+    @app.get("/pixel.gif")
+    def pixel_gif() -> Response:
+        """Answer with the image at once; store the open first when it names a ticket."""
+        if request.method == "GET":
+            try:
+                _record_open(store)
+                courier.wake.set()
+            except Exception:  # never a broken image in the customer's mail
+                log.exception("could not store an open; answering with the image anyway")
+        return Response(pixel.GIF, headers=pixel.HEADERS)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        """Say whether the store answers."""
+        try:
+            store.ping()
+        except Exception:
+            log.exception("health check: the store is unreachable")
+            return jsonify(status="unavailable", store="unreachable"), 503
+        return jsonify(status="ok", store="ok"), 200
+
+    @app.get("/")
+    def index() -> Response:
+        """Point a curious visitor at the service's routes."""
+        return jsonify(service="zendesk-read-receipts", pixel="/pixel.gif?ticket_id=&requester_id=&comment_id=", health="/healthz")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        """Answer every HTTP error in one JSON shape."""
+        return jsonify(error={"status": error.code, "message": error.description}), error.code or 500
+
+
+def _record_open(store: Store) -> None:
+    """Store the open a pixel load carries, if it names a ticket."""
+    values = pixel.open_from_query(request.args)
+    if values is None:
+        return
+    values["opened_at"] = time()
+    values["ip"] = request.remote_addr
+    values["user_agent"] = request.headers.get("User-Agent", "")[: pixel.USER_AGENT_MAX]
+    store.record_open(values)
+
+
+def _settings_or_exit() -> Settings:
+    """Load settings from the environment, or stop with a message that says how to fix them."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr, flush=True)
+        # 4 is gunicorn's "app failed to load": the master stops instead of respawning.
+        raise SystemExit(4) from None
+
+
+def _configure_logging(level: str) -> None:
+    """Log to stdout, once per process."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _announce(settings: Settings) -> None:
+    """Say at start-up where notes go."""
+    if settings.dry_run:
+        log.warning("dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)")
+    else:
+        log.info("posting notes to %s; verification of requesters is %s", settings.zendesk_url, "on" if settings.verify_requester else "off")

@@ -1,0 +1,66 @@
+"""Flask CLI commands: the img tag to paste, and a credentials check."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+PIXEL_QUERY = "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
+
+
+def img_tag(public_url: str, verify_requester: bool = True) -> str:
+    """Return the img tag for the Zendesk trigger's email body."""
+    query = PIXEL_QUERY if verify_requester else "ticket_id={{ticket.id}}"
+    return f'<img src="{public_url}/pixel.gif?{query}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
+
+
+def register(app: Flask) -> None:
+    """Add the commands to the app's CLI."""
+    app.cli.add_command(img_tag_command)
+    app.cli.add_command(check_zendesk_command)
+
+
+@click.command("img-tag")
+def img_tag_command() -> None:
+    """Print the img tag to paste into the Zendesk trigger's email body."""
+    settings = current_app.extensions["settings"]
+    if settings.public_url.startswith("http://localhost"):
+        click.echo("Note: PUBLIC_URL is not set; mail clients cannot reach localhost.", err=True)
+    click.echo(img_tag(settings.public_url, settings.verify_requester))
+
+
+@click.command("check-zendesk")
+def check_zendesk_command() -> None:
+    """Check the Zendesk credentials against /api/v2/users/me.json."""
+    settings = current_app.extensions["settings"]
+    zendesk = current_app.extensions["zendesk"]
+    if settings.dry_run:
+        raise click.ClickException(
+            "No Zendesk credentials are set, so notes are only logged. Set ZENDESK_SUBDOMAIN with "
+            "ZENDESK_EMAIL and ZENDESK_API_TOKEN (or ZENDESK_OAUTH_TOKEN)."
+        )
+    answer = zendesk.me()
+    user = (answer.body or {}).get("user") or {}
+    if answer.verdict == "ok" and user.get("id") and user.get("role") in ("agent", "admin"):
+        click.echo(f"OK: {settings.zendesk_url} accepts the credentials of {user.get('name')} <{user.get('email')}>, {user['role']}.")
+        return
+    raise click.ClickException(_diagnose(answer, user, settings.zendesk_url))
+
+
+def _diagnose(answer, user: dict, url: str) -> str:
+    """Say what is wrong with the Zendesk connection, and what to do."""
+    if answer.status is None:
+        return f"Cannot reach {url}: {answer.describe()}. Check ZENDESK_SUBDOMAIN (or ZENDESK_URL) and the network."
+    if answer.status == 401:
+        return (
+            "Zendesk refused the credentials (401). Check ZENDESK_EMAIL and ZENDESK_API_TOKEN (or "
+            "ZENDESK_OAUTH_TOKEN), and that token access is on in Admin Center > Apps and integrations > Zendesk API."
+        )
+    if answer.status == 403:
+        return "Zendesk accepted the login but forbids this (403): the user must be an agent or admin allowed to use the API."
+    if answer.status == 404:
+        return f"{url} has no Zendesk API (404): check ZENDESK_SUBDOMAIN."
+    if answer.verdict == "ok":
+        role = user.get("role") or "anonymous"
+        return f"Zendesk answered as a {role} user, not an agent: check ZENDESK_EMAIL and the token."
+    return f"Zendesk answered {answer.describe()}; try again later."

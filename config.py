@@ -1,0 +1,235 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from base64 import b64encode
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented environment variable."""
+
+    name: str
+    default: str
+    help: str
+
+
+# Every variable the service reads, declared once. README and .env.example are
+# tested against this list so the docs cannot drift from the code.
+SETTINGS = (
+    Setting("ZENDESK_SUBDOMAIN", "", "Your Zendesk subdomain: `acme` for acme.zendesk.com."),
+    Setting("ZENDESK_EMAIL", "", "Email of the agent the API token belongs to."),
+    Setting("ZENDESK_API_TOKEN", "", "Zendesk API token (Admin Center > Apps and integrations > Zendesk API)."),
+    Setting("ZENDESK_OAUTH_TOKEN", "", "OAuth bearer token, instead of ZENDESK_EMAIL + ZENDESK_API_TOKEN."),
+    Setting("ZENDESK_URL", "", "API base URL; default `https://{ZENDESK_SUBDOMAIN}.zendesk.com`."),
+    Setting("ZENDESK_TIMEOUT", "10", "Seconds to wait for a Zendesk answer before retrying later."),
+    Setting("ZENDESK_UPDATES_PER_MINUTE", "50", "Notes posted per minute, for the whole account (Zendesk allows 100, shared with agents)."),
+    Setting("ZENDESK_UPDATES_PER_TICKET", "10", "Notes posted per ticket per 10 minutes (Zendesk allows 30)."),
+    Setting("ZENDESK_REQUESTS_PER_MINUTE", "100", "All Zendesk API calls per minute, for the whole account."),
+    Setting("DATABASE_URL", "sqlite:///read_receipts.db", "SQLite file, or `postgresql://...` for several instances sharing one store."),
+    Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
+    Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
+    Setting("PUBLIC_URL", "", "Address mail clients reach, e.g. `https://pixel.example.com`; default `http://localhost:$PORT`."),
+    Setting("PROXY_HOPS", "0", "How many proxies in front of the service set X-Forwarded-For."),
+    Setting("VERIFY_REQUESTER", "true", "Note an open only when ticket_id and requester_id match in Zendesk."),
+    Setting("NOTE_TIMEZONE", "UTC", "Time zone of the times written in notes, e.g. `Europe/Paris`."),
+    Setting("NOTE_TAG", "", "Tag added to a ticket with each note (e.g. `reply_opened`); empty for none."),
+    Setting("NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+)
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one service instance."""
+
+    database_url: str
+    public_url: str
+    zendesk_url: str = ""
+    zendesk_auth: str = field(default="", repr=False)
+    zendesk_timeout: float = 10.0
+    updates_per_minute: int = 50
+    updates_per_ticket: int = 10
+    requests_per_minute: int = 100
+    proxy_hops: int = 0
+    verify_requester: bool = True
+    note_timezone: str = "UTC"
+    note_tag: str = ""
+    note_interval: float = 3600.0
+    log_level: str = "INFO"
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether notes are only logged, for lack of Zendesk credentials."""
+        return not self.zendesk_auth
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; with no mapping, use `.env` and os.environ."""
+    if environ is None:
+        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+        environ = os.environ
+    env = {s.name: environ.get(s.name, "").strip() or s.default for s in SETTINGS}
+    auth = _zendesk_auth(env)
+    return Settings(
+        database_url=_database_url(env["DATABASE_URL"]),
+        public_url=_public_url(env),
+        zendesk_url=_zendesk_url(env) if auth else "",
+        zendesk_auth=auth,
+        zendesk_timeout=_number(env, "ZENDESK_TIMEOUT", 1, 60),
+        updates_per_minute=int(_number(env, "ZENDESK_UPDATES_PER_MINUTE", 1, 300)),
+        updates_per_ticket=int(_number(env, "ZENDESK_UPDATES_PER_TICKET", 1, 30)),
+        requests_per_minute=int(_number(env, "ZENDESK_REQUESTS_PER_MINUTE", 1, 2500)),
+        proxy_hops=int(_number(env, "PROXY_HOPS", 0, 5)),
+        verify_requester=_flag(env, "VERIFY_REQUESTER"),
+        note_timezone=_timezone(env["NOTE_TIMEZONE"]),
+        note_tag=_tag(env["NOTE_TAG"]),
+        note_interval=60 * _number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
+        log_level=_log_level(env["LOG_LEVEL"]),
+    )
+
+
+def _zendesk_auth(env: Mapping[str, str]) -> str:
+    """Return the Authorization header value, or '' for a dry run."""
+    email, token, oauth = env["ZENDESK_EMAIL"], env["ZENDESK_API_TOKEN"], env["ZENDESK_OAUTH_TOKEN"]
+    if oauth and (email or token):
+        raise ConfigError(
+            "Set either ZENDESK_OAUTH_TOKEN or ZENDESK_EMAIL with ZENDESK_API_TOKEN, not both."
+        )
+    if oauth:
+        return f"Bearer {oauth}"
+    if bool(email) != bool(token):
+        missing = "ZENDESK_API_TOKEN" if email else "ZENDESK_EMAIL"
+        raise ConfigError(
+            f"{missing} is not set: API-token auth needs both ZENDESK_EMAIL and "
+            "ZENDESK_API_TOKEN (or unset both to run without Zendesk, logging notes only)."
+        )
+    if not email:
+        return ""
+    if "@" not in email:
+        raise ConfigError(f"ZENDESK_EMAIL must be the agent's email address (got {email!r}).")
+    return "Basic " + b64encode(f"{email}/token:{token}".encode()).decode()
+
+
+def _zendesk_url(env: Mapping[str, str]) -> str:
+    """Return the API base URL from ZENDESK_URL or ZENDESK_SUBDOMAIN."""
+    url, subdomain = env["ZENDESK_URL"], env["ZENDESK_SUBDOMAIN"].lower()
+    if not url:
+        if not subdomain:
+            raise ConfigError(
+                "ZENDESK_SUBDOMAIN is not set: give the `acme` of acme.zendesk.com "
+                "(or ZENDESK_URL for a full address)."
+            )
+        if not _SUBDOMAIN.match(subdomain):
+            raise ConfigError(
+                f"ZENDESK_SUBDOMAIN must be just the subdomain, like `acme` for "
+                f"acme.zendesk.com (got {subdomain!r})."
+            )
+        return f"https://{subdomain}.zendesk.com"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ZENDESK_URL must be an http(s) address like https://acme.zendesk.com (got {url!r}).")
+    if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+        raise ConfigError("ZENDESK_URL must use https: credentials are never sent in clear text.")
+    return url.rstrip("/")
+
+
+def _database_url(url: str) -> str:
+    """Normalise DATABASE_URL to a SQLAlchemy URL with a bundled driver."""
+    if url.startswith("postgres://"):  # Heroku-style alias
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL is not a database URL (got {url!r}): use sqlite:///file.db "
+            "or postgresql://user:password@host:5432/dbname."
+        ) from None
+    if parsed.drivername in ("postgresql", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.drivername == "sqlite":
+        return url
+    raise ConfigError(
+        f"DATABASE_URL must be sqlite:///... or postgresql://... (got a {parsed.drivername} URL)."
+    )
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    """Return PUBLIC_URL without a trailing slash."""
+    port = int(_number(env, "PORT", 1, 65535))
+    url = env["PUBLIC_URL"] or f"http://localhost:{port}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(
+            f"PUBLIC_URL must be the address mail clients reach, like "
+            f"https://pixel.example.com (got {url!r})."
+        )
+    return url.rstrip("/")
+
+
+def _number(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    """Parse a bounded number setting."""
+    raw = env[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g} (got {raw!r}).")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """Parse a true/false setting."""
+    raw = env[name].lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (got {env[name]!r}).")
+
+
+def _timezone(name: str) -> str:
+    """Check that a time zone name is known."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"NOTE_TIMEZONE {name!r} is not a known time zone: use a name like UTC, "
+            "Europe/Paris or America/New_York."
+        ) from None
+    return name
+
+
+def _tag(tag: str) -> str:
+    """Check that a Zendesk tag has no spaces or commas."""
+    if tag and not re.fullmatch(r"[\w:/.-]{1,80}", tag):
+        raise ConfigError(f"NOTE_TAG must be one word without spaces or commas (got {tag!r}).")
+    return tag
+
+
+def _log_level(level: str) -> str:
+    """Check a log level name."""
+    if level.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))} (got {level!r}).")
+    return level.upper()

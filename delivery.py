@@ -1,0 +1,247 @@
+"""The courier: turns stored opens into private notes, in a thread of each worker."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import notes
+from config import Settings
+from store import Store
+from zendesk import Answer
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
+MAX_BACKOFF = 300.0  # a note waits at most this long after Zendesk comes back
+AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
+SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
+FINAL_TICKET_STATES = {"closed", "deleted"}
+
+
+class Courier:
+    """Checks opens against Zendesk, throttles them, and posts the notes."""
+
+    def __init__(self, store: Store, zendesk, settings: Settings, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.zendesk = zendesk
+        self.settings = settings
+        self.clock = clock
+        self.wake = threading.Event()
+        self.lease = settings.zendesk_timeout + 60
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_cleanup = 0.0
+
+    # -- the background thread ------------------------------------------------
+
+    def start(self) -> None:
+        """Start delivering in a daemon thread; stop it at interpreter exit."""
+        self._thread = threading.Thread(target=self._loop, name="courier", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to finish its current call and stop."""
+        self._stopping.set()
+        self.wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        """Work while there is work; otherwise wait for a wake-up or the poll."""
+        while not self._stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a store hiccup must not kill delivery for good
+                log.exception("delivery round failed; trying again shortly")
+                busy = False
+            if not busy:
+                self.wake.wait(POLL_SECONDS)
+                self.wake.clear()
+
+    def run_once(self) -> bool:
+        """Triage due opens and send one due note; True if anything moved."""
+        now = self.clock()
+        if now >= self._next_cleanup:
+            self.store.forget_budgets(now - 3600)
+            self._next_cleanup = now + 600
+        moved = self.triage_opens(now)
+        return self.send_note(self.clock()) or moved
+
+    # -- opens ----------------------------------------------------------------
+
+    def triage_opens(self, now: float) -> bool:
+        """Decide for each new open whether it counts, and queue its note."""
+        rows = self.store.claim("opens", now, self.lease, limit=50)
+        moved = False
+        for row in rows:
+            moved = self._triage(row, now) or moved
+        return moved
+
+    def _triage(self, row, now: float) -> bool:
+        """Verify one open and count it on its reply."""
+        ticket = self.store.cached_ticket(row.ticket_id)
+        if self._must_verify():
+            if row.requester_id is None:
+                self.store.settle_open(row, "unverified")
+                return True
+            if ticket is None:
+                ticket, wait = self._check_ticket(row.ticket_id, now)
+                if ticket is None:
+                    self.store.release("opens", row, now + (wait or _backoff(row.attempts)))
+                    return False
+            if ticket.status != "deleted" and ticket.requester_id != row.requester_id:
+                log.info("open of ticket %s ignored: requester %s is not the ticket's requester", row.ticket_id, row.requester_id)
+                self.store.settle_open(row, "rejected")
+                return True
+        if ticket is not None and ticket.status in FINAL_TICKET_STATES:
+            self.store.settle_open(row, ticket.status)
+            return True
+        if self.store.count_open(row, now, self.settings.note_interval) == "noted":
+            log.info("first open of ticket %s reply %s: note queued", row.ticket_id, row.comment_id or "unknown")
+        return True
+
+    def _must_verify(self) -> bool:
+        """Verification needs Zendesk; a dry run has nothing to check against."""
+        return self.settings.verify_requester and not self.zendesk.dry_run
+
+    def _check_ticket(self, ticket_id: int, now: float):
+        """Ask Zendesk who the ticket's requester is; (None, wait) when it cannot say."""
+        wait = self._gate(now)
+        if wait:
+            return None, wait
+        answer = self.zendesk.ticket(ticket_id)
+        self._observe(answer, now, f"checking ticket {ticket_id}")
+        if answer.status == 404:
+            self.store.remember_ticket(ticket_id, None, "deleted", now)
+        elif answer.verdict == "ok":
+            found = (answer.body or {}).get("ticket") or {}
+            requester, status = found.get("requester_id"), found.get("status")
+            if not isinstance(requester, int) or not isinstance(status, str):
+                log.warning("Zendesk answered ticket %s without a requester; will ask again", ticket_id)
+                return None, 0
+            self.store.remember_ticket(ticket_id, requester, status[:16], now)
+        else:
+            return None, self._retry_delay(answer, 0)
+        return self.store.cached_ticket(ticket_id), 0
+
+    # -- notes ----------------------------------------------------------------
+
+    def send_note(self, now: float) -> bool:
+        """Post the next due note, if any; True if one was settled."""
+        rows = self.store.claim("deliveries", now, self.lease, limit=1)
+        return any(self._deliver(row, now) for row in rows)
+
+    def _deliver(self, row, now: float) -> bool:
+        """Post one note and record the outcome."""
+        reply = self.store.reply(row.ticket_id, row.reply_key)
+        if row.kind == "summary" and reply.opens_noted == 0:
+            self.store.release("deliveries", row, now + 30)  # the first note goes first
+            return False
+        covered, body = self._note_text(row, reply)
+        finish = self._finisher(row, covered)
+        if not body:
+            return finish("skipped", None, "")
+        ticket = self.store.cached_ticket(row.ticket_id)
+        if ticket is not None and ticket.status in FINAL_TICKET_STATES:
+            return finish("failed", None, f"ticket is {ticket.status}")
+        wait = self._gate(now, row.ticket_id)
+        if wait:
+            self.store.release("deliveries", row, now + wait)
+            return False
+        answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
+        self._observe(answer, now, f"adding a note to ticket {row.ticket_id}")
+        return self._settle_note(row, answer, finish)
+
+    def _note_text(self, row, reply) -> tuple[int, str]:
+        """Return the opens a note covers and its words ('' when nothing is left to say)."""
+        zone = self.settings.note_timezone
+        if row.kind == "first":
+            opened = self.store.open_by_id(row.open_id)
+            return 1, notes.first_open(opened.opened_at, row.reply_key, zone)
+        count = reply.opens - reply.opens_noted
+        if count <= 0:
+            return reply.opens, ""
+        return reply.opens, notes.more_opens(count, reply.last_open_at, row.reply_key, zone)
+
+    def _finisher(self, row, covered: int):
+        """Bind the arguments every final outcome of one delivery shares."""
+
+        def finish(state: str, status: int | None, error: str) -> bool:
+            self.store.finish_delivery(row, state, self.clock(), self.settings.note_interval, covered, status, error)
+            return True
+
+        return finish
+
+    def _settle_note(self, row, answer: Answer, finish) -> bool:
+        """Record a posted, refused or failed note."""
+        if answer.verdict == "ok":
+            log.info("note added to ticket %s (%s)", row.ticket_id, row.kind)
+            return finish("logged" if self.zendesk.dry_run else "done", answer.status, "")
+        if answer.verdict == "final":
+            if answer.status in (404, 422):
+                status = "deleted" if answer.status == 404 else "closed"
+                self.store.remember_ticket(row.ticket_id, None, status, self.clock())
+            log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
+            return finish("failed", answer.status, answer.describe())
+        self.store.release("deliveries", row, self.clock() + self._retry_delay(answer, row.attempts), answer.status, answer.describe())
+        return False
+
+    # -- pacing ---------------------------------------------------------------
+
+    def _gate(self, now: float, note_for: int | None = None) -> float:
+        """Take budget for one call; return seconds to wait when there is none."""
+        if self.zendesk.dry_run:
+            return 0.0
+        held = self.store.held_until("zendesk")
+        if held > now:
+            return held - now
+        minute = 60.0
+        if note_for is not None:
+            if not self.store.take(f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket, now):
+                return 60.0
+            if not self.store.take("updates", minute, self.settings.updates_per_minute, now):
+                return 5.0
+        if not self.store.take("requests", minute, self.settings.requests_per_minute, now):
+            return 5.0
+        return 0.0
+
+    def _observe(self, answer: Answer, now: float, doing: str) -> None:
+        """Log a failed call and pause every worker when Zendesk asks or fails."""
+        verdict = answer.verdict
+        if verdict == "throttled":
+            pause = answer.retry_after if answer.retry_after is not None else 60.0
+            self.store.hold("zendesk", now + pause)
+            log.warning("Zendesk rate limit while %s: pausing all calls for %.0f s", doing, pause)
+        elif verdict == "auth":
+            self.store.hold("zendesk", now + 60)
+            log.error(
+                "Zendesk refused the credentials while %s (%s): check ZENDESK_EMAIL and "
+                "ZENDESK_API_TOKEN (or ZENDESK_OAUTH_TOKEN), and that the user is an agent or admin "
+                "with API token access enabled. Notes are kept and retried every %d minutes; "
+                "`flask --app app check-zendesk` tells more.",
+                doing,
+                answer.describe(),
+                AUTH_RETRY // 60,
+            )
+        elif verdict == "retry":
+            self.store.hold("zendesk", now + SHORT_HOLD)
+            log.warning("Zendesk failed while %s (%s); will retry", doing, answer.describe())
+
+    def _retry_delay(self, answer: Answer, attempts: int) -> float:
+        """How long to wait before trying a failed call again."""
+        if answer.verdict == "throttled":
+            return answer.retry_after if answer.retry_after is not None else 60.0
+        if answer.verdict == "auth":
+            return AUTH_RETRY
+        return _backoff(attempts)
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential backoff with jitter, capped so notes follow soon after an outage."""
+    return min(MAX_BACKOFF, 2.0 * 2 ** min(attempts, 10)) * random.uniform(0.5, 1.0)

@@ -1,0 +1,359 @@
+"""The durable store: opens, tickets checked, replies, note deliveries, shared budgets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+opens = Table(
+    "opens",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("requester_id", BigInteger),
+    Column("comment_id", BigInteger),
+    Column("opened_at", Float, nullable=False),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    # new -> noted | counted | rejected | unverified | closed | deleted
+    Column("state", String(16), nullable=False, server_default="new"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_try_at", Float, nullable=False, server_default="0"),
+    Column("lease_until", Float, nullable=False, server_default="0"),
+    Column("lease_owner", String(36)),
+    Index("ix_opens_due", "state", "next_try_at"),
+    Index("ix_opens_ticket", "ticket_id"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("requester_id", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("checked_at", Float, nullable=False),
+)
+
+replies = Table(
+    "replies",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    # The reply's comment id, or 0 when the pixel did not say which reply.
+    Column("reply_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_open_at", Float, nullable=False),
+    Column("last_open_at", Float, nullable=False),
+    Column("opens", Integer, nullable=False, server_default="0"),
+    Column("opens_noted", Integer, nullable=False, server_default="0"),
+    Column("next_note_at", Float, nullable=False, server_default="0"),
+    Column("summary_pending", Boolean, nullable=False, server_default=text("false")),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("reply_key", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # first | summary
+    Column("open_id", BigInteger),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    # pending -> done | logged (dry run) | failed (final) | skipped
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", Float, nullable=False, server_default="0"),
+    Column("lease_owner", String(36)),
+    Column("last_status", Integer),
+    Column("last_error", String(300)),
+    Column("done_at", Float),
+    Index("ix_deliveries_due", "state", "due_at"),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("used", Integer, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+)
+
+# A row is claimable when its lease has run out (0 = never leased).
+_LEASED_TABLES = {"opens": (opens, "new", opens.c.next_try_at), "deliveries": (deliveries, "pending", deliveries.c.due_at)}
+
+
+class Store:
+    """All reads and writes of the service's tables."""
+
+    def __init__(self, url: str):
+        self.engine = _engine(url)
+        self._open_insert = insert(opens)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def create_schema(self) -> None:
+        """Create missing tables; safe when several workers start at once."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(720431)"))
+            metadata.create_all(conn)
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def record_open(self, values: dict) -> None:
+        """Store one pixel load durably (the pixel's hot path)."""
+        with self.engine.begin() as conn:
+            conn.execute(self._open_insert, values)
+
+    # -- leases ---------------------------------------------------------------
+
+    def claim(self, table_name: str, now: float, lease: float, limit: int) -> list[Row]:
+        """Lease up to `limit` due rows of opens or deliveries to this caller."""
+        table, pending, due = _LEASED_TABLES[table_name]
+        token = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            ids = (
+                conn.execute(
+                    select(table.c.id)
+                    .where(table.c.state == pending, due <= now, table.c.lease_until <= now)
+                    .order_by(due)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(ids), table.c.lease_until <= now)
+                .values(lease_owner=token, lease_until=now + lease)
+            )
+            return conn.execute(select(table).where(table.c.lease_owner == token).order_by(due)).all()
+
+    def release(self, table_name: str, row: Row, due: float, status: int | None = None, error: str = "") -> None:
+        """Give a leased row back, to be tried again at `due`."""
+        table, pending, due_column = _LEASED_TABLES[table_name]
+        values = {due_column.key: due, "lease_until": 0, "attempts": table.c.attempts + 1}
+        if table is deliveries:
+            values.update(last_status=status, last_error=error[:300] or None)
+        with self.engine.begin() as conn:
+            conn.execute(update(table).where(table.c.id == row.id, table.c.lease_owner == row.lease_owner).values(**values))
+
+    # -- opens ----------------------------------------------------------------
+
+    def settle_open(self, row: Row, state: str) -> None:
+        """Close a leased open without a note (rejected, closed, ...)."""
+        with self.engine.begin() as conn:
+            _settle(conn, row, state)
+
+    def count_open(self, row: Row, now: float, interval: float) -> str | None:
+        """Count a verified open on its reply and queue the note it calls for."""
+        key = row.comment_id or 0
+        with self.engine.begin() as conn:
+            if not _settle(conn, row, "counted"):
+                return None  # lease lost: another worker took it
+            _insert_ignore(conn, replies, ticket_id=row.ticket_id, reply_key=key, first_open_at=row.opened_at, last_open_at=row.opened_at)
+            where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == key)
+            conn.execute(
+                update(replies)
+                .where(*where)
+                .values(
+                    opens=replies.c.opens + 1,
+                    last_open_at=case((replies.c.last_open_at < row.opened_at, row.opened_at), else_=replies.c.last_open_at),
+                )
+            )
+            reply = conn.execute(select(replies).where(*where)).one()
+            if reply.opens == 1:
+                conn.execute(update(replies).where(*where).values(next_note_at=now + interval))
+                _queue_note(conn, row.ticket_id, key, "first", now, now, open_id=row.id)
+                conn.execute(update(opens).where(opens.c.id == row.id).values(state="noted"))
+                return "noted"
+            if _mark_summary_pending(conn, where):
+                _queue_note(conn, row.ticket_id, key, "summary", now, max(now, reply.next_note_at))
+            return "counted"
+
+    def open_by_id(self, open_id: int) -> Row | None:
+        """Return one stored open."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(opens).where(opens.c.id == open_id)).first()
+
+    # -- tickets --------------------------------------------------------------
+
+    def cached_ticket(self, ticket_id: int) -> Row | None:
+        """Return what Zendesk said of a ticket, if it was checked before."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(tickets).where(tickets.c.ticket_id == ticket_id)).first()
+
+    def remember_ticket(self, ticket_id: int, requester_id: int | None, status: str, now: float) -> None:
+        """Remember a ticket's requester and status (closed and deleted are final)."""
+        with self.engine.begin() as conn:
+            _insert_ignore(conn, tickets, ticket_id=ticket_id, requester_id=requester_id, status=status, checked_at=now)
+            conn.execute(update(tickets).where(tickets.c.ticket_id == ticket_id).values(status=status, checked_at=now))
+
+    # -- replies and deliveries -----------------------------------------------
+
+    def reply(self, ticket_id: int, reply_key: int) -> Row | None:
+        """Return a reply's counters."""
+        with self.engine.connect() as conn:
+            where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
+            return conn.execute(select(replies).where(*where)).first()
+
+    def finish_delivery(self, row: Row, state: str, now: float, interval: float, covered: int, status: int | None = None, error: str = "") -> bool:
+        """Record a delivery's final outcome and move its reply's counters on."""
+        where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == row.reply_key)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == row.id, deliveries.c.lease_owner == row.lease_owner, deliveries.c.state == "pending")
+                .values(state=state, done_at=now, lease_until=0, attempts=deliveries.c.attempts + 1, last_status=status, last_error=error[:300] or None)
+            )
+            if not done.rowcount:
+                return False
+            noted = case((replies.c.opens_noted < covered, covered), else_=replies.c.opens_noted)
+            if row.kind == "first":
+                conn.execute(update(replies).where(*where).values(opens_noted=noted))
+                return True
+            conn.execute(update(replies).where(*where).values(opens_noted=noted, summary_pending=False, next_note_at=now + interval))
+            reply = conn.execute(select(replies).where(*where)).one()
+            if reply.opens > reply.opens_noted and _mark_summary_pending(conn, where):
+                _queue_note(conn, row.ticket_id, row.reply_key, "summary", now, reply.next_note_at)
+            return True
+
+    def deliveries_for(self, ticket_id: int) -> Sequence[Row]:
+        """Return a ticket's deliveries, oldest first."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(deliveries).where(deliveries.c.ticket_id == ticket_id).order_by(deliveries.c.id)).all()
+
+    def pending_count(self) -> int:
+        """Count opens and deliveries still waiting."""
+        with self.engine.connect() as conn:
+            waiting_opens = conn.execute(select(func.count()).select_from(opens).where(opens.c.state == "new")).scalar_one()
+            waiting_notes = conn.execute(select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")).scalar_one()
+        return waiting_opens + waiting_notes
+
+    # -- shared budgets and holds ---------------------------------------------
+
+    def take(self, key: str, window: float, limit: int, now: float) -> bool:
+        """Use one unit of a budget shared by every worker and instance."""
+        with self.engine.begin() as conn:
+            _insert_ignore(conn, budgets, key=key, window_start=now, used=0)
+            expired = budgets.c.window_start + window <= now
+            granted = conn.execute(
+                update(budgets)
+                .where(budgets.c.key == key, or_(expired, budgets.c.used < limit))
+                .values(
+                    used=case((expired, 1), else_=budgets.c.used + 1),
+                    window_start=case((expired, now), else_=budgets.c.window_start),
+                )
+            )
+            return granted.rowcount == 1
+
+    def forget_budgets(self, before: float) -> None:
+        """Drop budget windows that ended long ago (per-ticket keys pile up)."""
+        with self.engine.begin() as conn:
+            conn.execute(budgets.delete().where(budgets.c.window_start < before))
+
+    def hold(self, key: str, until: float) -> None:
+        """Pause all calls of one kind until a time (e.g. Zendesk's Retry-After)."""
+        with self.engine.begin() as conn:
+            _insert_ignore(conn, holds, key=key, until=until)
+            conn.execute(update(holds).where(holds.c.key == key, holds.c.until < until).values(until=until))
+
+    def held_until(self, key: str) -> float:
+        """Return when a hold ends (0 when none)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
+
+
+def _settle(conn: Connection, row: Row, state: str) -> bool:
+    """Move a leased open out of `new`; False if the lease was lost."""
+    settled = conn.execute(
+        update(opens)
+        .where(opens.c.id == row.id, opens.c.lease_owner == row.lease_owner, opens.c.state == "new")
+        .values(state=state, lease_until=0)
+    )
+    return settled.rowcount == 1
+
+
+def _mark_summary_pending(conn: Connection, where: tuple) -> bool:
+    """Flag a reply as having a summary queued; False if one already is."""
+    flagged = conn.execute(update(replies).where(*where, replies.c.summary_pending.is_(False)).values(summary_pending=True))
+    return flagged.rowcount == 1
+
+
+def _queue_note(conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, due: float, open_id: int | None = None) -> None:
+    """Add a note to the delivery queue."""
+    conn.execute(insert(deliveries).values(ticket_id=ticket_id, reply_key=reply_key, kind=kind, open_id=open_id, created_at=now, due_at=due))
+
+
+def _insert_ignore(conn: Connection, table: Table, **values) -> None:
+    """Insert a row unless its key exists (both dialects speak ON CONFLICT)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+
+
+def _engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and immediate write transactions."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take over transaction control from the driver, so BEGIN IMMEDIATE
+        # below is the only BEGIN: workers then queue for the write lock
+        # instead of failing with "database is locked" on upgrade.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only power loss can
+        # lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

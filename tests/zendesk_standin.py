@@ -1,0 +1,203 @@
+"""A strict Zendesk stand-in: a real HTTP server on 127.0.0.1 that keeps the API's contract."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TICKET_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
+ACCOUNT_UPDATES_PER_MINUTE = 100
+TICKET_UPDATES_PER_10_MINUTES = 30
+
+
+@dataclass
+class Comment:
+    """A comment the stand-in accepted."""
+
+    ticket_id: int
+    body: str
+    public: bool
+    at: float
+    tags: list = field(default_factory=list)
+
+
+class ZendeskStandIn:
+    """Tickets, users and faults, served over real HTTP."""
+
+    def __init__(self, email: str = "agent@example.com", token: str = "test-token", oauth: str = "oauth-test"):
+        self.email, self.token, self.oauth = email, token, oauth
+        self.tickets: dict[int, dict] = {}
+        self.comments: list[Comment] = []
+        self.calls: list[tuple[str, str, int | None]] = []
+        self.faults: deque = deque()
+        self.delay = 0.0
+        self.down = False
+        self.violations: list[str] = []
+        self._updates: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL for ZENDESK_URL."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        """Settings that point the service at this stand-in."""
+        return {"ZENDESK_URL": self.url, "ZENDESK_EMAIL": self.email, "ZENDESK_API_TOKEN": self.token}
+
+    def start(self) -> ZendeskStandIn:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_ticket(self, ticket_id: int, requester_id: int, status: str = "open") -> None:
+        """Create a ticket."""
+        self.tickets[ticket_id] = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+
+    def fail_next(self, *faults) -> None:
+        """Queue faults for the next requests: an int status, ('429', secs), 'drop' or ('slow', secs)."""
+        self.faults.extend(faults)
+
+    def notes_on(self, ticket_id: int) -> list[Comment]:
+        """Comments accepted on one ticket."""
+        with self._lock:
+            return [c for c in self.comments if c.ticket_id == ticket_id]
+
+    def wait_for_notes(self, count: int, timeout: float = 10.0, ticket_id: int | None = None) -> list[Comment]:
+        """Wait until at least `count` notes arrived (on one ticket, if given)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.notes_on(ticket_id) if ticket_id else list(self.comments)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        return self.notes_on(ticket_id) if ticket_id else list(self.comments)
+
+    def count_calls(self, method: str | None = None) -> int:
+        """How many requests arrived (of one method)."""
+        with self._lock:
+            return sum(1 for m, _, _ in self.calls if method in (None, m))
+
+    # -- the API ---------------------------------------------------------------
+
+    def answer(self, method: str, path: str, headers, body: bytes):
+        """Return (status, headers, json) or 'drop' for one request."""
+        with self._lock:
+            fault = self.faults.popleft() if self.faults else None
+        if self.down or fault == "drop":
+            return "drop"
+        if isinstance(fault, tuple) and fault[0] == "slow":
+            time.sleep(fault[1])
+        elif self.delay:
+            time.sleep(self.delay)
+        if isinstance(fault, tuple) and fault[0] == 429:
+            return 429, {"Retry-After": str(fault[1])}, None
+        if isinstance(fault, int):
+            return fault, {}, {"error": "InternalError"} if fault >= 500 else {"error": "Conflict"}
+        if not self._authorized(headers.get("Authorization", "")):
+            return 401, {}, {"error": "Couldn't authenticate you"}
+        if path == "/api/v2/users/me.json" and method == "GET":
+            return 200, {}, {"user": {"id": 1, "name": "API Agent", "email": self.email, "role": "admin"}}
+        match = TICKET_PATH.match(path)
+        if not match:
+            return 404, {}, {"error": "InvalidEndpoint"}
+        ticket = self.tickets.get(int(match.group(1)))
+        if ticket is None:
+            return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
+        if method == "GET":
+            return 200, {}, {"ticket": dict(ticket)}
+        if method == "PUT":
+            return self._update(ticket, body)
+        return 405, {}, {"error": "MethodNotAllowed"}
+
+    def _authorized(self, header: str) -> bool:
+        """Accept API-token Basic auth or the OAuth bearer token."""
+        basic = base64.b64encode(f"{self.email}/token:{self.token}".encode()).decode()
+        return header in (f"Basic {basic}", f"Bearer {self.oauth}")
+
+    def _update(self, ticket: dict, body: bytes):
+        """Apply a ticket update the way Zendesk does, rate limits included."""
+        try:
+            update = json.loads(body)["ticket"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {}, {"error": "InvalidJSON"}
+        if "tags" in update:
+            self.violations.append("sent `tags`, which replaces every tag on the ticket")
+        if ticket["status"] == "closed":
+            return 422, {}, {"error": "RecordInvalid", "description": "Record validation errors", "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}
+        limited = self._rate_limited(ticket["id"])
+        if limited:
+            return 429, {"Retry-After": str(limited)}, None
+        comment = update.get("comment") or {}
+        public = comment.get("public", True)
+        if public is not False:
+            self.violations.append(f"comment on ticket {ticket['id']} was not explicitly private")
+        tags = list(update.get("additional_tags") or [])
+        ticket["tags"] = sorted(set(ticket["tags"]) | set(tags))
+        with self._lock:
+            self.comments.append(Comment(ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags))
+        return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.comments)}}
+
+    def _rate_limited(self, ticket_id: int) -> int:
+        """Return Retry-After seconds when an update limit is exceeded, else 0."""
+        now = time.time()
+        with self._lock:
+            self._updates = [(t, i) for t, i in self._updates if now - t < 600]
+            per_minute = sum(1 for t, _ in self._updates if now - t < 60)
+            per_ticket = sum(1 for _, i in self._updates if i == ticket_id)
+            if per_minute >= ACCOUNT_UPDATES_PER_MINUTE or per_ticket >= TICKET_UPDATES_PER_10_MINUTES:
+                self.violations.append(f"rate limit exceeded on ticket {ticket_id}")
+                return 10
+            self._updates.append((now, ticket_id))
+        return 0
+
+
+def _handler(standin: ZendeskStandIn):
+    """Build a request handler class bound to one stand-in."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            result = standin.answer(self.command, self.path, self.headers, body)
+            if result == "drop":
+                with standin._lock:
+                    standin.calls.append((self.command, self.path, None))
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            status, headers, payload = result
+            with standin._lock:
+                standin.calls.append((self.command, self.path, status))
+            data = json.dumps(payload).encode() if payload is not None else b"Too Many Requests"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if payload is not None else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = _serve
+
+    return Handler
