@@ -26,10 +26,14 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     _configure_logging(settings.log_level)
     app = Flask(__name__)
     if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops
+        )
     store = Store(settings.database_url)
     store.create_schema()
-    zendesk = DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
+    zendesk = (
+        DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
+    )
     courier = Courier(store, zendesk, settings)
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
     _add_routes(app, store, courier)
@@ -67,7 +71,9 @@ def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
     @app.get("/")
     def index() -> Response:
         """Point a curious visitor at the service's routes."""
-        return jsonify(service="zendesk-read-receipts", pixel="/pixel.gif?ticket_id=&requester_id=&comment_id=", health="/healthz")
+        return jsonify(
+            service="zendesk-read-receipts", pixel="/pixel.gif?ticket_id=&requester_id=&comment_id=", health="/healthz"
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
@@ -109,6 +115,12 @@ def _configure_logging(level: str) -> None:
 def _announce(settings: Settings) -> None:
     """Say at start-up where notes go."""
     if settings.dry_run:
-        log.warning("dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)")
+        log.warning(
+            "dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)"
+        )
     else:
-        log.info("posting notes to %s; verification of requesters is %s", settings.zendesk_url, "on" if settings.verify_requester else "off")
+        log.info(
+            "posting notes to %s; verification of requesters is %s",
+            settings.zendesk_url,
+            "on" if settings.verify_requester else "off",
+        )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
-PIXEL_QUERY = "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
+PIXEL_QUERY = (
+    "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
+)
 
 
 def img_tag(public_url: str, verify_requester: bool = True) -> str:
@@ -42,7 +44,9 @@ def check_zendesk_command() -> None:
     answer = zendesk.me()
     user = (answer.body or {}).get("user") or {}
     if answer.verdict == "ok" and user.get("id") and user.get("role") in ("agent", "admin"):
-        click.echo(f"OK: {settings.zendesk_url} accepts the credentials of {user.get('name')} <{user.get('email')}>, {user['role']}.")
+        click.echo(
+            f"OK: {settings.zendesk_url} accepts the credentials of {user.get('name')} <{user.get('email')}>, {user['role']}."
+        )
         return
     raise click.ClickException(_diagnose(answer, user, settings.zendesk_url))
 

@@ -37,18 +37,32 @@ SETTINGS = (
     Setting("ZENDESK_OAUTH_TOKEN", "", "OAuth bearer token, instead of ZENDESK_EMAIL + ZENDESK_API_TOKEN."),
     Setting("ZENDESK_URL", "", "API base URL; default `https://{ZENDESK_SUBDOMAIN}.zendesk.com`."),
     Setting("ZENDESK_TIMEOUT", "10", "Seconds to wait for a Zendesk answer before retrying later."),
-    Setting("ZENDESK_UPDATES_PER_MINUTE", "50", "Notes posted per minute, for the whole account (Zendesk allows 100, shared with agents)."),
+    Setting(
+        "ZENDESK_UPDATES_PER_MINUTE",
+        "50",
+        "Notes posted per minute, for the whole account (Zendesk allows 100, shared with agents).",
+    ),
     Setting("ZENDESK_UPDATES_PER_TICKET", "10", "Notes posted per ticket per 10 minutes (Zendesk allows 30)."),
     Setting("ZENDESK_REQUESTS_PER_MINUTE", "100", "All Zendesk API calls per minute, for the whole account."),
-    Setting("DATABASE_URL", "sqlite:///read_receipts.db", "SQLite file, or `postgresql://...` for several instances sharing one store."),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///read_receipts.db",
+        "SQLite file, or `postgresql://...` for several instances sharing one store.",
+    ),
     Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
     Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
-    Setting("PUBLIC_URL", "", "Address mail clients reach, e.g. `https://pixel.example.com`; default `http://localhost:$PORT`."),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "Address mail clients reach, e.g. `https://pixel.example.com`; default `http://localhost:$PORT`.",
+    ),
     Setting("PROXY_HOPS", "0", "How many proxies in front of the service set X-Forwarded-For."),
     Setting("VERIFY_REQUESTER", "true", "Note an open only when ticket_id and requester_id match in Zendesk."),
     Setting("NOTE_TIMEZONE", "UTC", "Time zone of the times written in notes, e.g. `Europe/Paris`."),
     Setting("NOTE_TAG", "", "Tag added to a ticket with each note (e.g. `reply_opened`); empty for none."),
-    Setting("NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."),
+    Setting(
+        "NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -113,9 +127,7 @@ def _zendesk_auth(env: Mapping[str, str]) -> str:
     """Return the Authorization header value, or '' for a dry run."""
     email, token, oauth = env["ZENDESK_EMAIL"], env["ZENDESK_API_TOKEN"], env["ZENDESK_OAUTH_TOKEN"]
     if oauth and (email or token):
-        raise ConfigError(
-            "Set either ZENDESK_OAUTH_TOKEN or ZENDESK_EMAIL with ZENDESK_API_TOKEN, not both."
-        )
+        raise ConfigError("Set either ZENDESK_OAUTH_TOKEN or ZENDESK_EMAIL with ZENDESK_API_TOKEN, not both.")
     if oauth:
         return f"Bearer {oauth}"
     if bool(email) != bool(token):
@@ -137,13 +149,11 @@ def _zendesk_url(env: Mapping[str, str]) -> str:
     if not url:
         if not subdomain:
             raise ConfigError(
-                "ZENDESK_SUBDOMAIN is not set: give the `acme` of acme.zendesk.com "
-                "(or ZENDESK_URL for a full address)."
+                "ZENDESK_SUBDOMAIN is not set: give the `acme` of acme.zendesk.com (or ZENDESK_URL for a full address)."
             )
         if not _SUBDOMAIN.match(subdomain):
             raise ConfigError(
-                f"ZENDESK_SUBDOMAIN must be just the subdomain, like `acme` for "
-                f"acme.zendesk.com (got {subdomain!r})."
+                f"ZENDESK_SUBDOMAIN must be just the subdomain, like `acme` for acme.zendesk.com (got {subdomain!r})."
             )
         return f"https://{subdomain}.zendesk.com"
     parts = urlsplit(url)
@@ -169,9 +179,7 @@ def _database_url(url: str) -> str:
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername == "sqlite":
         return url
-    raise ConfigError(
-        f"DATABASE_URL must be sqlite:///... or postgresql://... (got a {parsed.drivername} URL)."
-    )
+    raise ConfigError(f"DATABASE_URL must be sqlite:///... or postgresql://... (got a {parsed.drivername} URL).")
 
 
 def _public_url(env: Mapping[str, str]) -> str:
@@ -181,8 +189,7 @@ def _public_url(env: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
         raise ConfigError(
-            f"PUBLIC_URL must be the address mail clients reach, like "
-            f"https://pixel.example.com (got {url!r})."
+            f"PUBLIC_URL must be the address mail clients reach, like https://pixel.example.com (got {url!r})."
         )
     return url.rstrip("/")
 
@@ -215,8 +222,7 @@ def _timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"NOTE_TIMEZONE {name!r} is not a known time zone: use a name like UTC, "
-            "Europe/Paris or America/New_York."
+            f"NOTE_TIMEZONE {name!r} is not a known time zone: use a name like UTC, Europe/Paris or America/New_York."
         ) from None
     return name
 

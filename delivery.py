@@ -96,7 +96,11 @@ class Courier:
                     self.store.release("opens", row, now + (wait or _backoff(row.attempts)))
                     return False
             if ticket.status != "deleted" and ticket.requester_id != row.requester_id:
-                log.info("open of ticket %s ignored: requester %s is not the ticket's requester", row.ticket_id, row.requester_id)
+                log.info(
+                    "open of ticket %s ignored: requester %s is not the ticket's requester",
+                    row.ticket_id,
+                    row.requester_id,
+                )
                 self.store.settle_open(row, "rejected")
                 return True
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
@@ -189,7 +193,9 @@ class Courier:
                 self.store.remember_ticket(row.ticket_id, None, status, self.clock())
             log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
             return finish("failed", answer.status, answer.describe())
-        self.store.release("deliveries", row, self.clock() + self._retry_delay(answer, row.attempts), answer.status, answer.describe())
+        self.store.release(
+            "deliveries", row, self.clock() + self._retry_delay(answer, row.attempts), answer.status, answer.describe()
+        )
         return False
 
     # -- pacing ---------------------------------------------------------------

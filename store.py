@@ -113,7 +113,10 @@ holds = Table(
 )
 
 # A row is claimable when its lease has run out (0 = never leased).
-_LEASED_TABLES = {"opens": (opens, "new", opens.c.next_try_at), "deliveries": (deliveries, "pending", deliveries.c.due_at)}
+_LEASED_TABLES = {
+    "opens": (opens, "new", opens.c.next_try_at),
+    "deliveries": (deliveries, "pending", deliveries.c.due_at),
+}
 
 
 class Store:
@@ -178,7 +181,9 @@ class Store:
         if table is deliveries:
             values.update(last_status=status, last_error=error[:300] or None)
         with self.engine.begin() as conn:
-            conn.execute(update(table).where(table.c.id == row.id, table.c.lease_owner == row.lease_owner).values(**values))
+            conn.execute(
+                update(table).where(table.c.id == row.id, table.c.lease_owner == row.lease_owner).values(**values)
+            )
 
     # -- opens ----------------------------------------------------------------
 
@@ -193,14 +198,23 @@ class Store:
         with self.engine.begin() as conn:
             if not _settle(conn, row, "counted"):
                 return None  # lease lost: another worker took it
-            _insert_ignore(conn, replies, ticket_id=row.ticket_id, reply_key=key, first_open_at=row.opened_at, last_open_at=row.opened_at)
+            _insert_ignore(
+                conn,
+                replies,
+                ticket_id=row.ticket_id,
+                reply_key=key,
+                first_open_at=row.opened_at,
+                last_open_at=row.opened_at,
+            )
             where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == key)
             conn.execute(
                 update(replies)
                 .where(*where)
                 .values(
                     opens=replies.c.opens + 1,
-                    last_open_at=case((replies.c.last_open_at < row.opened_at, row.opened_at), else_=replies.c.last_open_at),
+                    last_open_at=case(
+                        (replies.c.last_open_at < row.opened_at, row.opened_at), else_=replies.c.last_open_at
+                    ),
                 )
             )
             reply = conn.execute(select(replies).where(*where)).one()
@@ -239,14 +253,34 @@ class Store:
             where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
             return conn.execute(select(replies).where(*where)).first()
 
-    def finish_delivery(self, row: Row, state: str, now: float, interval: float, covered: int, status: int | None = None, error: str = "") -> bool:
+    def finish_delivery(
+        self,
+        row: Row,
+        state: str,
+        now: float,
+        interval: float,
+        covered: int,
+        status: int | None = None,
+        error: str = "",
+    ) -> bool:
         """Record a delivery's final outcome and move its reply's counters on."""
         where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == row.reply_key)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == row.id, deliveries.c.lease_owner == row.lease_owner, deliveries.c.state == "pending")
-                .values(state=state, done_at=now, lease_until=0, attempts=deliveries.c.attempts + 1, last_status=status, last_error=error[:300] or None)
+                .where(
+                    deliveries.c.id == row.id,
+                    deliveries.c.lease_owner == row.lease_owner,
+                    deliveries.c.state == "pending",
+                )
+                .values(
+                    state=state,
+                    done_at=now,
+                    lease_until=0,
+                    attempts=deliveries.c.attempts + 1,
+                    last_status=status,
+                    last_error=error[:300] or None,
+                )
             )
             if not done.rowcount:
                 return False
@@ -254,7 +288,11 @@ class Store:
             if row.kind == "first":
                 conn.execute(update(replies).where(*where).values(opens_noted=noted))
                 return True
-            conn.execute(update(replies).where(*where).values(opens_noted=noted, summary_pending=False, next_note_at=now + interval))
+            conn.execute(
+                update(replies)
+                .where(*where)
+                .values(opens_noted=noted, summary_pending=False, next_note_at=now + interval)
+            )
             reply = conn.execute(select(replies).where(*where)).one()
             if reply.opens > reply.opens_noted and _mark_summary_pending(conn, where):
                 _queue_note(conn, row.ticket_id, row.reply_key, "summary", now, reply.next_note_at)
@@ -263,13 +301,19 @@ class Store:
     def deliveries_for(self, ticket_id: int) -> Sequence[Row]:
         """Return a ticket's deliveries, oldest first."""
         with self.engine.connect() as conn:
-            return conn.execute(select(deliveries).where(deliveries.c.ticket_id == ticket_id).order_by(deliveries.c.id)).all()
+            return conn.execute(
+                select(deliveries).where(deliveries.c.ticket_id == ticket_id).order_by(deliveries.c.id)
+            ).all()
 
     def pending_count(self) -> int:
         """Count opens and deliveries still waiting."""
         with self.engine.connect() as conn:
-            waiting_opens = conn.execute(select(func.count()).select_from(opens).where(opens.c.state == "new")).scalar_one()
-            waiting_notes = conn.execute(select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")).scalar_one()
+            waiting_opens = conn.execute(
+                select(func.count()).select_from(opens).where(opens.c.state == "new")
+            ).scalar_one()
+            waiting_notes = conn.execute(
+                select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")
+            ).scalar_one()
         return waiting_opens + waiting_notes
 
     # -- shared budgets and holds ---------------------------------------------
@@ -318,13 +362,21 @@ def _settle(conn: Connection, row: Row, state: str) -> bool:
 
 def _mark_summary_pending(conn: Connection, where: tuple) -> bool:
     """Flag a reply as having a summary queued; False if one already is."""
-    flagged = conn.execute(update(replies).where(*where, replies.c.summary_pending.is_(False)).values(summary_pending=True))
+    flagged = conn.execute(
+        update(replies).where(*where, replies.c.summary_pending.is_(False)).values(summary_pending=True)
+    )
     return flagged.rowcount == 1
 
 
-def _queue_note(conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, due: float, open_id: int | None = None) -> None:
+def _queue_note(
+    conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, due: float, open_id: int | None = None
+) -> None:
     """Add a note to the delivery queue."""
-    conn.execute(insert(deliveries).values(ticket_id=ticket_id, reply_key=reply_key, kind=kind, open_id=open_id, created_at=now, due_at=due))
+    conn.execute(
+        insert(deliveries).values(
+            ticket_id=ticket_id, reply_key=reply_key, kind=kind, open_id=open_id, created_at=now, due_at=due
+        )
+    )
 
 
 def _insert_ignore(conn: Connection, table: Table, **values) -> None:

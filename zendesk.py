@@ -57,7 +57,9 @@ class Zendesk:
         # Retries happen in the durable delivery queue, never inside a call.
         self.session.mount("http://", HTTPAdapter(max_retries=0))
         self.session.mount("https://", HTTPAdapter(max_retries=0))
-        self.session.headers.update({"Authorization": authorization, "Accept": "application/json", "User-Agent": "zendesk-read-receipts"})
+        self.session.headers.update(
+            {"Authorization": authorization, "Accept": "application/json", "User-Agent": "zendesk-read-receipts"}
+        )
 
     def ticket(self, ticket_id: int) -> Answer:
         """Read a ticket (requester and status)."""

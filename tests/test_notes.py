@@ -32,7 +32,8 @@ def test_first_open_adds_one_private_timestamped_note(service, zendesk):
     [note] = zendesk.notes_on(42)
     assert note.public is False
     assert re.fullmatch(
-        r"Read receipt: the requester opened the email with reply #9001 on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.", note.body
+        r"Read receipt: the requester opened the email with reply #9001 on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.",
+        note.body,
     )
     assert zendesk.violations == []
 

@@ -139,7 +139,15 @@ class ZendeskStandIn:
         if "tags" in update:
             self.violations.append("sent `tags`, which replaces every tag on the ticket")
         if ticket["status"] == "closed":
-            return 422, {}, {"error": "RecordInvalid", "description": "Record validation errors", "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}
+            return (
+                422,
+                {},
+                {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": {"status": [{"description": "Status: closed prevents ticket update"}]},
+                },
+            )
         limited = self._rate_limited(ticket["id"])
         if limited:
             return 429, {"Retry-After": str(limited)}, None
@@ -150,7 +158,9 @@ class ZendeskStandIn:
         tags = list(update.get("additional_tags") or [])
         ticket["tags"] = sorted(set(ticket["tags"]) | set(tags))
         with self._lock:
-            self.comments.append(Comment(ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags))
+            self.comments.append(
+                Comment(ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags)
+            )
         return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.comments)}}
 
     def _rate_limited(self, ticket_id: int) -> int:
