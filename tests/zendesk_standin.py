@@ -39,6 +39,9 @@ class ZendeskStandIn:
         self.faults: deque = deque()
         self.delay = 0.0
         self.down = False
+        self.gate = threading.Event()  # cleared: every request waits until it is set
+        self.gate.set()
+        self.waiting = 0
         self.violations: list[str] = []
         self._updates: list[tuple[float, int]] = []
         self._lock = threading.Lock()
@@ -99,6 +102,10 @@ class ZendeskStandIn:
         """Return (status, headers, json) or 'drop' for one request."""
         with self._lock:
             fault = self.faults.popleft() if self.faults else None
+            self.waiting += 1
+        self.gate.wait(30)
+        with self._lock:
+            self.waiting -= 1
         if self.down or fault == "drop":
             return "drop"
         if isinstance(fault, tuple) and fault[0] == "slow":
