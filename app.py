@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import commands
 import pixel
-from config import ConfigError, Settings, load_settings
+from config import Settings, load_settings_or_exit
 from delivery import Courier
 from store import Store
 from zendesk import DryRun, Zendesk
@@ -22,7 +22,7 @@ log = logging.getLogger("read_receipts")
 
 def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
     """Build the app; with deliver=True this worker also posts notes in the background."""
-    settings = settings or _settings_or_exit()
+    settings = settings or load_settings_or_exit()
     _configure_logging(settings.log_level)
     app = Flask(__name__)
     if settings.proxy_hops:
@@ -90,16 +90,6 @@ def _record_open(store: Store) -> None:
     values["ip"] = request.remote_addr
     values["user_agent"] = request.headers.get("User-Agent", "")[: pixel.USER_AGENT_MAX]
     store.record_open(values)
-
-
-def _settings_or_exit() -> Settings:
-    """Load settings from the environment, or stop with a message that says how to fix them."""
-    try:
-        return load_settings()
-    except ConfigError as error:
-        print(f"Configuration error: {error}", file=sys.stderr, flush=True)
-        # 4 is gunicorn's "app failed to load": the master stops instead of respawning.
-        raise SystemExit(4) from None
 
 
 def _configure_logging(level: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         note_interval=60 * _number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
         log_level=_log_level(env["LOG_LEVEL"]),
     )
+
+
+def load_settings_or_exit() -> Settings:
+    """Load settings, or stop the process with a message that says how to fix them."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr, flush=True)
+        # 4 is gunicorn's "app failed to load": it stops instead of respawning workers.
+        raise SystemExit(4) from None
 
 
 def _zendesk_auth(env: Mapping[str, str]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import notes
 from config import Settings
 from store import Store
-from zendesk import Answer
+from zendesk import CONNECT_TIMEOUT, Answer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ class Courier:
         self.settings = settings
         self.clock = clock
         self.wake = threading.Event()
-        self.lease = settings.zendesk_timeout + 60
+        # A lease outlives the one Zendesk call its holder may make; after a
+        # kill -9 the work it held is picked up again once it runs out.
+        self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
@@ -77,19 +79,26 @@ class Courier:
 
     def triage_opens(self, now: float) -> bool:
         """Decide for each new open whether it counts, and queue its note."""
-        rows = self.store.claim("opens", now, self.lease, limit=50)
-        moved = False
-        for row in rows:
-            moved = self._triage(row, now) or moved
-        return moved
+        rows = self.store.claim("opens", now, self.lease, limit=20)
+        for index, row in enumerate(rows):
+            if self._needs_check(row) and index > 0:
+                # One Zendesk call per lease: hand the rest back for the next round.
+                self.store.unlease("opens", rows[index:])
+                return True
+            self._triage(row, now)
+        return bool(rows)
 
-    def _triage(self, row, now: float) -> bool:
+    def _needs_check(self, row) -> bool:
+        """Whether triaging this open means asking Zendesk about its ticket."""
+        return self._must_verify() and row.requester_id is not None and self.store.cached_ticket(row.ticket_id) is None
+
+    def _triage(self, row, now: float) -> None:
         """Verify one open and count it on its reply."""
         ticket = self.store.cached_ticket(row.ticket_id)
         if self._must_verify():
             if row.requester_id is None:
                 self.store.settle_open(row, "unverified")
-                return True
+                return
             if ticket is None:
                 ticket, wait = self._check_ticket(row.ticket_id, now)
                 if ticket is None:
@@ -207,15 +216,13 @@ class Courier:
         held = self.store.held_until("zendesk")
         if held > now:
             return held - now
-        minute = 60.0
+        wanted = [("requests", 60.0, self.settings.requests_per_minute)]
         if note_for is not None:
-            if not self.store.take(f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket, now):
-                return 60.0
-            if not self.store.take("updates", minute, self.settings.updates_per_minute, now):
-                return 5.0
-        if not self.store.take("requests", minute, self.settings.requests_per_minute, now):
-            return 5.0
-        return 0.0
+            wanted += [
+                ("updates", 60.0, self.settings.updates_per_minute),
+                (f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket),
+            ]
+        return 0.0 if self.store.take(wanted, now) else 5.0
 
     def _observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""

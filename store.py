@@ -185,6 +185,17 @@ class Store:
                 update(table).where(table.c.id == row.id, table.c.lease_owner == row.lease_owner).values(**values)
             )
 
+    def unlease(self, table_name: str, rows: Sequence[Row]) -> None:
+        """Give leased rows back untouched, for any worker to take at once."""
+        table = _LEASED_TABLES[table_name][0]
+        with self.engine.begin() as conn:
+            for row in rows:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row.id, table.c.lease_owner == row.lease_owner)
+                    .values(lease_until=0)
+                )
+
     # -- opens ----------------------------------------------------------------
 
     def settle_open(self, row: Row, state: str) -> None:
@@ -318,20 +329,19 @@ class Store:
 
     # -- shared budgets and holds ---------------------------------------------
 
-    def take(self, key: str, window: float, limit: int, now: float) -> bool:
-        """Use one unit of a budget shared by every worker and instance."""
-        with self.engine.begin() as conn:
-            _insert_ignore(conn, budgets, key=key, window_start=now, used=0)
-            expired = budgets.c.window_start + window <= now
-            granted = conn.execute(
-                update(budgets)
-                .where(budgets.c.key == key, or_(expired, budgets.c.used < limit))
-                .values(
-                    used=case((expired, 1), else_=budgets.c.used + 1),
-                    window_start=case((expired, now), else_=budgets.c.window_start),
-                )
-            )
-            return granted.rowcount == 1
+    def take(self, budgets_wanted: Sequence[tuple[str, float, int]], now: float) -> bool:
+        """Use one unit of each (key, window, limit) budget, or of none of them.
+
+        The budgets are shared by every worker and instance through the store.
+        """
+        try:
+            with self.engine.begin() as conn:
+                for key, window, limit in budgets_wanted:
+                    if not _take_one(conn, key, window, limit, now):
+                        raise _Refused  # roll back the units already taken
+        except _Refused:
+            return False
+        return True
 
     def forget_budgets(self, before: float) -> None:
         """Drop budget windows that ended long ago (per-ticket keys pile up)."""
@@ -348,6 +358,25 @@ class Store:
         """Return when a hold ends (0 when none)."""
         with self.engine.connect() as conn:
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
+
+
+class _Refused(Exception):
+    """A budget had no unit left."""
+
+
+def _take_one(conn: Connection, key: str, window: float, limit: int, now: float) -> bool:
+    """Use one unit of a fixed-window budget."""
+    _insert_ignore(conn, budgets, key=key, window_start=now, used=0)
+    expired = budgets.c.window_start + window <= now
+    granted = conn.execute(
+        update(budgets)
+        .where(budgets.c.key == key, or_(expired, budgets.c.used < limit))
+        .values(
+            used=case((expired, 1), else_=budgets.c.used + 1),
+            window_start=case((expired, now), else_=budgets.c.window_start),
+        )
+    )
+    return granted.rowcount == 1
 
 
 def _settle(conn: Connection, row: Row, state: str) -> bool:

@@ -45,7 +45,7 @@ class ZendeskStandIn:
         self.violations: list[str] = []
         self._updates: list[tuple[float, int]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
@@ -182,6 +182,13 @@ class ZendeskStandIn:
                 return 10
             self._updates.append((now, ticket_id))
         return 0
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that does not print clients hanging up (the service's timeouts do that)."""
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 def _handler(standin: ZendeskStandIn):

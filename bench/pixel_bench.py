@@ -1,0 +1,426 @@
+"""Pixel benchmark: throughput as a ratio to a bare WSGI app, latency under a slow Zendesk, delivery lag, worker RSS.
+
+Run from the repository root:
+
+    .venv/bin/python bench/pixel_bench.py            # about 2 minutes
+    .venv/bin/python bench/pixel_bench.py --seconds 3 --pairs 2   # quicker, noisier
+
+Needs wrk for trustworthy figures (Debian/Ubuntu: `apt-get install -y wrk`). Without wrk it falls back to
+Python threads, which on a 2-core machine saturate the client before the server: the ratio and latencies
+are then only indicative. `--client python` forces the fallback.
+
+The servers are the Procfile's `web:` command, run with bash (the bind address rewritten to 127.0.0.1), and
+the same command with the app spec swapped for bench/bare_wsgi.py. Zendesk is tests/zendesk_standin.py on
+127.0.0.1. Each gunicorn runs in its own process group, killed at the end of its run; every file lives in
+one temp directory that is removed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import loadgen
+import servers
+
+sys.path.insert(0, str(servers.ROOT))  # the service's modules and tests/ live at the repository root
+
+import config  # noqa: E402
+import pixel  # noqa: E402
+from tests.zendesk_standin import ZendeskStandIn  # noqa: E402
+
+LOAD_TICKETS = range(1001, 1041)  # cycled over by the throughput and latency loads
+LAG_TICKETS = range(3001, 3041)  # one first open each, for the delivery lag
+WARMUP_SECONDS = 1.0
+SLOW_ZENDESK_SECONDS = 2.0
+LAG_LOADS_PER_SECOND = 5.0
+LAG_WAIT_SECONDS = 15.0  # after the last load, how long notes may still arrive
+LAG_LIMITS = {"ZENDESK_UPDATES_PER_MINUTE": "300", "ZENDESK_REQUESTS_PER_MINUTE": "2500"}
+TARGETS = {"ratio": 0.5, "p99_ms": 50.0, "lag_p95_s": 2.0}
+_LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
+
+
+def requester_of(ticket: int) -> int:
+    """The requester the stand-in's ticket has (so verification passes)."""
+    return 500000 + ticket
+
+
+def pixel_path(ticket: int) -> str:
+    """The pixel URL a Zendesk trigger would put in a reply to this ticket."""
+    return f"/pixel.gif?ticket_id={ticket}&requester_id={requester_of(ticket)}&comment_id={900000 + ticket}"
+
+
+@dataclass
+class Run:
+    """One server's figures under one load."""
+
+    kind: str
+    load: loadgen.LoadResult
+    rss_mib: list[float]
+    stop_seconds: float
+    stored: int | None = None  # opens written during the measured load (app only)
+    untriaged: int | None = None  # opens the couriers had not looked at when the load ended
+    log_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bench:
+    """What every phase shares: options, temp dir, the Zendesk stand-in, the load generator."""
+
+    args: argparse.Namespace
+    tmp: Path
+    zendesk: ZendeskStandIn
+    load: loadgen.WrkLoad | loadgen.PythonLoad
+    web_command: str
+    started: int = 0
+
+    def server(self, kind: str, extra_env: dict[str, str] | None = None) -> tuple[servers.Gunicorn, Path]:
+        """Prepare a gunicorn (app or bare) with a fresh run directory and database."""
+        self.started += 1
+        rundir = self.tmp / f"{self.started:02d}-{kind}"
+        rundir.mkdir()
+        db = rundir / "bench.db"
+        port = servers.free_port()
+        command = self.web_command if kind == "app" else servers.bare_command(self.web_command)
+        env = service_env(port, self.args.workers, db, self.zendesk, extra_env or {})
+        return servers.Gunicorn(command, env, port, self.args.workers, rundir / "gunicorn.log"), db
+
+
+def service_env(port: int, workers: int, db: Path, zendesk: ZendeskStandIn, extra: dict[str, str]) -> dict[str, str]:
+    """The environment a Procfile host would give: ours, minus any setting inherited from this shell."""
+    inherited = {s.name for s in config.SETTINGS} | {"GUNICORN_CMD_ARGS"}
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
+    env.update(
+        PATH=f"{servers.VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(workers),
+        DATABASE_URL=f"sqlite:///{db}",
+        **zendesk.env(),
+        **extra,
+    )
+    return env
+
+
+# -- phase 1: throughput ---------------------------------------------------------
+
+
+def throughput_phase(bench: Bench) -> list[Run]:
+    """Alternate bare and app runs, so machine noise hits both alike."""
+    runs = []
+    for pair in range(bench.args.pairs):
+        for kind in ("bare", "app"):
+            run = throughput_run(bench, kind)
+            runs.append(run)
+            print(f"  pair {pair + 1} {kind:4}: {run.load.rate:8.0f} req/s", flush=True)
+    return runs
+
+
+def throughput_run(bench: Bench, kind: str) -> Run:
+    """Saturate one fresh server for --seconds and record what it did."""
+    server, db = bench.server(kind)
+    with server:
+        bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
+        before = count_opens(db)
+        result = bench.load.run(server.port, bench.args.connections, bench.args.seconds)
+        after = count_opens(db)
+        rss = server.worker_rss_mib()
+    run = Run(kind, result, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+    if before and after:
+        run.stored, run.untriaged = after[0] - before[0], after[1]
+    return run
+
+
+def count_opens(db: Path) -> tuple[int, int] | None:
+    """Return (opens stored, opens still new), or None when there is no database (the bare app)."""
+    if not db.exists():
+        return None
+    with sqlite3.connect(db, timeout=30) as conn:  # WAL: reading never blocks the workers
+        total, new = conn.execute("SELECT count(*), coalesce(sum(state = 'new'), 0) FROM opens").fetchone()
+    conn.close()
+    return total, new
+
+
+def log_problems(log_path: Path) -> list[str]:
+    """Return the warning and error lines a server logged."""
+    try:
+        return [line for line in log_path.read_text(errors="replace").splitlines() if _LOG_PROBLEM.search(line)]
+    except OSError:
+        return []
+
+
+# -- phase 2: latency while Zendesk is slow --------------------------------------------
+
+
+def latency_phase(bench: Bench) -> tuple[Run, int]:
+    """Load the app with --connections clients while every Zendesk answer takes 2 s."""
+    bench.zendesk.delay = SLOW_ZENDESK_SECONDS
+    calls_before = bench.zendesk.count_calls()
+    try:
+        server, _db = bench.server("app")
+        with server:
+            bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
+            result = bench.load.run(server.port, bench.args.connections, bench.args.latency_seconds)
+            rss = server.worker_rss_mib()
+            calls = bench.zendesk.count_calls() - calls_before
+    finally:
+        bench.zendesk.delay = 0.0
+    return Run("app", result, rss, server.stop_seconds, log_problems=log_problems(server.log_path)), calls
+
+
+# -- phase 3: delivery lag with a healthy Zendesk ---------------------------------------
+
+
+def lag_phase(bench: Bench) -> tuple[list[float], Run]:
+    """Load each lag ticket once, spaced out, and time each note's arrival at the stand-in."""
+    server, _db = bench.server("app", LAG_LIMITS)
+    with server:
+        sent, latencies = send_spaced_loads(server.port)
+        notes = wait_for_notes(bench.zendesk, LAG_TICKETS, time.monotonic() + LAG_WAIT_SECONDS)
+        rss = server.worker_rss_mib()
+    lags = sorted(notes[t] - sent[t] for t in LAG_TICKETS if t in notes)
+    latencies.sort()
+    load = loadgen.LoadResult(
+        requests=len(latencies),
+        seconds=len(LAG_TICKETS) / LAG_LOADS_PER_SECOND,
+        errors=len(LAG_TICKETS) - len(latencies),
+        p50_ms=loadgen.percentile(latencies, 50),
+        p99_ms=loadgen.percentile(latencies, 99),
+        max_ms=latencies[-1] if latencies else 0.0,
+    )
+    return lags, Run("app", load, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+
+
+def send_spaced_loads(port: int) -> tuple[dict[int, float], list[float]]:
+    """Load one pixel per lag ticket at a steady pace; return when each was sent, and latencies in ms."""
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    start = time.monotonic()
+    for i, ticket in enumerate(LAG_TICKETS):
+        # A fixed schedule, so slow answers do not stretch the spacing.
+        time.sleep(max(0.0, start + i / LAG_LOADS_PER_SECOND - time.monotonic()))
+        sent[ticket] = time.time()  # wall clock: the stand-in stamps notes with time.time()
+        began = time.monotonic()
+        try:
+            status = servers.get(port, pixel_path(ticket))[0]
+        except OSError:
+            continue
+        if status == 200:
+            latencies.append((time.monotonic() - began) * 1000)
+    return sent, latencies
+
+
+def wait_for_notes(zendesk: ZendeskStandIn, tickets: range, deadline: float) -> dict[int, float]:
+    """Wait until each ticket has a note (or the deadline); return each first note's arrival time."""
+    while True:
+        firsts = {}
+        for comment in list(zendesk.comments):
+            if comment.ticket_id in tickets:
+                firsts.setdefault(comment.ticket_id, comment.at)
+        if len(firsts) == len(tickets) or time.monotonic() > deadline:
+            return firsts
+        time.sleep(0.05)
+
+
+# -- checks and the report ---------------------------------------------------------------
+
+
+def same_answer(bench: Bench) -> bool:
+    """Check that the bare app and the service answer the same bytes and pixel headers."""
+    answers = []
+    for kind in ("bare", "app"):
+        server, _db = bench.server(kind)
+        with server:
+            status, headers, body = servers.get(server.port, "/pixel.gif")
+        answers.append((status, body, {k: headers.get(k) for k in pixel.HEADERS}))
+    return answers[0] == answers[1] == (200, pixel.GIF, pixel.HEADERS)
+
+
+def machine() -> str:
+    """Describe the machine, the tools and how busy it was at the start."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "?")
+    load1 = os.getloadavg()[0]
+    return (
+        f"nproc {len(os.sched_getaffinity(0))} ({cpu}), Python {platform.python_version()}, "
+        f"gunicorn {version('gunicorn')}, Flask {version('flask')}, SQLAlchemy {version('sqlalchemy')}, "
+        f"client {loadgen.wrk_version() or 'python threads'}, load average at start {load1:.2f}"
+    )
+
+
+def _cpuinfo() -> list[str]:
+    """Lines of /proc/cpuinfo, or none."""
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def report(bench: Bench, runs: list[Run], slow: tuple[Run, int], lag: tuple[list[float], Run], same: bool) -> bool:
+    """Print the figures table; return whether every target was met."""
+    bare = [r for r in runs if r.kind == "bare"]
+    app = [r for r in runs if r.kind == "app"]
+    bare_rate = statistics.median(r.load.rate for r in bare)
+    app_rate = statistics.median(r.load.rate for r in app)
+    ratio = app_rate / bare_rate if bare_rate else 0.0
+    pair_ratio = statistics.median(a.load.rate / b.load.rate for a, b in zip(app, bare, strict=True))
+    saturated_p99 = statistics.median(r.load.p99_ms for r in app)
+    slow_run, zendesk_calls = slow
+    lags, lag_run = lag
+    lag_p50, lag_p95 = loadgen.percentile(lags, 50), loadgen.percentile(lags, 95)
+    lag_p95_all = lag_p95 if len(lags) == len(LAG_TICKETS) else float("inf")  # a missing note is a miss
+    rows = [
+        ("pixel throughput, bare WSGI (median)", f"{bare_rate:,.0f} req/s", "", None),
+        ("pixel throughput, app (median)", f"{app_rate:,.0f} req/s", "", None),
+        ("ratio app / bare (of medians)", f"{ratio:.2f}", ">= 0.5", ratio >= TARGETS["ratio"]),
+        ("ratio app / bare (median of pairs)", f"{pair_ratio:.2f}", "", None),
+        ("latency p99 at saturation, healthy Zendesk (median)", f"{saturated_p99:.1f} ms", "", None),
+        (f"latency p50, {bench.args.connections} clients, Zendesk 2 s", f"{slow_run.load.p50_ms:.1f} ms", "", None),
+        (
+            f"latency p99, {bench.args.connections} clients, Zendesk 2 s",
+            f"{slow_run.load.p99_ms:.1f} ms",
+            "< 50 ms",
+            slow_run.load.p99_ms < TARGETS["p99_ms"],
+        ),
+        ("delivery lag p50", f"{lag_p50:.3f} s", "", None),
+        ("delivery lag p95", f"{lag_p95:.3f} s", "< 2 s", lag_p95_all < TARGETS["lag_p95_s"]),
+        ("notes delivered", f"{len(lags)} / {len(LAG_TICKETS)}", "all", len(lags) == len(LAG_TICKETS)),
+        ("worker RSS after throughput load", _mib(app[-1].rss_mib), "", None),
+        ("worker RSS after slow-Zendesk load", _mib(slow_run.rss_mib), "", None),
+        ("worker RSS after delivery-lag load", _mib(lag_run.rss_mib), "", None),
+        ("bare worker RSS after throughput load", _mib(bare[-1].rss_mib), "", None),
+    ]
+    print()
+    _table(["metric", "measured", "target", "met"], [(m, v, t, _verdict(ok)) for m, v, t, ok in rows])
+    print()
+    _details(bench, bare, app, slow_run, zendesk_calls, lag_run, same)
+    return all(ok for *_rest, ok in rows if ok is not None)
+
+
+def _details(bench, bare: list[Run], app: list[Run], slow_run: Run, calls: int, lag_run: Run, same: bool) -> None:
+    """Print the per-run figures behind the medians and what the logs said."""
+    print("runs, in order:", " ".join(f"{r.kind}={r.load.rate:,.0f}" for r in _interleave(bare, app)))
+    for run in app:
+        print(
+            f"  app run: {run.load.requests} pixels served, {run.stored} opens stored, "
+            f"{run.untriaged} still untriaged at the end; p50 {run.load.p50_ms:.1f} ms, p99 {run.load.p99_ms:.1f} ms; "
+            f"errors {run.load.errors}; graceful stop {run.stop_seconds:.1f} s"
+        )
+    print(
+        f"slow Zendesk: {slow_run.load.requests} pixels in {slow_run.load.seconds:.1f} s "
+        f"({slow_run.load.rate:,.0f} req/s), max {slow_run.load.max_ms:.1f} ms, errors {slow_run.load.errors}, "
+        f"{calls} Zendesk calls answered (2 s each), graceful stop {slow_run.stop_seconds:.1f} s"
+    )
+    print(f"delivery-lag loads: p50 {lag_run.load.p50_ms:.1f} ms, max {lag_run.load.max_ms:.1f} ms per pixel")
+    print(f"bare and app answer the same bytes and pixel headers: {'yes' if same else 'NO'}")
+    problems = [line for run in [*app, slow_run, lag_run] for line in run.log_problems]
+    print(f"warning/error lines logged by the app servers: {len(problems)}")
+    for line in problems[:5]:
+        print(f"  {line[:200]}")
+    print(f"load generator: {bench.load.name}")
+
+
+def _interleave(bare: list[Run], app: list[Run]) -> Iterator[Run]:
+    """Yield runs in the order they ran."""
+    for pair in zip(bare, app, strict=True):
+        yield from pair
+
+
+def _mib(values: list[float]) -> str:
+    """Format RSS figures."""
+    return ", ".join(f"{v:.1f}" for v in values) + " MiB" if values else "?"
+
+
+def _verdict(ok: bool | None) -> str:
+    """Say whether a target was met."""
+    return "" if ok is None else ("yes" if ok else "NO")
+
+
+def _table(header: list[str], rows: list[tuple[str, ...]]) -> None:
+    """Print an aligned text table."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+# -- running it ------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run (default 5)")
+    parser.add_argument("--pairs", type=int, default=3, help="bare/app throughput run pairs (default 3)")
+    parser.add_argument("--latency-seconds", type=float, default=10.0, help="slow-Zendesk load length (default 10)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args()
+
+
+def pick_load(choice: str, tmp: Path) -> loadgen.WrkLoad | loadgen.PythonLoad:
+    """Use wrk when present (or required), else Python threads."""
+    paths = [pixel_path(t) for t in LOAD_TICKETS]
+    has_wrk = loadgen.wrk_version() is not None
+    if choice == "wrk" and not has_wrk:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (or use --client python)")
+    if choice == "python" or not has_wrk:
+        if choice == "auto":
+            print("wrk not found (apt-get install -y wrk): falling back to Python threads", file=sys.stderr)
+        return loadgen.PythonLoad(paths)
+    return loadgen.WrkLoad(paths, tmp)
+
+
+@contextmanager
+def standin() -> Iterator[ZendeskStandIn]:
+    """Run the Zendesk stand-in with every ticket the loads name."""
+    zendesk = ZendeskStandIn().start()
+    for ticket in [*LOAD_TICKETS, *LAG_TICKETS]:
+        zendesk.add_ticket(ticket, requester_of(ticket))
+    try:
+        yield zendesk
+    finally:
+        zendesk.stop()
+
+
+def phase(title: str, step: Callable[[], object]) -> object:
+    """Run one phase, saying how long it took."""
+    print(f"{title} ...", flush=True)
+    began = time.monotonic()
+    result = step()
+    print(f"  ({time.monotonic() - began:.0f} s)", flush=True)
+    return result
+
+
+def main() -> int:
+    """Run every phase and print the table."""
+    args = parse_args()
+    # A plain `kill` of the bench must still stop its gunicorns and remove its files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    web_command = servers.loopback_only(servers.procfile_web_command())
+    print(f"date {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}")
+    print(f"web: {web_command}  (workers {args.workers}, {args.connections} clients)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="pixel-bench-") as tmp, standin() as zendesk:
+        bench = Bench(args, Path(tmp), zendesk, pick_load(args.client, Path(tmp)), web_command)
+        same = phase("checking both servers answer alike", lambda: same_answer(bench))
+        runs = phase(f"throughput: {args.pairs} x (bare, app) x {args.seconds:g} s", lambda: throughput_phase(bench))
+        slow = phase(f"latency: Zendesk answers in {SLOW_ZENDESK_SECONDS:g} s", lambda: latency_phase(bench))
+        lag = phase(f"delivery lag: {len(LAG_TICKETS)} first opens, 5 per second", lambda: lag_phase(bench))
+        met = report(bench, runs, slow, lag, same)
+    return 1 if args.check and not met else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""gunicorn settings for the Procfile's command."""
+
+# gunicorn 27's control socket has one path per user: a second instance would collide.
+control_socket_disable = True
+
+# Pixel URLs are short, but a mangled one should still get its image: allow
+# gunicorn's largest request line (its default is 4094 bytes).
+limit_request_line = 8190
+
+
+def on_starting(server):
+    """Check the settings before any worker starts, so a mistake stops start-up once, clearly."""
+    # Imported here: a module-level name `config` would be read as gunicorn's own setting.
+    from config import load_settings_or_exit
+
+    load_settings_or_exit()
