@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 PIXEL_QUERY = (
     "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
@@ -23,6 +24,7 @@ def register(app: Flask) -> None:
 
 
 @click.command("img-tag")
+@with_appcontext
 def img_tag_command() -> None:
     """Print the img tag to paste into the Zendesk trigger's email body."""
     settings = current_app.extensions["settings"]
@@ -32,6 +34,7 @@ def img_tag_command() -> None:
 
 
 @click.command("check-zendesk")
+@with_appcontext
 def check_zendesk_command() -> None:
     """Check the Zendesk credentials against /api/v2/users/me.json."""
     settings = current_app.extensions["settings"]

@@ -125,8 +125,11 @@ class Courier:
 
     def _check_ticket(self, ticket_id: int, now: float):
         """Ask Zendesk who the ticket's requester is; (None, wait) when it cannot say."""
+        if not self.store.claim_ticket_check(ticket_id, now, self.lease):
+            return None, 1.0  # another worker is asking right now
         wait = self._gate(now)
         if wait:
+            self.store.drop_ticket_check(ticket_id)
             return None, wait
         answer = self.zendesk.ticket(ticket_id)
         self._observe(answer, now, f"checking ticket {ticket_id}")
@@ -137,9 +140,11 @@ class Courier:
             requester, status = found.get("requester_id"), found.get("status")
             if not isinstance(requester, int) or not isinstance(status, str):
                 log.warning("Zendesk answered ticket %s without a requester; will ask again", ticket_id)
+                self.store.drop_ticket_check(ticket_id)
                 return None, 0
             self.store.remember_ticket(ticket_id, requester, status[:16], now)
         else:
+            self.store.drop_ticket_check(ticket_id)
             return None, self._retry_delay(answer, 0)
         return self.store.cached_ticket(ticket_id), 0
 

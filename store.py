@@ -248,13 +248,38 @@ class Store:
     def cached_ticket(self, ticket_id: int) -> Row | None:
         """Return what Zendesk said of a ticket, if it was checked before."""
         with self.engine.connect() as conn:
-            return conn.execute(select(tickets).where(tickets.c.ticket_id == ticket_id)).first()
+            where = (tickets.c.ticket_id == ticket_id, tickets.c.status != "checking")
+            return conn.execute(select(tickets).where(*where)).first()
+
+    def claim_ticket_check(self, ticket_id: int, now: float, lease: float) -> bool:
+        """Become the one worker asking Zendesk about a ticket; False if another is."""
+        with self.engine.begin() as conn:
+            values = {"ticket_id": ticket_id, "requester_id": None, "status": "checking", "checked_at": now}
+            if _insert_ignore(conn, tickets, **values):
+                return True
+            stale = (
+                tickets.c.ticket_id == ticket_id,
+                tickets.c.status == "checking",
+                tickets.c.checked_at <= now - lease,
+            )
+            return conn.execute(update(tickets).where(*stale).values(checked_at=now)).rowcount == 1
+
+    def drop_ticket_check(self, ticket_id: int) -> None:
+        """Let any worker ask about a ticket again (the last check failed)."""
+        with self.engine.begin() as conn:
+            where = (tickets.c.ticket_id == ticket_id, tickets.c.status == "checking")
+            conn.execute(update(tickets).where(*where).values(checked_at=0))
 
     def remember_ticket(self, ticket_id: int, requester_id: int | None, status: str, now: float) -> None:
         """Remember a ticket's requester and status (closed and deleted are final)."""
         with self.engine.begin() as conn:
             _insert_ignore(conn, tickets, ticket_id=ticket_id, requester_id=requester_id, status=status, checked_at=now)
-            conn.execute(update(tickets).where(tickets.c.ticket_id == ticket_id).values(status=status, checked_at=now))
+            requester = requester_id if requester_id is not None else tickets.c.requester_id
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.ticket_id == ticket_id)
+                .values(requester_id=requester, status=status, checked_at=now)
+            )
 
     # -- replies and deliveries -----------------------------------------------
 
@@ -408,10 +433,12 @@ def _queue_note(
     )
 
 
-def _insert_ignore(conn: Connection, table: Table, **values) -> None:
-    """Insert a row unless its key exists (both dialects speak ON CONFLICT)."""
+def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
+    """Insert a row unless its key exists; True if it was inserted (both dialects speak ON CONFLICT)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+    return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
 
 
 def _engine(url: str) -> Engine:

@@ -1,0 +1,46 @@
+"""The Flask CLI commands: the img tag to paste, and the credentials check."""
+
+from __future__ import annotations
+
+import re
+
+
+def test_img_tag_uses_public_url_and_zendesk_placeholders(make_app):
+    app = make_app(PUBLIC_URL="https://pixel.example.com/")
+    result = app.test_cli_runner().invoke(args=["img-tag"])
+    assert result.exit_code == 0
+    assert (
+        'src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}'
+        '&comment_id={{ticket.latest_public_comment.id}}"'
+    ) in result.output
+    assert re.search(r'<img [^>]*width="1" height="1" alt=""', result.output)
+
+
+def test_img_tag_has_the_plain_form_when_verification_is_off(make_app):
+    app = make_app(PUBLIC_URL="https://pixel.example.com", VERIFY_REQUESTER="false")
+    output = app.test_cli_runner().invoke(args=["img-tag"]).output
+    assert 'src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}"' in output
+
+
+def test_check_zendesk_accepts_good_credentials(make_app, zendesk):
+    result = make_app().test_cli_runner().invoke(args=["check-zendesk"])
+    assert result.exit_code == 0
+    assert f"OK: {zendesk.url} accepts the credentials of API Agent <agent@example.com>, admin." in result.output
+
+
+def test_check_zendesk_explains_wrong_credentials(make_app):
+    result = make_app(ZENDESK_API_TOKEN="wrong-s3cret").test_cli_runner().invoke(args=["check-zendesk"])
+    assert result.exit_code == 1
+    assert "Zendesk refused the credentials (401)" in result.output and "ZENDESK_API_TOKEN" in result.output
+    assert "wrong-s3cret" not in result.output
+
+
+def test_check_zendesk_explains_an_unreachable_zendesk(make_app):
+    result = make_app(ZENDESK_URL="http://127.0.0.1:9").test_cli_runner().invoke(args=["check-zendesk"])
+    assert result.exit_code == 1 and "Cannot reach http://127.0.0.1:9" in result.output
+
+
+def test_check_zendesk_in_dry_run_says_what_to_set(make_app):
+    app = make_app(ZENDESK_URL=None, ZENDESK_EMAIL=None, ZENDESK_API_TOKEN=None)
+    result = app.test_cli_runner().invoke(args=["check-zendesk"])
+    assert result.exit_code == 1 and "No Zendesk credentials are set" in result.output

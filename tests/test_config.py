@@ -1,0 +1,99 @@
+"""Settings: safe defaults, and start-up refusals that say how to fix them."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from config import SETTINGS, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_run_without_zendesk_on_sqlite():
+    settings = load_settings({})
+    assert settings.dry_run
+    assert settings.database_url == "sqlite:///read_receipts.db"
+    assert settings.public_url == "http://localhost:8000"
+    assert settings.verify_requester and settings.note_interval == 3600 and settings.note_timezone == "UTC"
+
+
+def test_api_token_auth_uses_email_slash_token():
+    settings = load_settings({"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "a@acme.io", "ZENDESK_API_TOKEN": "t0k"})
+    assert settings.zendesk_url == "https://acme.zendesk.com"
+    assert settings.zendesk_auth == "Basic " + base64.b64encode(b"a@acme.io/token:t0k").decode()
+    assert "t0k" not in repr(settings)
+
+
+def test_oauth_token_is_a_bearer():
+    settings = load_settings({"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_OAUTH_TOKEN": "xyz"})
+    assert settings.zendesk_auth == "Bearer xyz"
+
+
+def test_heroku_style_postgres_url_is_accepted():
+    settings = load_settings({"DATABASE_URL": "postgres://u:p@db.example.com:5432/receipts"})
+    assert settings.database_url == "postgresql+psycopg://u:p@db.example.com:5432/receipts"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ZENDESK_EMAIL": "a@acme.io", "ZENDESK_SUBDOMAIN": "acme"}, "ZENDESK_API_TOKEN is not set"),
+        ({"ZENDESK_API_TOKEN": "t", "ZENDESK_SUBDOMAIN": "acme"}, "ZENDESK_EMAIL is not set"),
+        ({"ZENDESK_EMAIL": "a@acme.io", "ZENDESK_API_TOKEN": "t"}, "ZENDESK_SUBDOMAIN is not set"),
+        (
+            {"ZENDESK_EMAIL": "a@acme.io", "ZENDESK_API_TOKEN": "t", "ZENDESK_SUBDOMAIN": "acme.zendesk.com"},
+            "just the subdomain",
+        ),
+        ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_EMAIL": "a@acme.io", "ZENDESK_SUBDOMAIN": "acme"}, "not both"),
+        ({"ZENDESK_EMAIL": "agent", "ZENDESK_API_TOKEN": "t", "ZENDESK_SUBDOMAIN": "acme"}, "email address"),
+        ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": "http://zendesk.example.com"}, "must use https"),
+        ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": "ftp://x"}, "ZENDESK_URL must be an http(s) address"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "mysql://db/x"}, "must be sqlite:///... or postgresql://..."),
+        ({"PUBLIC_URL": "pixel.example.com"}, "PUBLIC_URL must be the address mail clients reach"),
+        ({"PORT": "eighty"}, "PORT must be a number"),
+        ({"PROXY_HOPS": "-1"}, "PROXY_HOPS must be a number from 0 to 5"),
+        ({"VERIFY_REQUESTER": "maybe"}, "VERIFY_REQUESTER must be true or false"),
+        ({"NOTE_TIMEZONE": "Paris"}, "NOTE_TIMEZONE 'Paris' is not a known time zone"),
+        ({"NOTE_TAG": "two words"}, "NOTE_TAG must be one word"),
+        ({"NOTE_INTERVAL_MINUTES": "0"}, "NOTE_INTERVAL_MINUTES must be a number from 1"),
+        ({"ZENDESK_UPDATES_PER_MINUTE": "1000"}, "ZENDESK_UPDATES_PER_MINUTE must be a number from 1 to 300"),
+        ({"ZENDESK_TIMEOUT": "nan"}, "ZENDESK_TIMEOUT must be a number"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+    ],
+)
+def test_bad_setting_is_refused_with_a_fix(env, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(env)
+
+
+def test_secrets_never_appear_in_config_errors():
+    with pytest.raises(ConfigError) as error:
+        load_settings({"ZENDESK_API_TOKEN": "sup3r-s3cret", "ZENDESK_SUBDOMAIN": "acme"})
+    assert "sup3r-s3cret" not in str(error.value)
+
+
+def documented_names(path: Path, pattern: str) -> set[str]:
+    """Setting names a document lists."""
+    return set(re.findall(pattern, path.read_text(), flags=re.MULTILINE))
+
+
+def test_env_example_lists_exactly_the_settings_the_code_reads():
+    listed = documented_names(ROOT / ".env.example", r"^#?\s?([A-Z][A-Z0-9_]+)=")
+    assert listed == {setting.name for setting in SETTINGS}
+
+
+def test_readme_lists_exactly_the_settings_the_code_reads():
+    listed = documented_names(ROOT / "README.md", r"^\| `([A-Z][A-Z0-9_]+)` \|")
+    assert listed == {setting.name for setting in SETTINGS}
+
+
+def test_code_reads_no_setting_outside_config():
+    sources = [p for p in ROOT.glob("*.py") if p.name != "config.py"]
+    for source in sources:
+        text = source.read_text()
+        assert "os.environ" not in text and "getenv" not in text, f"{source.name} reads the environment directly"
