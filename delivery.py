@@ -17,6 +17,8 @@ from zendesk import CONNECT_TIMEOUT, Answer
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
+BREATHER = 0.02  # pause between busy rounds: batches opens, and lets the pixel write
+BATCH = 100  # opens triaged per round, in one transaction
 MAX_BACKOFF = 300.0  # a note waits at most this long after Zendesk comes back
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
@@ -62,7 +64,9 @@ class Courier:
             except Exception:  # a store hiccup must not kill delivery for good
                 log.exception("delivery round failed; trying again shortly")
                 busy = False
-            if not busy:
+            if busy:
+                self._stopping.wait(BREATHER)
+            else:
                 self.wake.wait(POLL_SECONDS)
                 self.wake.clear()
 
@@ -79,58 +83,63 @@ class Courier:
 
     def triage_opens(self, now: float) -> bool:
         """Decide for each new open whether it counts, and queue its note."""
-        rows = self.store.claim("opens", now, self.lease, limit=20)
+        rows = self.store.claim("opens", now, self.lease, limit=BATCH)
+        if not rows:
+            return False
+        known = self.store.cached_tickets([row.ticket_id for row in rows])
+        verdicts: dict[str, list] = {}
+        asked = False
         for index, row in enumerate(rows):
-            if self._needs_check(row) and index > 0:
-                # One Zendesk call per lease: hand the rest back for the next round.
-                self.store.unlease("opens", rows[index:])
-                return True
-            self._triage(row, now)
-        return bool(rows)
+            ticket = known.get(row.ticket_id)
+            if ticket is None and self._must_verify() and row.requester_id is not None:
+                if asked:  # one Zendesk call per lease: hand the rest back
+                    self.store.unlease("opens", rows[index:])
+                    break
+                asked = True
+                ticket = known[row.ticket_id] = self._check_ticket(row, now)
+                if ticket is None:
+                    continue  # released for a later try
+            verdicts.setdefault(self._verdict(row, ticket), []).append(row)
+        counted = verdicts.pop("count", [])
+        for state, settled in verdicts.items():
+            self.store.settle_opens(settled, state)
+        self.store.count_opens(counted, now, self.settings.note_interval)
+        return True
 
-    def _needs_check(self, row) -> bool:
-        """Whether triaging this open means asking Zendesk about its ticket."""
-        return self._must_verify() and row.requester_id is not None and self.store.cached_ticket(row.ticket_id) is None
-
-    def _triage(self, row, now: float) -> None:
-        """Verify one open and count it on its reply."""
-        ticket = self.store.cached_ticket(row.ticket_id)
+    def _verdict(self, row, ticket) -> str:
+        """Return `count`, or the state of an open that gets no note."""
         if self._must_verify():
             if row.requester_id is None:
-                self.store.settle_open(row, "unverified")
-                return
-            if ticket is None:
-                ticket, wait = self._check_ticket(row.ticket_id, now)
-                if ticket is None:
-                    self.store.release("opens", row, now + (wait or _backoff(row.attempts)))
-                    return False
+                return "unverified"
             if ticket.status != "deleted" and ticket.requester_id != row.requester_id:
                 log.info(
-                    "open of ticket %s ignored: requester %s is not the ticket's requester",
-                    row.ticket_id,
-                    row.requester_id,
+                    "open of ticket %s ignored: requester %s is not its requester", row.ticket_id, row.requester_id
                 )
-                self.store.settle_open(row, "rejected")
-                return True
+                return "rejected"
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
-            self.store.settle_open(row, ticket.status)
-            return True
-        if self.store.count_open(row, now, self.settings.note_interval) == "noted":
-            log.info("first open of ticket %s reply %s: note queued", row.ticket_id, row.comment_id or "unknown")
-        return True
+            return ticket.status
+        return "count"
 
     def _must_verify(self) -> bool:
         """Verification needs Zendesk; a dry run has nothing to check against."""
         return self.settings.verify_requester and not self.zendesk.dry_run
 
-    def _check_ticket(self, ticket_id: int, now: float):
-        """Ask Zendesk who the ticket's requester is; (None, wait) when it cannot say."""
+    def _check_ticket(self, row, now: float):
+        """Ask Zendesk about an open's ticket; None (open released) when it cannot say."""
+        wait = self._ask_about(row.ticket_id, now)
+        if wait is not None:
+            self.store.release("opens", row, now + (wait or _backoff(row.attempts)))
+            return None
+        return self.store.cached_ticket(row.ticket_id)
+
+    def _ask_about(self, ticket_id: int, now: float) -> float | None:
+        """Ask Zendesk who the ticket's requester is; None on success, else the wait (0: back off)."""
         if not self.store.claim_ticket_check(ticket_id, now, self.lease):
-            return None, 1.0  # another worker is asking right now
+            return 1.0  # another worker is asking right now
         wait = self._gate(now)
         if wait:
             self.store.drop_ticket_check(ticket_id)
-            return None, wait
+            return wait
         answer = self.zendesk.ticket(ticket_id)
         self._observe(answer, now, f"checking ticket {ticket_id}")
         if answer.status == 404:
@@ -141,12 +150,12 @@ class Courier:
             if not isinstance(requester, int) or not isinstance(status, str):
                 log.warning("Zendesk answered ticket %s without a requester; will ask again", ticket_id)
                 self.store.drop_ticket_check(ticket_id)
-                return None, 0
+                return 0.0
             self.store.remember_ticket(ticket_id, requester, status[:16], now)
         else:
             self.store.drop_ticket_check(ticket_id)
-            return None, self._retry_delay(answer, 0)
-        return self.store.cached_ticket(ticket_id), 0
+            return self._retry_delay(answer, 0)
+        return None
 
     # -- notes ----------------------------------------------------------------
 

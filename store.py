@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 
@@ -124,10 +125,15 @@ class Store:
 
     def __init__(self, url: str):
         self.engine = _engine(url)
-        self._open_insert = insert(opens)
+        self._open_sql = _open_insert_sql(self.engine.dialect.paramstyle)
+        self._pixel = threading.local()
+        self._pixel_connections: list = []
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every connection, the request threads' own included."""
+        for conn in self._pixel_connections:
+            conn.close()
+        self._pixel_connections.clear()
         self.engine.dispose()
 
     def create_schema(self) -> None:
@@ -139,13 +145,36 @@ class Store:
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             conn.execute(text("SELECT 1"))
 
     def record_open(self, values: dict) -> None:
-        """Store one pixel load durably (the pixel's hot path)."""
-        with self.engine.begin() as conn:
-            conn.execute(self._open_insert, values)
+        """Store one pixel load durably (the pixel's hot path).
+
+        One plain INSERT on a connection the request thread keeps: the ORM-free
+        path costs a quarter of a SQLAlchemy round trip.
+        """
+        conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(self._open_sql, values)
+            cursor.close()
+            conn.commit()
+        except Exception:
+            self._pixel.conn = None
+            self._pixel_connections.remove(conn)
+            conn.invalidate()  # a broken connection is never reused
+            raise
+
+    def _pixel_connection(self):
+        """Check out the request thread's own connection."""
+        self._pixel.conn = self.engine.raw_connection()
+        self._pixel_connections.append(self._pixel.conn)
+        return self._pixel.conn
+
+    def _reading(self) -> Connection:
+        """Open a connection for reads (on SQLite, without taking the write lock)."""
+        return self.engine.connect().execution_options(deferred_begin=True)
 
     # -- leases ---------------------------------------------------------------
 
@@ -198,58 +227,43 @@ class Store:
 
     # -- opens ----------------------------------------------------------------
 
-    def settle_open(self, row: Row, state: str) -> None:
-        """Close a leased open without a note (rejected, closed, ...)."""
-        with self.engine.begin() as conn:
-            _settle(conn, row, state)
+    def settle_opens(self, rows: Sequence[Row], state: str) -> None:
+        """Close leased opens without a note (rejected, closed, ...)."""
+        if rows:
+            with self.engine.begin() as conn:
+                _settle(conn, rows, state)
 
-    def count_open(self, row: Row, now: float, interval: float) -> str | None:
-        """Count a verified open on its reply and queue the note it calls for."""
-        key = row.comment_id or 0
+    def count_opens(self, rows: Sequence[Row], now: float, interval: float) -> None:
+        """Count verified opens on their replies and queue the notes they call for.
+
+        One transaction for the whole batch keeps SQLite's write lock free for
+        the pixel.
+        """
+        if not rows:
+            return
         with self.engine.begin() as conn:
-            if not _settle(conn, row, "counted"):
-                return None  # lease lost: another worker took it
-            _insert_ignore(
-                conn,
-                replies,
-                ticket_id=row.ticket_id,
-                reply_key=key,
-                first_open_at=row.opened_at,
-                last_open_at=row.opened_at,
-            )
-            where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == key)
-            conn.execute(
-                update(replies)
-                .where(*where)
-                .values(
-                    opens=replies.c.opens + 1,
-                    last_open_at=case(
-                        (replies.c.last_open_at < row.opened_at, row.opened_at), else_=replies.c.last_open_at
-                    ),
-                )
-            )
-            reply = conn.execute(select(replies).where(*where)).one()
-            if reply.opens == 1:
-                conn.execute(update(replies).where(*where).values(next_note_at=now + interval))
-                _queue_note(conn, row.ticket_id, key, "first", now, now, open_id=row.id)
-                conn.execute(update(opens).where(opens.c.id == row.id).values(state="noted"))
-                return "noted"
-            if _mark_summary_pending(conn, where):
-                _queue_note(conn, row.ticket_id, key, "summary", now, max(now, reply.next_note_at))
-            return "counted"
+            mine = set(_settle(conn, rows, "counted"))  # others lost their lease
+            for (ticket_id, key), group in _by_reply(row for row in rows if row.id in mine).items():
+                _count_reply(conn, ticket_id, key, group, now, interval)
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(opens).where(opens.c.id == open_id)).first()
 
     # -- tickets --------------------------------------------------------------
 
     def cached_ticket(self, ticket_id: int) -> Row | None:
         """Return what Zendesk said of a ticket, if it was checked before."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             where = (tickets.c.ticket_id == ticket_id, tickets.c.status != "checking")
             return conn.execute(select(tickets).where(*where)).first()
+
+    def cached_tickets(self, ticket_ids: Sequence[int]) -> dict[int, Row]:
+        """Return what Zendesk said of several tickets, by id."""
+        with self._reading() as conn:
+            where = (tickets.c.ticket_id.in_(set(ticket_ids)), tickets.c.status != "checking")
+            return {row.ticket_id: row for row in conn.execute(select(tickets).where(*where))}
 
     def claim_ticket_check(self, ticket_id: int, now: float, lease: float) -> bool:
         """Become the one worker asking Zendesk about a ticket; False if another is."""
@@ -285,7 +299,7 @@ class Store:
 
     def reply(self, ticket_id: int, reply_key: int) -> Row | None:
         """Return a reply's counters."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
             return conn.execute(select(replies).where(*where)).first()
 
@@ -336,14 +350,14 @@ class Store:
 
     def deliveries_for(self, ticket_id: int) -> Sequence[Row]:
         """Return a ticket's deliveries, oldest first."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 select(deliveries).where(deliveries.c.ticket_id == ticket_id).order_by(deliveries.c.id)
             ).all()
 
     def pending_count(self) -> int:
         """Count opens and deliveries still waiting."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             waiting_opens = conn.execute(
                 select(func.count()).select_from(opens).where(opens.c.state == "new")
             ).scalar_one()
@@ -381,7 +395,7 @@ class Store:
 
     def held_until(self, key: str) -> float:
         """Return when a hold ends (0 when none)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
 
 
@@ -404,14 +418,50 @@ def _take_one(conn: Connection, key: str, window: float, limit: int, now: float)
     return granted.rowcount == 1
 
 
-def _settle(conn: Connection, row: Row, state: str) -> bool:
-    """Move a leased open out of `new`; False if the lease was lost."""
+def _settle(conn: Connection, rows: Sequence[Row], state: str) -> list[int]:
+    """Move leased opens out of `new`; return the ids whose lease still held."""
+    ids, tokens = [row.id for row in rows], {row.lease_owner for row in rows}
     settled = conn.execute(
         update(opens)
-        .where(opens.c.id == row.id, opens.c.lease_owner == row.lease_owner, opens.c.state == "new")
+        .where(opens.c.id.in_(ids), opens.c.lease_owner.in_(tokens), opens.c.state == "new")
         .values(state=state, lease_until=0)
+        .returning(opens.c.id)
     )
-    return settled.rowcount == 1
+    return list(settled.scalars())
+
+
+def _by_reply(rows) -> dict[tuple[int, int], list[Row]]:
+    """Group opens by the reply they opened, oldest first."""
+    groups: dict[tuple[int, int], list[Row]] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        groups.setdefault((row.ticket_id, row.comment_id or 0), []).append(row)
+    return groups
+
+
+def _count_reply(conn: Connection, ticket_id: int, key: int, group: list[Row], now: float, interval: float) -> None:
+    """Add a batch of opens to one reply; queue its first note or its summary."""
+    where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == key)
+    first, latest = group[0], max(row.opened_at for row in group)
+    _insert_ignore(
+        conn, replies, ticket_id=ticket_id, reply_key=key, first_open_at=first.opened_at, last_open_at=latest
+    )
+    reply = conn.execute(
+        update(replies)
+        .where(*where)
+        .values(
+            opens=replies.c.opens + len(group),
+            last_open_at=case((replies.c.last_open_at < latest, latest), else_=replies.c.last_open_at),
+        )
+        .returning(replies.c.opens, replies.c.next_note_at)
+    ).one()
+    is_first = reply.opens == len(group)
+    if is_first:
+        conn.execute(update(replies).where(*where).values(next_note_at=now + interval))
+        conn.execute(update(opens).where(opens.c.id == first.id).values(state="noted"))
+        _queue_note(conn, ticket_id, key, "first", now, now, open_id=first.id)
+    if (len(group) > 1 or not is_first) and _mark_summary_pending(conn, where):
+        due = now + interval if is_first else max(now, reply.next_note_at)
+        _queue_note(conn, ticket_id, key, "summary", now, due)
 
 
 def _mark_summary_pending(conn: Connection, where: tuple) -> bool:
@@ -441,6 +491,16 @@ def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
 
 
+_OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent")
+
+
+def _open_insert_sql(paramstyle: str) -> str:
+    """Write the pixel's INSERT in the driver's own parameter style."""
+    mark = "%({})s" if paramstyle == "pyformat" else ":{}"
+    placeholders = ", ".join(mark.format(column) for column in _OPEN_COLUMNS)
+    return f"INSERT INTO opens ({', '.join(_OPEN_COLUMNS)}) VALUES ({placeholders})"
+
+
 def _engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL and immediate write transactions."""
     if not url.startswith("sqlite"):
@@ -462,6 +522,7 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = conn.get_execution_options().get("deferred_begin")
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
