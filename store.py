@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -16,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     case,
     create_engine,
     event,
@@ -156,10 +159,7 @@ class Store:
         """
         conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
         try:
-            cursor = conn.cursor()
-            cursor.execute(self._open_sql, values)
-            cursor.close()
-            conn.commit()
+            _insert_soon(conn, self._open_sql, values)
         except Exception:
             self._pixel.conn = None
             self._pixel_connections.remove(conn)
@@ -169,6 +169,10 @@ class Store:
     def _pixel_connection(self):
         """Check out the request thread's own connection."""
         self._pixel.conn = self.engine.raw_connection()
+        if self.engine.dialect.name == "sqlite":
+            # SQLite's own busy wait sleeps up to 100 ms between tries and keeps
+            # missing the short gaps between other writers: _insert_soon polls.
+            self._pixel.conn.driver_connection.execute("PRAGMA busy_timeout = 0")
         self._pixel_connections.append(self._pixel.conn)
         return self._pixel.conn
 
@@ -243,8 +247,9 @@ class Store:
             return
         with self.engine.begin() as conn:
             mine = set(_settle(conn, rows, "counted"))  # others lost their lease
-            for (ticket_id, key), group in _by_reply(row for row in rows if row.id in mine).items():
-                _count_reply(conn, ticket_id, key, group, now, interval)
+            groups = _by_reply(row for row in rows if row.id in mine)
+            if groups:
+                _count_replies(conn, groups, now, interval)
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""
@@ -438,30 +443,73 @@ def _by_reply(rows) -> dict[tuple[int, int], list[Row]]:
     return groups
 
 
-def _count_reply(conn: Connection, ticket_id: int, key: int, group: list[Row], now: float, interval: float) -> None:
-    """Add a batch of opens to one reply; queue its first note or its summary."""
-    where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == key)
-    first, latest = group[0], max(row.opened_at for row in group)
-    _insert_ignore(
-        conn, replies, ticket_id=ticket_id, reply_key=key, first_open_at=first.opened_at, last_open_at=latest
-    )
-    reply = conn.execute(
-        update(replies)
-        .where(*where)
-        .values(
-            opens=replies.c.opens + len(group),
-            last_open_at=case((replies.c.last_open_at < latest, latest), else_=replies.c.last_open_at),
+def _count_replies(conn: Connection, groups: dict[tuple[int, int], list[Row]], now: float, interval: float) -> None:
+    """Add a batch of opens to their replies and queue first notes and summaries.
+
+    A handful of statements for the whole batch, however many replies it holds:
+    the write lock is held for as short a time as possible.
+    """
+    counted = _add_to_replies(conn, groups, now + interval)
+    firsts = [key for key, reply in counted.items() if reply.opens == len(groups[key])]
+    summaries = [
+        key
+        for key, reply in counted.items()
+        if not reply.summary_pending and (len(groups[key]) > 1 or key not in firsts)
+    ]
+    if firsts:
+        first_ids = [groups[key][0].id for key in firsts]
+        conn.execute(update(opens).where(opens.c.id.in_(first_ids)).values(state="noted"))
+    notes = [_note(key, "first", now, now, groups[key][0].id) for key in firsts]
+    notes += [_note(key, "summary", now, max(now, counted[key].next_note_at)) for key in summaries]
+    if summaries:
+        flag = (
+            update(replies)
+            .where(replies.c.ticket_id == bindparam("t"), replies.c.reply_key == bindparam("k"))
+            .values(summary_pending=True)
         )
-        .returning(replies.c.opens, replies.c.next_note_at)
-    ).one()
-    is_first = reply.opens == len(group)
-    if is_first:
-        conn.execute(update(replies).where(*where).values(next_note_at=now + interval))
-        conn.execute(update(opens).where(opens.c.id == first.id).values(state="noted"))
-        _queue_note(conn, ticket_id, key, "first", now, now, open_id=first.id)
-    if (len(group) > 1 or not is_first) and _mark_summary_pending(conn, where):
-        due = now + interval if is_first else max(now, reply.next_note_at)
-        _queue_note(conn, ticket_id, key, "summary", now, due)
+        conn.execute(flag, [{"t": ticket_id, "k": key} for ticket_id, key in summaries])
+    if notes:
+        conn.execute(insert(deliveries), notes)
+
+
+def _add_to_replies(conn: Connection, groups: dict[tuple[int, int], list[Row]], next_note_at: float) -> dict:
+    """Upsert every reply's counters in one statement; return the new counters by reply."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    rows = [
+        {
+            "ticket_id": ticket_id,
+            "reply_key": key,
+            "first_open_at": group[0].opened_at,
+            "last_open_at": max(row.opened_at for row in group),
+            "opens": len(group),
+            "next_note_at": next_note_at,  # kept only by a reply seen for the first time
+        }
+        for (ticket_id, key), group in groups.items()
+    ]
+    upsert = dialect.insert(replies)  # run as executemany: compiled once, cached
+    later = upsert.excluded.last_open_at
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[replies.c.ticket_id, replies.c.reply_key],
+        set_={
+            "opens": replies.c.opens + upsert.excluded.opens,
+            "last_open_at": case((replies.c.last_open_at < later, later), else_=replies.c.last_open_at),
+        },
+    ).returning(
+        replies.c.ticket_id, replies.c.reply_key, replies.c.opens, replies.c.next_note_at, replies.c.summary_pending
+    )
+    return {(row.ticket_id, row.reply_key): row for row in conn.execute(upsert, rows)}
+
+
+def _note(reply: tuple[int, int], kind: str, now: float, due: float, open_id: int | None = None) -> dict:
+    """Describe one delivery to queue."""
+    return {
+        "ticket_id": reply[0],
+        "reply_key": reply[1],
+        "kind": kind,
+        "open_id": open_id,
+        "created_at": now,
+        "due_at": due,
+    }
 
 
 def _mark_summary_pending(conn: Connection, where: tuple) -> bool:
@@ -489,6 +537,22 @@ def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
+
+
+def _insert_soon(conn, sql: str, values: dict, patience: float = 20.0) -> None:
+    """Run one INSERT, retrying every 0.2 ms while SQLite is busy with another writer."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, values)
+            cursor.close()
+            conn.commit()
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.0002)
 
 
 _OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent")
