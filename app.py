@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from time import time
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,10 +24,6 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     settings = settings or load_settings_or_exit()
     _configure_logging(settings.log_level)
     app = Flask(__name__)
-    if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops
-        )
     store = Store(settings.database_url)
     store.create_schema()
     zendesk = (
@@ -36,7 +31,11 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     )
     courier = Courier(store, zendesk, settings)
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
-    _add_routes(app, store, courier)
+    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier))
+    if settings.proxy_hops:  # outermost, so the pixel sees the real client address
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _add_routes(app, store)
     commands.register(app)
     if deliver:
         _announce(settings)
@@ -44,19 +43,22 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     return app
 
 
-def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
-    """Register the HTTP routes."""
+def _open_recorder(store: Store, courier: Courier):
+    """Return what the pixel calls to store an open and wake the courier."""
 
-    @app.get("/pixel.gif")
-    def pixel_gif() -> Response:
-        """Answer with the image at once; store the open first when it names a ticket."""
-        if request.method == "GET":
-            try:
-                _record_open(store)
-                courier.wake.set()
-            except Exception:  # never a broken image in the customer's mail
-                log.exception("could not store an open; answering with the image anyway")
-        return Response(pixel.GIF, headers=pixel.HEADERS)
+    def record(values: dict) -> None:
+        try:
+            store.record_open(values)
+        except Exception:  # never a broken image in the customer's mail
+            log.exception("could not store an open; answering with the image anyway")
+            return
+        courier.wake.set()
+
+    return record
+
+
+def _add_routes(app: Flask, store: Store) -> None:
+    """Register the HTTP routes (the pixel is answered ahead of them, by pixel.PixelRoute)."""
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -79,17 +81,6 @@ def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
     def http_error(error: HTTPException) -> tuple[Response, int]:
         """Answer every HTTP error in one JSON shape."""
         return jsonify(error={"status": error.code, "message": error.description}), error.code or 500
-
-
-def _record_open(store: Store) -> None:
-    """Store the open a pixel load carries, if it names a ticket."""
-    values = pixel.open_from_query(request.args)
-    if values is None:
-        return
-    values["opened_at"] = time()
-    values["ip"] = request.remote_addr
-    values["user_agent"] = request.headers.get("User-Agent", "")[: pixel.USER_AGENT_MAX]
-    store.record_open(values)
 
 
 def _configure_logging(level: str) -> None:

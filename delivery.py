@@ -17,8 +17,8 @@ from zendesk import CONNECT_TIMEOUT, Answer
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
-BREATHER = 0.02  # pause between busy rounds: batches opens, and lets the pixel write
-BATCH = 100  # opens triaged per round, in one transaction
+BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
+BATCH = 500  # opens triaged per round, in one transaction
 MAX_BACKOFF = 300.0  # a note waits at most this long after Zendesk comes back
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
