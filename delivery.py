@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
-BATCH = 500  # opens triaged per round, in one transaction
+BATCH = 500  # opens settled per round, in one transaction
 MAX_BACKOFF = 300.0  # a note waits at most this long after Zendesk comes back
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
@@ -82,93 +82,67 @@ class Courier:
     # -- opens ----------------------------------------------------------------
 
     def triage_opens(self, now: float) -> bool:
-        """Decide for each new open whether it counts, and queue its note."""
-        rows = self.store.claim("opens", now, self.lease, limit=BATCH)
-        if not rows:
-            return False
-        known = self.store.cached_tickets([row.ticket_id for row in rows])
+        """Settle every open that can be decided now, and ask Zendesk about one ticket."""
+        verify = self._must_verify()
+        rows = self.store.decidable_opens(verify, limit=BATCH)
+        known = self.store.cached_tickets({row.ticket_id for row in rows})
         verdicts: dict[str, list] = {}
-        asked = False
-        for index, row in enumerate(rows):
-            ticket = known.get(row.ticket_id)
-            if ticket is None and self._must_verify() and row.requester_id is not None:
-                if asked:  # one Zendesk call per lease: hand the rest back
-                    self.store.unlease("opens", rows[index:])
-                    break
-                asked = True
-                ticket = known[row.ticket_id] = self._check_ticket(row, now)
-                if ticket is None:
-                    continue  # released for a later try
-            verdicts.setdefault(self._verdict(row, ticket), []).append(row)
-        counted = verdicts.pop("count", [])
-        for state, settled in verdicts.items():
-            self.store.settle_opens(settled, state)
-        self.store.count_opens(counted, now, self.settings.note_interval)
-        return True
+        for row in rows:
+            verdicts.setdefault(self._verdict(row, known.get(row.ticket_id)), []).append(row)
+        self.store.settle_opens(verdicts, now, self.settings.note_interval)
+        unknown = self.store.ticket_to_check(now) if verify else None
+        if unknown is not None:
+            self._check_ticket(unknown, now)
+        return bool(rows) or unknown is not None
 
     def _verdict(self, row, ticket) -> str:
-        """Return `count`, or the state of an open that gets no note."""
+        """Return `counted`, or the state of an open that gets no note."""
         if self._must_verify():
             if row.requester_id is None:
                 return "unverified"
             if ticket.status != "deleted" and ticket.requester_id != row.requester_id:
-                log.info(
-                    "open of ticket %s ignored: requester %s is not its requester", row.ticket_id, row.requester_id
-                )
+                log.info("open of ticket %s ignored: %s is not its requester", row.ticket_id, row.requester_id)
                 return "rejected"
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
             return ticket.status
-        return "count"
+        return "counted"
 
     def _must_verify(self) -> bool:
         """Verification needs Zendesk; a dry run has nothing to check against."""
         return self.settings.verify_requester and not self.zendesk.dry_run
 
-    def _check_ticket(self, row, now: float):
-        """Ask Zendesk about an open's ticket; None (open released) when it cannot say."""
-        wait = self._ask_about(row.ticket_id, now)
-        if wait is not None:
-            self.store.release("opens", row, now + (wait or _backoff(row.attempts)))
-            return None
-        return self.store.cached_ticket(row.ticket_id)
-
-    def _ask_about(self, ticket_id: int, now: float) -> float | None:
-        """Ask Zendesk who the ticket's requester is; None on success, else the wait (0: back off)."""
-        if not self.store.claim_ticket_check(ticket_id, now, self.lease):
-            return 1.0  # another worker is asking right now
+    def _check_ticket(self, ticket_id: int, now: float) -> None:
+        """Ask Zendesk who a ticket's requester is; on failure, try again later."""
+        attempts = self.store.claim_ticket_check(ticket_id, now, self.lease)
+        if attempts is None:
+            return  # another worker took it first
         wait = self._gate(now)
         if wait:
-            self.store.drop_ticket_check(ticket_id)
-            return wait
+            self.store.postpone_ticket_check(ticket_id, now + wait, failed=False)
+            return
         answer = self.zendesk.ticket(ticket_id)
         self._observe(answer, now, f"checking ticket {ticket_id}")
+        found = (answer.body or {}).get("ticket") or {}
+        requester, status = found.get("requester_id"), found.get("status")
         if answer.status == 404:
             self.store.remember_ticket(ticket_id, None, "deleted", now)
-        elif answer.verdict == "ok":
-            found = (answer.body or {}).get("ticket") or {}
-            requester, status = found.get("requester_id"), found.get("status")
-            if not isinstance(requester, int) or not isinstance(status, str):
-                log.warning("Zendesk answered ticket %s without a requester; will ask again", ticket_id)
-                self.store.drop_ticket_check(ticket_id)
-                return 0.0
+        elif answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
             self.store.remember_ticket(ticket_id, requester, status[:16], now)
         else:
-            self.store.drop_ticket_check(ticket_id)
-            return self._retry_delay(answer, 0)
-        return None
+            self.store.postpone_ticket_check(ticket_id, now + self._retry_delay(answer, attempts), failed=True)
 
     # -- notes ----------------------------------------------------------------
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
-        rows = self.store.claim("deliveries", now, self.lease, limit=1)
+        rows = self.store.claim_deliveries(now, self.lease, limit=1)
         return any(self._deliver(row, now) for row in rows)
 
     def _deliver(self, row, now: float) -> bool:
         """Post one note and record the outcome."""
         reply = self.store.reply(row.ticket_id, row.reply_key)
         if row.kind == "summary" and reply.opens_noted == 0:
-            self.store.release("deliveries", row, now + 30)  # the first note goes first
+            self.store.release_delivery(row, now + 30)  # the first note goes first
             return False
         covered, body = self._note_text(row, reply)
         finish = self._finisher(row, covered)
@@ -179,7 +153,7 @@ class Courier:
             return finish("failed", None, f"ticket is {ticket.status}")
         wait = self._gate(now, row.ticket_id)
         if wait:
-            self.store.release("deliveries", row, now + wait)
+            self.store.release_delivery(row, now + wait)
             return False
         answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
         self._observe(answer, now, f"adding a note to ticket {row.ticket_id}")
@@ -216,9 +190,8 @@ class Courier:
                 self.store.remember_ticket(row.ticket_id, None, status, self.clock())
             log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
             return finish("failed", answer.status, answer.describe())
-        self.store.release(
-            "deliveries", row, self.clock() + self._retry_delay(answer, row.attempts), answer.status, answer.describe()
-        )
+        due = self.clock() + self._retry_delay(answer, row.attempts)
+        self.store.release_delivery(row, due, answer.status, answer.describe())
         return False
 
     # -- pacing ---------------------------------------------------------------

@@ -49,12 +49,7 @@ opens = Table(
     Column("user_agent", String(512)),
     # new -> noted | counted | rejected | unverified | closed | deleted
     Column("state", String(16), nullable=False, server_default="new"),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_try_at", Float, nullable=False, server_default="0"),
-    Column("lease_until", Float, nullable=False, server_default="0"),
-    Column("lease_owner", String(36)),
-    Index("ix_opens_due", "state", "next_try_at"),
-    Index("ix_opens_ticket", "ticket_id"),
+    Index("ix_opens_state", "state"),
 )
 
 tickets = Table(
@@ -62,8 +57,12 @@ tickets = Table(
     metadata,
     Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
     Column("requester_id", BigInteger),
+    # checking (a worker is asking Zendesk, or will again at retry_at), or
+    # the status Zendesk gave: new, open, pending, solved, closed, deleted ...
     Column("status", String(16), nullable=False),
     Column("checked_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", Float, nullable=False, server_default="0"),
 )
 
 replies = Table(
@@ -116,12 +115,6 @@ holds = Table(
     Column("until", Float, nullable=False),
 )
 
-# A row is claimable when its lease has run out (0 = never leased).
-_LEASED_TABLES = {
-    "opens": (opens, "new", opens.c.next_try_at),
-    "deliveries": (deliveries, "pending", deliveries.c.due_at),
-}
-
 
 class Store:
     """All reads and writes of the service's tables."""
@@ -173,6 +166,9 @@ class Store:
             # SQLite's own busy wait sleeps up to 100 ms between tries and keeps
             # missing the short gaps between other writers: _insert_soon polls.
             self._pixel.conn.driver_connection.execute("PRAGMA busy_timeout = 0")
+            # Checkpoints (which sync the disk) fall to the courier's commits;
+            # this backstop only matters where no courier runs.
+            self._pixel.conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
         self._pixel_connections.append(self._pixel.conn)
         return self._pixel.conn
 
@@ -182,16 +178,15 @@ class Store:
 
     # -- leases ---------------------------------------------------------------
 
-    def claim(self, table_name: str, now: float, lease: float, limit: int) -> list[Row]:
-        """Lease up to `limit` due rows of opens or deliveries to this caller."""
-        table, pending, due = _LEASED_TABLES[table_name]
+    def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Row]:
+        """Lease up to `limit` due deliveries to this caller."""
         token = str(uuid.uuid4())
         with self.engine.begin() as conn:
             ids = (
                 conn.execute(
-                    select(table.c.id)
-                    .where(table.c.state == pending, due <= now, table.c.lease_until <= now)
-                    .order_by(due)
+                    select(deliveries.c.id)
+                    .where(deliveries.c.state == "pending", deliveries.c.due_at <= now, deliveries.c.lease_until <= now)
+                    .order_by(deliveries.c.due_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
@@ -201,55 +196,67 @@ class Store:
             if not ids:
                 return []
             conn.execute(
-                update(table)
-                .where(table.c.id.in_(ids), table.c.lease_until <= now)
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.lease_until <= now)
                 .values(lease_owner=token, lease_until=now + lease)
             )
-            return conn.execute(select(table).where(table.c.lease_owner == token).order_by(due)).all()
+            return conn.execute(select(deliveries).where(deliveries.c.lease_owner == token)).all()
 
-    def release(self, table_name: str, row: Row, due: float, status: int | None = None, error: str = "") -> None:
-        """Give a leased row back, to be tried again at `due`."""
-        table, pending, due_column = _LEASED_TABLES[table_name]
-        values = {due_column.key: due, "lease_until": 0, "attempts": table.c.attempts + 1}
-        if table is deliveries:
-            values.update(last_status=status, last_error=error[:300] or None)
+    def release_delivery(self, row: Row, due: float, status: int | None = None, error: str = "") -> None:
+        """Give a leased delivery back, to be tried again at `due`."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(table).where(table.c.id == row.id, table.c.lease_owner == row.lease_owner).values(**values)
-            )
-
-    def unlease(self, table_name: str, rows: Sequence[Row]) -> None:
-        """Give leased rows back untouched, for any worker to take at once."""
-        table = _LEASED_TABLES[table_name][0]
-        with self.engine.begin() as conn:
-            for row in rows:
-                conn.execute(
-                    update(table)
-                    .where(table.c.id == row.id, table.c.lease_owner == row.lease_owner)
-                    .values(lease_until=0)
+                update(deliveries)
+                .where(deliveries.c.id == row.id, deliveries.c.lease_owner == row.lease_owner)
+                .values(
+                    due_at=due,
+                    lease_until=0,
+                    attempts=deliveries.c.attempts + 1,
+                    last_status=status,
+                    last_error=error[:300] or None,
                 )
+            )
 
     # -- opens ----------------------------------------------------------------
 
-    def settle_opens(self, rows: Sequence[Row], state: str) -> None:
-        """Close leased opens without a note (rejected, closed, ...)."""
-        if rows:
-            with self.engine.begin() as conn:
-                _settle(conn, rows, state)
+    def decidable_opens(self, verify: bool, limit: int) -> Sequence[Row]:
+        """Return new opens that need no call to Zendesk to be decided, oldest first.
 
-    def count_opens(self, rows: Sequence[Row], now: float, interval: float) -> None:
-        """Count verified opens on their replies and queue the notes they call for.
-
-        One transaction for the whole batch keeps SQLite's write lock free for
-        the pixel.
+        With verification on, that is opens whose ticket Zendesk already
+        described, and opens without a requester (they can never match).
         """
-        if not rows:
+        query = select(opens.c.id, opens.c.ticket_id, opens.c.requester_id, opens.c.comment_id, opens.c.opened_at)
+        if verify:
+            described = select(tickets.c.ticket_id).where(tickets.c.status != "checking")
+            query = query.where(or_(opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described)))
+        with self._reading() as conn:
+            return conn.execute(query.where(opens.c.state == "new").order_by(opens.c.id).limit(limit)).all()
+
+    def ticket_to_check(self, now: float) -> int | None:
+        """Return a ticket that new opens wait on and that no worker is asking about."""
+        checking = select(tickets.c.ticket_id).where(or_(tickets.c.status != "checking", tickets.c.retry_at > now))
+        query = (
+            select(opens.c.ticket_id)
+            .where(opens.c.state == "new", opens.c.requester_id.is_not(None), opens.c.ticket_id.not_in(checking))
+            .order_by(opens.c.id)
+            .limit(1)
+        )
+        with self._reading() as conn:
+            return conn.execute(query).scalar()
+
+    def settle_opens(self, verdicts: dict[str, Sequence[Row]], now: float, interval: float) -> None:
+        """Record each open's verdict, count the counted ones, and queue their notes.
+
+        One short transaction for the whole batch keeps SQLite's write lock free
+        for the pixel. An open another worker settled first is skipped.
+        """
+        if not verdicts:
             return
         with self.engine.begin() as conn:
-            mine = set(_settle(conn, rows, "counted"))  # others lost their lease
-            groups = _by_reply(row for row in rows if row.id in mine)
-            if groups:
-                _count_replies(conn, groups, now, interval)
+            for state, rows in verdicts.items():
+                settled = set(_settle(conn, [row.id for row in rows], state))
+                if state == "counted" and settled:
+                    _count_replies(conn, _by_reply(row for row in rows if row.id in settled), now, interval)
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""
@@ -270,24 +277,27 @@ class Store:
             where = (tickets.c.ticket_id.in_(set(ticket_ids)), tickets.c.status != "checking")
             return {row.ticket_id: row for row in conn.execute(select(tickets).where(*where))}
 
-    def claim_ticket_check(self, ticket_id: int, now: float, lease: float) -> bool:
-        """Become the one worker asking Zendesk about a ticket; False if another is."""
-        with self.engine.begin() as conn:
-            values = {"ticket_id": ticket_id, "requester_id": None, "status": "checking", "checked_at": now}
-            if _insert_ignore(conn, tickets, **values):
-                return True
-            stale = (
-                tickets.c.ticket_id == ticket_id,
-                tickets.c.status == "checking",
-                tickets.c.checked_at <= now - lease,
-            )
-            return conn.execute(update(tickets).where(*stale).values(checked_at=now)).rowcount == 1
+    def claim_ticket_check(self, ticket_id: int, now: float, lease: float) -> int | None:
+        """Become the one worker asking Zendesk about a ticket.
 
-    def drop_ticket_check(self, ticket_id: int) -> None:
-        """Let any worker ask about a ticket again (the last check failed)."""
+        Returns the failed attempts so far, or None if another worker is asking.
+        """
+        with self.engine.begin() as conn:
+            values = {"ticket_id": ticket_id, "status": "checking", "checked_at": now, "retry_at": now + lease}
+            if _insert_ignore(conn, tickets, **values):
+                return 0
+            due = (tickets.c.ticket_id == ticket_id, tickets.c.status == "checking", tickets.c.retry_at <= now)
+            claimed = conn.execute(
+                update(tickets).where(*due).values(retry_at=now + lease).returning(tickets.c.attempts)
+            ).first()
+            return None if claimed is None else claimed.attempts
+
+    def postpone_ticket_check(self, ticket_id: int, retry_at: float, failed: bool) -> None:
+        """Let any worker ask about a ticket again at `retry_at`."""
         with self.engine.begin() as conn:
             where = (tickets.c.ticket_id == ticket_id, tickets.c.status == "checking")
-            conn.execute(update(tickets).where(*where).values(checked_at=0))
+            attempts = tickets.c.attempts + (1 if failed else 0)
+            conn.execute(update(tickets).where(*where).values(retry_at=retry_at, attempts=attempts))
 
     def remember_ticket(self, ticket_id: int, requester_id: int | None, status: str, now: float) -> None:
         """Remember a ticket's requester and status (closed and deleted are final)."""
@@ -423,14 +433,10 @@ def _take_one(conn: Connection, key: str, window: float, limit: int, now: float)
     return granted.rowcount == 1
 
 
-def _settle(conn: Connection, rows: Sequence[Row], state: str) -> list[int]:
-    """Move leased opens out of `new`; return the ids whose lease still held."""
-    ids, tokens = [row.id for row in rows], {row.lease_owner for row in rows}
+def _settle(conn: Connection, ids: Sequence[int], state: str) -> list[int]:
+    """Move opens out of `new`; return the ids this transaction moved."""
     settled = conn.execute(
-        update(opens)
-        .where(opens.c.id.in_(ids), opens.c.lease_owner.in_(tokens), opens.c.state == "new")
-        .values(state=state, lease_until=0)
-        .returning(opens.c.id)
+        update(opens).where(opens.c.id.in_(ids), opens.c.state == "new").values(state=state).returning(opens.c.id)
     )
     return list(settled.scalars())
 
