@@ -6,6 +6,7 @@ import logging
 import sys
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -81,6 +82,24 @@ def _add_routes(app: Flask, store: Store) -> None:
     def http_error(error: HTTPException) -> tuple[Response, int]:
         """Answer every HTTP error in one JSON shape."""
         return jsonify(error={"status": error.code, "message": error.description}), error.code or 500
+
+
+def prepare_store(settings: Settings) -> None:
+    """Create the tables before any worker starts, or stop with a message that says what to check."""
+    store = Store(settings.database_url)
+    try:
+        store.create_schema()
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        print(
+            f"Cannot open the store named by DATABASE_URL ({reason}). Check that the database server is "
+            "reachable and the user may create tables, or that the SQLite file's directory exists and is writable.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(4) from None
+    finally:
+        store.close()
 
 
 def _configure_logging(level: str) -> None:

@@ -78,7 +78,7 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 class Settings:
     """The validated configuration of one service instance."""
 
-    database_url: str
+    database_url: str = field(repr=False)
     public_url: str
     zendesk_url: str = ""
     zendesk_auth: str = field(default="", repr=False)

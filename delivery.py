@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
 BATCH = 500  # opens settled per round, in one transaction
-MAX_BACKOFF = 300.0  # a note waits at most this long after Zendesk comes back
+MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
 FINAL_TICKET_STATES = {"closed", "deleted"}
@@ -40,6 +40,7 @@ class Courier:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
+        self._failing = False  # the last call of this worker failed
 
     # -- the background thread ------------------------------------------------
 
@@ -214,6 +215,13 @@ class Courier:
     def _observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""
         verdict = answer.verdict
+        if verdict in ("ok", "final"):
+            if self._failing:  # Zendesk is back: what waited on it goes now, paced by the budgets
+                log.info("Zendesk answers again; retrying waiting notes and checks now")
+                self.store.retry_waiting_now(now)
+            self._failing = False
+            return
+        self._failing = True
         if verdict == "throttled":
             pause = answer.retry_after if answer.retry_after is not None else 60.0
             self.store.hold("zendesk", now + pause)

@@ -9,8 +9,9 @@ limit_request_line = 8190
 
 
 def on_starting(server):
-    """Check the settings before any worker starts, so a mistake stops start-up once, clearly."""
+    """Check the settings and the store before any worker starts: a mistake stops start-up once, clearly."""
     # Imported here: a module-level name `config` would be read as gunicorn's own setting.
+    from app import prepare_store
     from config import load_settings_or_exit
 
-    load_settings_or_exit()
+    prepare_store(load_settings_or_exit())

@@ -402,6 +402,20 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(budgets.delete().where(budgets.c.window_start < before))
 
+    def retry_waiting_now(self, now: float) -> None:
+        """Make every delivery and ticket check waiting after a failure due now."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "pending", deliveries.c.attempts > 0, deliveries.c.due_at > now)
+                .values(due_at=now)
+            )
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.status == "checking", tickets.c.attempts > 0, tickets.c.retry_at > now)
+                .values(retry_at=now)
+            )
+
     def hold(self, key: str, until: float) -> None:
         """Pause all calls of one kind until a time (e.g. Zendesk's Retry-After)."""
         with self.engine.begin() as conn:

@@ -165,6 +165,29 @@ def test_every_note_arrives_after_an_hour_long_outage(service, zendesk):
     assert store.pending_count() == 0
 
 
+def test_notes_waiting_on_an_outage_go_as_soon_as_zendesk_answers_again(service, zendesk, caplog):
+    client, courier, store = service(VERIFY_REQUESTER="false")
+    zendesk.down = True
+    for ticket in range(400, 406):
+        zendesk.add_ticket(ticket, requester_id=7)
+    for ticket in range(400, 405):
+        client.get(f"/pixel.gif?ticket_id={ticket}")
+    for _ in range(40):  # twenty minutes down: the notes have backed off
+        courier.clock.advance(30)
+        drain(courier)
+    zendesk.down = False
+    courier.clock.advance(6)  # past the pause that follows a failure
+    client.get("/pixel.gif?ticket_id=405")  # a fresh open finds Zendesk back
+    with caplog.at_level("INFO"):
+        drain(courier)
+    assert "Zendesk answers again" in caplog.text
+    waiting = [d for t in range(400, 406) for d in store.deliveries_for(t) if d.state == "pending"]
+    assert all(d.due_at <= courier.clock.now for d in waiting), "nothing waits out its backoff any longer"
+    courier.clock.advance(6)
+    drain(courier)
+    assert sorted(note.ticket_id for note in zendesk.comments) == list(range(400, 406))
+
+
 def test_updates_are_paced_under_the_account_limit(service, zendesk):
     client, courier, _ = service(VERIFY_REQUESTER="false", ZENDESK_UPDATES_PER_MINUTE="40")
     for ticket in range(200, 290):

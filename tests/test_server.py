@@ -154,10 +154,13 @@ def test_embedded_defaults_run_without_zendesk_and_log_the_note(services, tmp_pa
         ({"ZENDESK_EMAIL": "agent@example.com"}, "ZENDESK_API_TOKEN is not set"),
         ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL must be sqlite:///... or postgresql://..."),
         ({"NOTE_TIMEZONE": "Mars/Olympus"}, "is not a known time zone"),
+        ({"DATABASE_URL": "sqlite:////nonexistent/dir/x.db"}, "Cannot open the store named by DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://nobody@127.0.0.1:9/x"}, "Cannot open the store named by DATABASE_URL"),
     ],
 )
 def test_bad_setting_stops_startup_with_a_fix(tmp_path, env, message):
     service = Service(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **env})
+    service.port = 0  # never listens
     service.start(wait=False)
     assert service.process.wait(30) != 0
     assert message in service.output()
