@@ -14,6 +14,7 @@ import commands
 import pixel
 from config import Settings, load_settings_or_exit
 from delivery import Courier
+from openers import AddressRanges, Classifier, load_ranges
 from store import Store
 from zendesk import DryRun, Zendesk
 
@@ -30,7 +31,8 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     zendesk = (
         DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
     )
-    courier = Courier(store, zendesk, settings)
+    classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
+    courier = Courier(store, zendesk, settings, classifier)
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
     app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier))
     if settings.proxy_hops:  # outermost, so the pixel sees the real client address

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from openers import NOTABLE_KINDS
 
 
 class ConfigError(ValueError):
@@ -64,6 +67,16 @@ SETTINGS = (
     Setting(
         "NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."
     ),
+    Setting(
+        "NOTE_KINDS",
+        "person,apple_preload",
+        "Kinds of load that get a note: person, apple_preload, gmail_prefetch, scanner, bot.",
+    ),
+    Setting(
+        "IGNORE_IPS",
+        "",
+        "Addresses and CIDR ranges of your offices and VPN, comma-separated: stored as agents' loads, never noted.",
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -91,6 +104,8 @@ class Settings:
     note_timezone: str = "UTC"
     note_tag: str = ""
     note_interval: float = 3600.0
+    note_kinds: tuple[str, ...] = ("person", "apple_preload")
+    ignore_ips: tuple[str, ...] = ()
     log_level: str = "INFO"
 
     @property
@@ -120,6 +135,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         note_timezone=_timezone(env["NOTE_TIMEZONE"]),
         note_tag=_tag(env["NOTE_TAG"]),
         note_interval=60 * _number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
+        note_kinds=_note_kinds(env["NOTE_KINDS"]),
+        ignore_ips=_networks(env["IGNORE_IPS"]),
         log_level=_log_level(env["LOG_LEVEL"]),
     )
 
@@ -243,6 +260,34 @@ def _tag(tag: str) -> str:
     if tag and not re.fullmatch(r"[\w:/.-]{1,80}", tag):
         raise ConfigError(f"NOTE_TAG must be one word without spaces or commas (got {tag!r}).")
     return tag
+
+
+def _note_kinds(raw: str) -> tuple[str, ...]:
+    """Parse the comma-separated kinds of load that get a note."""
+    kinds = tuple(kind.strip() for kind in raw.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in NOTABLE_KINDS]
+    if unknown:
+        raise ConfigError(
+            f"NOTE_KINDS may hold {', '.join(NOTABLE_KINDS)} (got {', '.join(unknown)}); "
+            "loads from IGNORE_IPS are never noted."
+        )
+    return kinds
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """Parse comma-separated addresses and CIDR ranges."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"IGNORE_IPS holds {item!r}, which is not an address or range: use e.g. 203.0.113.7, "
+                "198.51.100.0/24, 2001:db8::/48, separated by commas."
+            ) from None
+    return tuple(networks)
 
 
 def _log_level(level: str) -> str:

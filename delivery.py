@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 
 import notes
+import pixel
 from config import Settings
-from store import Store
+from openers import PERSON, Classifier
+from store import Store, Verdict
 from zendesk import CONNECT_TIMEOUT, Answer
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,11 @@ FINAL_TICKET_STATES = {"closed", "deleted"}
 class Courier:
     """Checks opens against Zendesk, throttles them, and posts the notes."""
 
-    def __init__(self, store: Store, zendesk, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, store: Store, zendesk, settings: Settings, classifier: Classifier, clock: Callable[[], float] = time.time
+    ):
         self.store = store
+        self.classifier = classifier
         self.zendesk = zendesk
         self.settings = settings
         self.clock = clock
@@ -87,16 +92,21 @@ class Courier:
         verify = self._must_verify()
         rows = self.store.decidable_opens(verify, limit=BATCH)
         known = self.store.cached_tickets({row.ticket_id for row in rows})
-        verdicts: dict[str, list] = {}
-        for row in rows:
-            verdicts.setdefault(self._verdict(row, known.get(row.ticket_id)), []).append(row)
+        verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
         self.store.settle_opens(verdicts, now, self.settings.note_interval)
         unknown = self.store.ticket_to_check(now) if verify else None
         if unknown is not None:
             self._check_ticket(unknown, now)
         return bool(rows) or unknown is not None
 
-    def _verdict(self, row, ticket) -> str:
+    def _verdict(self, row, ticket) -> Verdict:
+        """Label an open (client and kind) and decide whether it counts towards a note."""
+        sent_at = pixel.sent_time(row.sent)
+        since_sent = row.opened_at - sent_at if sent_at is not None else None
+        opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
+        return Verdict(row, self._state(row, ticket, opener.kind), opener.client, opener.kind, sent_at)
+
+    def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""
         if self._must_verify():
             if row.requester_id is None:
@@ -106,7 +116,7 @@ class Courier:
                 return "rejected"
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
             return ticket.status
-        return "counted"
+        return "counted" if kind in self.settings.note_kinds else "skipped"
 
     def _must_verify(self) -> bool:
         """Verification needs Zendesk; a dry run has nothing to check against."""
@@ -165,7 +175,8 @@ class Courier:
         zone = self.settings.note_timezone
         if row.kind == "first":
             opened = self.store.open_by_id(row.open_id)
-            return 1, notes.first_open(opened.opened_at, row.reply_key, zone)
+            kind, client = opened.kind or PERSON, opened.client or ""
+            return 1, notes.first_open(opened.opened_at, row.reply_key, zone, kind, client, reply.sent_at)
         count = reply.opens - reply.opens_noted
         if count <= 0:
             return reply.opens, ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 # A 1x1 transparent GIF89a, 43 bytes.
@@ -30,6 +31,7 @@ _MAX_FIELDS = 20  # a real pixel URL has three or four
 
 _ZENDESK_ID = re.compile(r"[1-9][0-9]{0,17}")  # positive, fits a signed 64-bit column
 USER_AGENT_MAX = 512
+SENT_MAX = 40
 
 
 def zendesk_id(raw: str | None) -> int | None:
@@ -49,7 +51,25 @@ def open_from_query(args: Mapping[str, str]) -> dict | None:
         "requester_id": zendesk_id(args.get("requester_id")),
         # An empty or literal {{...}} comment id means "reply unknown".
         "comment_id": zendesk_id(args.get("comment_id")),
+        # Parsed after the answer, by the courier: the hot path only keeps it.
+        "sent": args.get("sent", "")[:SENT_MAX] or None,
     }
+
+
+def sent_time(raw: str | None) -> float | None:
+    """Read the reply's send time from the img tag's `sent` value; None when missing or unreadable."""
+    if not raw or "{{" in raw:
+        return None
+    raw = raw.strip()
+    if raw.isdigit() and 9 <= len(raw) <= 10:
+        return float(raw)  # Unix seconds
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # Zendesk's timestamps are UTC
+    return moment.timestamp()
 
 
 class PixelRoute:

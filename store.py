@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from openers import PERSON
+
 metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
@@ -47,7 +50,10 @@ opens = Table(
     Column("opened_at", Float, nullable=False),
     Column("ip", String(45)),
     Column("user_agent", String(512)),
-    # new -> noted | counted | rejected | unverified | closed | deleted
+    Column("sent", String(40)),  # the reply's send time as the img tag carried it
+    Column("client", String(40)),  # set at triage: the mail client or browser
+    Column("kind", String(16)),  # set at triage: person, apple_preload, scanner, ...
+    # new -> noted | counted | skipped (a kind not noted) | rejected | unverified | closed | deleted
     Column("state", String(16), nullable=False, server_default="new"),
     Index("ix_opens_state", "state"),
 )
@@ -77,6 +83,8 @@ replies = Table(
     Column("opens_noted", Integer, nullable=False, server_default="0"),
     Column("next_note_at", Float, nullable=False, server_default="0"),
     Column("summary_pending", Boolean, nullable=False, server_default=text("false")),
+    Column("read_noted", Boolean, nullable=False, server_default=text("false")),  # a person's open has its note
+    Column("sent_at", Float),  # when the reply was sent, if the img tag said
 )
 
 deliveries = Table(
@@ -114,6 +122,17 @@ holds = Table(
     Column("key", String(64), primary_key=True),
     Column("until", Float, nullable=False),
 )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What triage decided about one open."""
+
+    open: Row
+    state: str  # counted, skipped, rejected, unverified, closed or deleted
+    client: str = ""
+    kind: str = ""
+    sent_at: float | None = None
 
 
 class Store:
@@ -225,7 +244,7 @@ class Store:
         With verification on, that is opens whose ticket Zendesk already
         described, and opens without a requester (they can never match).
         """
-        query = select(opens.c.id, opens.c.ticket_id, opens.c.requester_id, opens.c.comment_id, opens.c.opened_at)
+        query = select(*(opens.c[name] for name in ("id", *_OPEN_COLUMNS)))
         if verify:
             described = select(tickets.c.ticket_id).where(tickets.c.status != "checking")
             query = query.where(or_(opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described)))
@@ -244,8 +263,8 @@ class Store:
         with self._reading() as conn:
             return conn.execute(query).scalar()
 
-    def settle_opens(self, verdicts: dict[str, Sequence[Row]], now: float, interval: float) -> None:
-        """Record each open's verdict, count the counted ones, and queue their notes.
+    def settle_opens(self, verdicts: Sequence[Verdict], now: float, interval: float) -> None:
+        """Record each open's verdict and label, count the counted ones, and queue their notes.
 
         One short transaction for the whole batch keeps SQLite's write lock free
         for the pixel. An open another worker settled first is skipped.
@@ -253,10 +272,18 @@ class Store:
         if not verdicts:
             return
         with self.engine.begin() as conn:
-            for state, rows in verdicts.items():
-                settled = set(_settle(conn, [row.id for row in rows], state))
-                if state == "counted" and settled:
-                    _count_replies(conn, _by_reply(row for row in rows if row.id in settled), now, interval)
+            settled: set[int] = set()
+            for state in {verdict.state for verdict in verdicts}:
+                settled.update(_settle(conn, [v.open.id for v in verdicts if v.state == state], state))
+            mine = [verdict for verdict in verdicts if verdict.open.id in settled]
+            if mine:
+                label = (
+                    update(opens).where(opens.c.id == bindparam("i")).values(client=bindparam("c"), kind=bindparam("k"))
+                )
+                conn.execute(label, [{"i": v.open.id, "c": v.client[:40], "k": v.kind} for v in mine])
+            counted = _by_reply(verdict for verdict in mine if verdict.state == "counted")
+            if counted:
+                _count_replies(conn, counted, now, interval)
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""
@@ -349,10 +376,13 @@ class Store:
             )
             if not done.rowcount:
                 return False
-            noted = case((replies.c.opens_noted < covered, covered), else_=replies.c.opens_noted)
-            if row.kind == "first":
-                conn.execute(update(replies).where(*where).values(opens_noted=noted))
+            if row.kind == "first":  # a first note covers its own open
+                one_more = case(
+                    (replies.c.opens_noted < replies.c.opens, replies.c.opens_noted + 1), else_=replies.c.opens_noted
+                )
+                conn.execute(update(replies).where(*where).values(opens_noted=one_more))
                 return True
+            noted = case((replies.c.opens_noted < covered, covered), else_=replies.c.opens_noted)
             conn.execute(
                 update(replies)
                 .where(*where)
@@ -455,54 +485,64 @@ def _settle(conn: Connection, ids: Sequence[int], state: str) -> list[int]:
     return list(settled.scalars())
 
 
-def _by_reply(rows) -> dict[tuple[int, int], list[Row]]:
-    """Group opens by the reply they opened, oldest first."""
-    groups: dict[tuple[int, int], list[Row]] = {}
-    for row in sorted(rows, key=lambda r: r.id):
-        groups.setdefault((row.ticket_id, row.comment_id or 0), []).append(row)
+def _by_reply(verdicts) -> dict[tuple[int, int], list[Verdict]]:
+    """Group verdicts by the reply their open opened, oldest first."""
+    groups: dict[tuple[int, int], list[Verdict]] = {}
+    for verdict in sorted(verdicts, key=lambda v: v.open.id):
+        groups.setdefault((verdict.open.ticket_id, verdict.open.comment_id or 0), []).append(verdict)
     return groups
 
 
-def _count_replies(conn: Connection, groups: dict[tuple[int, int], list[Row]], now: float, interval: float) -> None:
+def _count_replies(conn: Connection, groups: dict[tuple[int, int], list[Verdict]], now: float, interval: float) -> None:
     """Add a batch of opens to their replies and queue first notes and summaries.
 
-    A handful of statements for the whole batch, however many replies it holds:
-    the write lock is held for as short a time as possible.
+    A reply's first open gets a note at once, and so does the first open by a
+    person after machine loads; the rest wait for the reply's summary. A
+    handful of statements for the whole batch keeps the write lock short.
     """
     counted = _add_to_replies(conn, groups, now + interval)
-    firsts = [key for key, reply in counted.items() if reply.opens == len(groups[key])]
-    summaries = [
-        key
-        for key, reply in counted.items()
-        if not reply.summary_pending and (len(groups[key]) > 1 or key not in firsts)
-    ]
-    if firsts:
-        first_ids = [groups[key][0].id for key in firsts]
-        conn.execute(update(opens).where(opens.c.id.in_(first_ids)).values(state="noted"))
-    notes = [_note(key, "first", now, now, groups[key][0].id) for key in firsts]
-    notes += [_note(key, "summary", now, max(now, counted[key].next_note_at)) for key in summaries]
-    if summaries:
-        flag = (
-            update(replies)
-            .where(replies.c.ticket_id == bindparam("t"), replies.c.reply_key == bindparam("k"))
-            .values(summary_pending=True)
-        )
-        conn.execute(flag, [{"t": ticket_id, "k": key} for ticket_id, key in summaries])
+    notes, noted_ids, read, pending = [], [], [], []
+    for key, group in groups.items():
+        reply = counted[key]
+        firsts = [group[0]] if reply.opens == len(group) else []
+        person = next((v for v in group if v.kind == PERSON), None)
+        if person is not None and not reply.read_noted:
+            read.append(key)
+            if person not in firsts:
+                firsts.append(person)
+        notes += [_note(key, "first", now, now, v.open.id) for v in firsts]
+        noted_ids += [v.open.id for v in firsts]
+        if len(group) > len(firsts) and not reply.summary_pending:
+            pending.append(key)
+            due = now + interval if reply.opens == len(group) else max(now, reply.next_note_at)
+            notes.append(_note(key, "summary", now, due))
+    if noted_ids:
+        conn.execute(update(opens).where(opens.c.id.in_(noted_ids)).values(state="noted"))
+    _flag_replies(conn, read, read_noted=True)
+    _flag_replies(conn, pending, summary_pending=True)
     if notes:
         conn.execute(insert(deliveries), notes)
 
 
-def _add_to_replies(conn: Connection, groups: dict[tuple[int, int], list[Row]], next_note_at: float) -> dict:
+def _flag_replies(conn: Connection, keys: list[tuple[int, int]], **flags: bool) -> None:
+    """Set flags on several replies in one executemany."""
+    if keys:
+        where = (replies.c.ticket_id == bindparam("t"), replies.c.reply_key == bindparam("k"))
+        conn.execute(update(replies).where(*where).values(**flags), [{"t": t, "k": k} for t, k in keys])
+
+
+def _add_to_replies(conn: Connection, groups: dict[tuple[int, int], list[Verdict]], next_note_at: float) -> dict:
     """Upsert every reply's counters in one statement; return the new counters by reply."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     rows = [
         {
             "ticket_id": ticket_id,
             "reply_key": key,
-            "first_open_at": group[0].opened_at,
-            "last_open_at": max(row.opened_at for row in group),
+            "first_open_at": group[0].open.opened_at,
+            "last_open_at": max(v.open.opened_at for v in group),
             "opens": len(group),
             "next_note_at": next_note_at,  # kept only by a reply seen for the first time
+            "sent_at": next((v.sent_at for v in group if v.sent_at is not None), None),
         }
         for (ticket_id, key), group in groups.items()
     ]
@@ -513,9 +553,15 @@ def _add_to_replies(conn: Connection, groups: dict[tuple[int, int], list[Row]], 
         set_={
             "opens": replies.c.opens + upsert.excluded.opens,
             "last_open_at": case((replies.c.last_open_at < later, later), else_=replies.c.last_open_at),
+            "sent_at": func.coalesce(replies.c.sent_at, upsert.excluded.sent_at),
         },
     ).returning(
-        replies.c.ticket_id, replies.c.reply_key, replies.c.opens, replies.c.next_note_at, replies.c.summary_pending
+        replies.c.ticket_id,
+        replies.c.reply_key,
+        replies.c.opens,
+        replies.c.next_note_at,
+        replies.c.summary_pending,
+        replies.c.read_noted,
     )
     return {(row.ticket_id, row.reply_key): row for row in conn.execute(upsert, rows)}
 
@@ -575,7 +621,7 @@ def _insert_soon(conn, sql: str, values: dict, patience: float = 20.0) -> None:
             time.sleep(0.0002)
 
 
-_OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent")
+_OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent")
 
 
 def _open_insert_sql(paramstyle: str) -> str:

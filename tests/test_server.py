@@ -21,6 +21,7 @@ from store import opens
 from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
+THUNDERBIRD = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"}
 pytestmark = pytest.mark.server
 
 
@@ -93,7 +94,7 @@ class Service:
 
     def load(self, query: str) -> requests.Response:
         """Load the pixel as a mail client would."""
-        return requests.get(f"{self.url}/pixel.gif?{query}", timeout=10)
+        return requests.get(f"{self.url}/pixel.gif?{query}", headers=THUNDERBIRD, timeout=10)
 
 
 @pytest.fixture
@@ -233,6 +234,7 @@ def test_flood_of_loads_and_hostile_requests_gets_images_and_a_handful_of_notes(
 
     def hammer(worker: int) -> None:
         session = requests.Session()
+        session.headers.update(THUNDERBIRD)
         for i in range(150):
             query = queries[(worker + i) % len(queries)]
             response = session.get(f"{service.url}/pixel.gif?{query}", timeout=10)

@@ -1,0 +1,189 @@
+"""Who loaded the pixel: the mail client, and whether a person or a machine."""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ua_parser import parse as parse_user_agent
+
+PERSON = "person"  # a person reading, also through Gmail's or Yahoo's image proxy
+APPLE_PRELOAD = "apple_preload"  # Apple Mail Privacy Protection fetched the images on delivery
+GMAIL_PREFETCH = "gmail_prefetch"  # Gmail fetched the images ahead of any reading
+SCANNER = "scanner"  # a security gateway checking the message
+AGENT = "agent"  # the team's own network (IGNORE_IPS)
+BOT = "bot"  # any other machine
+KINDS = (PERSON, APPLE_PRELOAD, GMAIL_PREFETCH, SCANNER, AGENT, BOT)
+NOTABLE_KINDS = tuple(kind for kind in KINDS if kind != AGENT)  # the team's own loads are never noted
+
+RANGES_DIR = Path(__file__).resolve().parent / "data" / "ranges"
+QUICK_SECONDS = 10  # a load this soon after the reply was sent is a scanner signal
+
+# Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
+# is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
+APPLE_MPP_AGENT = "Mozilla/5.0"
+GMAIL_PREFETCH_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
+)
+
+# Image proxies of webmail services: a real open whose reader's address is hidden.
+# These run before any bot check: a generic bot list once dropped every Gmail open.
+_PROXIES = (
+    (re.compile(r"GoogleImageProxy|ggpht\.com"), "Gmail", "through Google's image proxy"),
+    (re.compile(r"YahooMailProxy"), "Yahoo Mail", "through Yahoo's image proxy"),
+    (re.compile(r"SeznamEmailProxy"), "Seznam Email", "through Seznam's image proxy"),
+    (re.compile(r"RamblerMail"), "Rambler Mail", "through Rambler's image proxy"),
+    (re.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
+)
+VIA = {client: via for _, client, via in _PROXIES}
+_SCANNER_AGENTS = re.compile(r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec", re.I)
+_MAIL_CLIENTS = (
+    (re.compile(r"Outlook-iOS"), "Outlook for iOS"),
+    (re.compile(r"Outlook-Android"), "Outlook for Android"),
+    (re.compile(r"MacOutlook"), "Outlook for Mac"),
+    (re.compile(r"Microsoft Outlook|ms-office|MSOffice"), "Outlook"),
+    (re.compile(r"Thunderbird"), "Thunderbird"),
+)
+_TOOLS = re.compile(r"bot\b|crawler|spider|headless|curl/|wget/|python|go-http-client|java/|okhttp|libwww|scrapy", re.I)
+_APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile/\w+)?$")
+
+
+@dataclass(frozen=True)
+class Opener:
+    """What loaded the pixel: a client name ('' when unknown) and a kind."""
+
+    client: str
+    kind: str
+    via: str = ""  # how the client reached us, e.g. "through Google's image proxy"
+
+
+class AddressRanges:
+    """Named address ranges, searched by bisection over sorted, non-overlapping spans."""
+
+    def __init__(self, named_networks: Iterable[tuple[str, str]]):
+        spans: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
+        for name, network in named_networks:
+            net = ipaddress.ip_network(network, strict=False)
+            spans[net.version].append((int(net.network_address), int(net.broadcast_address), name))
+        self._starts, self._spans = {}, {}
+        for version, found in spans.items():
+            kept = _without_overlaps(sorted(found))
+            self._spans[version] = kept
+            self._starts[version] = [start for start, _, _ in kept]
+
+    def __len__(self) -> int:
+        return sum(len(spans) for spans in self._spans.values())
+
+    def name_of(self, address: str | None) -> str | None:
+        """Return the name of the range holding an address, or None."""
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return None
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        index = bisect.bisect_right(self._starts[ip.version], int(ip)) - 1
+        if index >= 0:
+            start, end, name = self._spans[ip.version][index]
+            if start <= int(ip) <= end:
+                return name
+        return None
+
+
+def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Trim sorted spans so none overlaps the one before (the earlier name wins)."""
+    kept: list[tuple[int, int, str]] = []
+    for start, end, name in spans:
+        if kept and start <= kept[-1][1]:
+            if end <= kept[-1][1]:
+                continue
+            start = kept[-1][1] + 1
+        kept.append((start, end, name))
+    return kept
+
+
+def load_ranges(directory: Path = RANGES_DIR) -> AddressRanges:
+    """Read the shipped range files: one network per line, named after the file."""
+    named = []
+    for path in sorted(directory.glob("*.txt")):
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                named.append((path.stem, line))
+    return AddressRanges(named)
+
+
+class Classifier:
+    """Labels each pixel load; the same User-Agent is parsed once."""
+
+    def __init__(self, ranges: AddressRanges, own_networks: AddressRanges):
+        self.ranges = ranges
+        self.own_networks = own_networks
+
+    def classify(self, user_agent: str | None, ip: str | None, seconds_after_send: float | None = None) -> Opener:
+        """Name the client and the kind of a load."""
+        agent = (user_agent or "").strip()
+        if self.own_networks.name_of(ip):
+            return Opener(_client_of(agent), AGENT)
+        known = _by_agent(agent)
+        if known is not None:
+            return known
+        place = self.ranges.name_of(ip)
+        client = _client_of(agent)
+        if place == "apple" and client in ("", "Apple Mail"):
+            return Opener("Apple Mail", APPLE_PRELOAD)
+        if place in ("microsoft", "scanners") and client not in _CLIENT_NAMES:
+            return Opener(client, SCANNER)
+        quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
+        if quick and place is not None and client not in _CLIENT_NAMES:
+            return Opener(client, SCANNER)  # datacenter load within seconds of sending
+        if _TOOLS.search(agent) or _parsed(agent)[1] == "Spider":
+            return Opener(client, BOT)
+        return Opener(client, PERSON)
+
+
+_CLIENT_NAMES = {name for _, name in _MAIL_CLIENTS} | {"Apple Mail"}
+
+
+@lru_cache(maxsize=4096)
+def _by_agent(agent: str) -> Opener | None:
+    """Apply the rules that the User-Agent alone decides: preloads, prefetches, proxies, scanners."""
+    if agent == APPLE_MPP_AGENT:
+        return Opener("Apple Mail", APPLE_PRELOAD)
+    if agent == GMAIL_PREFETCH_AGENT:
+        return Opener("Gmail", GMAIL_PREFETCH)
+    for pattern, client, via in _PROXIES:
+        if pattern.search(agent):
+            return Opener(client, PERSON, via)
+    if _SCANNER_AGENTS.search(agent):
+        return Opener(_client_of(agent), SCANNER)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _client_of(agent: str) -> str:
+    """Name the mail client or browser of a User-Agent ('' when unknown)."""
+    for pattern, client in _MAIL_CLIENTS:
+        if pattern.search(agent):
+            return client
+    family, _ = _parsed(agent)
+    if family in ("", "Other") and _APPLE_MAIL.search(agent):
+        return "Apple Mail"  # WebKit without Safari's tokens is Mail's own view
+    return "" if family == "Other" else family
+
+
+@lru_cache(maxsize=4096)
+def _parsed(agent: str) -> tuple[str, str]:
+    """Return ua-parser's user-agent family and device family."""
+    if not agent:
+        return "", ""
+    result = parse_user_agent(agent)
+    family = result.user_agent.family if result.user_agent else ""
+    device = result.device.family if result.device else ""
+    return family, device
