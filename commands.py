@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import click
+import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+
+import openers
 
 PIXEL_QUERY = (
     "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
@@ -21,6 +27,7 @@ def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(img_tag_command)
     app.cli.add_command(check_zendesk_command)
+    app.cli.add_command(refresh_ranges_command)
 
 
 @click.command("img-tag")
@@ -71,3 +78,34 @@ def _diagnose(answer, user: dict, url: str) -> str:
         role = user.get("role") or "anonymous"
         return f"Zendesk answered as a {role} user, not an agent: check ZENDESK_EMAIL and the token."
     return f"Zendesk answered {answer.describe()}; try again later."
+
+
+@click.command("refresh-ranges")
+@click.option("--source", "sources", multiple=True, metavar="NAME=URL_OR_FILE", help="Fetch NAME from elsewhere.")
+def refresh_ranges_command(sources: tuple[str, ...]) -> None:
+    """Download the address ranges shipped in data/ranges/ (the service itself never downloads)."""
+    wanted = dict(openers.RANGE_SOURCES)
+    for item in sources:
+        name, _, where = item.partition("=")
+        if not where:
+            raise click.BadParameter(f"use NAME=URL_OR_FILE (got {item!r})", param_hint="--source")
+        wanted[name] = where
+    for name, where in wanted.items():
+        text = _read_source(where)
+        networks = openers.networks_in(text)
+        if not networks:
+            raise click.ClickException(f"{where} holds no address ranges; {name}.txt is left as it was.")
+        path = openers.write_ranges(name, networks, where, date.today().isoformat())
+        click.echo(f"{path}: {len(networks)} networks from {where}")
+
+
+def _read_source(where: str) -> str:
+    """Read a range list from a URL or a local file."""
+    if not where.startswith(("http://", "https://")):
+        return Path(where).read_text()
+    try:
+        response = requests.get(where, timeout=(5, 60))
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise click.ClickException(f"Cannot download {where}: {error}") from None
+    return response.text

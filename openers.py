@@ -22,7 +22,9 @@ KINDS = (PERSON, APPLE_PRELOAD, GMAIL_PREFETCH, SCANNER, AGENT, BOT)
 NOTABLE_KINDS = tuple(kind for kind in KINDS if kind != AGENT)  # the team's own loads are never noted
 
 RANGES_DIR = Path(__file__).resolve().parent / "data" / "ranges"
-QUICK_SECONDS = 10  # a load this soon after the reply was sent is a scanner signal
+# A load this soon after the reply was sent is a scanner signal. Zendesk's
+# timestamp placeholder drops the seconds, so "10 s" reads as up to 70 s.
+QUICK_SECONDS = 70
 
 # Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
 # is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
@@ -42,16 +44,47 @@ _PROXIES = (
     (re.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
 )
 VIA = {client: via for _, client, via in _PROXIES}
-_SCANNER_AGENTS = re.compile(r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec", re.I)
-_MAIL_CLIENTS = (
-    (re.compile(r"Outlook-iOS"), "Outlook for iOS"),
-    (re.compile(r"Outlook-Android"), "Outlook for Android"),
-    (re.compile(r"MacOutlook"), "Outlook for Mac"),
-    (re.compile(r"Microsoft Outlook|ms-office|MSOffice"), "Outlook"),
-    (re.compile(r"Thunderbird"), "Thunderbird"),
+_SCANNER_AGENTS = re.compile(
+    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security", re.I
 )
-_TOOLS = re.compile(r"bot\b|crawler|spider|headless|curl/|wget/|python|go-http-client|java/|okhttp|libwww|scrapy", re.I)
-_APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile/\w+)?$")
+# Mail clients by their own token, checked before ua-parser: many embed a
+# browser engine that the parser would name instead (eM Client as Chrome, ...).
+_MAIL_CLIENTS = tuple(
+    (re.compile(pattern), name)
+    for pattern, name in (
+        (r"Outlook-iOS", "Outlook for iOS"),
+        (r"Outlook-Android", "Outlook for Android"),
+        (r"MacOutlook|^Outlook/[\d.]+ .*Darwin", "Outlook for Mac"),
+        (r"Microsoft Outlook|Microsoft Office Outlook|ms-office|MSOffice", "Outlook"),
+        (r"WindowsMail/", "Windows Mail"),
+        (r"Outlook-Express/", "Windows Live Mail"),
+        (r"Thunderbird|Icedove", "Thunderbird"),
+        (r"SeaMonkey", "SeaMonkey"),
+        (r"^Airmail ", "Airmail"),
+        (r"eM ?Client", "eM Client"),
+        (r"BlueMail/", "BlueMail"),
+        (r"Postbox", "Postbox"),
+        (r"Lotus-Notes", "Lotus Notes"),
+        (r"^Barca(Pro)?/", "Barca"),
+        (r"^The Bat!", "The Bat!"),
+        (r"^Evolution/", "Evolution"),
+        (r"kmail", "KMail"),
+        (r"Mailbird/", "Mailbird"),
+        (r"Mailspring/", "Mailspring"),
+        (r"Foxmail/", "Foxmail"),
+        (r"MailMaster", "Mail Master"),
+        (r"ymail|Yahoo%20Mail|YahooMobileMail", "Yahoo Mail"),
+        (r"NaverMailApp", "NAVER Mail"),
+        (r"^MailBar/", "MailBar"),
+        (r"ExchangeWebServices/.* Mail/", "Apple Mail"),
+    )
+)
+_TOOLS = re.compile(
+    r"bot\b|crawler|spider|headless|phantomjs|curl/|wget/|python|go-http-client|java/|okhttp|libwww|scrapy|"
+    r"facebookexternalhit|ImgProxy|Preview|Favicon|Read-Aloud|nmap|sqlmap|arachni|masscan|probe",
+    re.I,
+)
+_APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
 
 
 @dataclass(frozen=True)
@@ -108,10 +141,10 @@ def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return kept
 
 
-def load_ranges(directory: Path = RANGES_DIR) -> AddressRanges:
+def load_ranges(directory: Path | None = None) -> AddressRanges:
     """Read the shipped range files: one network per line, named after the file."""
     named = []
-    for path in sorted(directory.glob("*.txt")):
+    for path in sorted((directory or RANGES_DIR).glob("*.txt")):
         for line in path.read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
@@ -138,17 +171,18 @@ class Classifier:
         client = _client_of(agent)
         if place == "apple" and client in ("", "Apple Mail"):
             return Opener("Apple Mail", APPLE_PRELOAD)
-        if place in ("microsoft", "scanners") and client not in _CLIENT_NAMES:
+        protection = place in ("microsoft", "scanners")  # mail-protection networks
+        if protection and client not in _CLIENT_NAMES:
             return Opener(client, SCANNER)
         quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
-        if quick and place is not None and client not in _CLIENT_NAMES:
-            return Opener(client, SCANNER)  # datacenter load within seconds of sending
+        if quick and (protection or not client):  # two signals: seconds after sending, and a machine's address or agent
+            return Opener(client, SCANNER)
         if _TOOLS.search(agent) or _parsed(agent)[1] == "Spider":
             return Opener(client, BOT)
         return Opener(client, PERSON)
 
 
-_CLIENT_NAMES = {name for _, name in _MAIL_CLIENTS} | {"Apple Mail"}
+_CLIENT_NAMES = {name for _, name in _MAIL_CLIENTS}
 
 
 @lru_cache(maxsize=4096)
@@ -161,8 +195,9 @@ def _by_agent(agent: str) -> Opener | None:
     for pattern, client, via in _PROXIES:
         if pattern.search(agent):
             return Opener(client, PERSON, via)
-    if _SCANNER_AGENTS.search(agent):
-        return Opener(_client_of(agent), SCANNER)
+    scanner = _SCANNER_AGENTS.search(agent)
+    if scanner:
+        return Opener(scanner.group(0), SCANNER)
     return None
 
 
@@ -173,7 +208,7 @@ def _client_of(agent: str) -> str:
         if pattern.search(agent):
             return client
     family, _ = _parsed(agent)
-    if family in ("", "Other") and _APPLE_MAIL.search(agent):
+    if family in ("", "Other", "Mobile Safari UI/WKWebView") and _APPLE_MAIL.search(agent):
         return "Apple Mail"  # WebKit without Safari's tokens is Mail's own view
     return "" if family == "Other" else family
 
@@ -187,3 +222,30 @@ def _parsed(agent: str) -> tuple[str, str]:
     family = result.user_agent.family if result.user_agent else ""
     device = result.device.family if result.device else ""
     return family, device
+
+
+# Where `flask --app app refresh-ranges` fetches each shipped range file.
+RANGE_SOURCES = {
+    "apple": "https://mask-api.icloud.com/egress-ip-ranges.csv",
+}
+_NETWORK = re.compile(r"[0-9A-Fa-f:.]+/\d{1,3}")
+
+
+def networks_in(text: str) -> list[str]:
+    """Find every CIDR network in a downloaded list (CSV, JSON or plain), collapsed."""
+    found: dict[int, list] = {4: [], 6: []}
+    for candidate in _NETWORK.findall(text):
+        try:
+            network = ipaddress.ip_network(candidate, strict=False)
+        except ValueError:
+            continue
+        found[network.version].append(network)
+    return [str(net) for version in (4, 6) for net in ipaddress.collapse_addresses(found[version])]
+
+
+def write_ranges(name: str, networks: list[str], source: str, day: str, directory: Path | None = None) -> Path:
+    """Write one range file, with where and when it came from."""
+    path = (directory or RANGES_DIR) / f"{name}.txt"
+    header = f"# {name}: {len(networks)} networks from {source}, fetched {day} by `flask --app app refresh-ranges`.\n"
+    path.write_text(header + "\n".join(networks) + "\n")
+    return path

@@ -1,0 +1,145 @@
+"""Who opened: clients and kinds from real User-Agent strings, addresses and timing."""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from openers import AddressRanges, Classifier, load_ranges, networks_in
+
+TABLE = Path(__file__).parent / "data" / "user_agents.tsv"
+RESIDENTIAL = "203.0.113.9"
+CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_12_6) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/60.0.3112.78 Safari/537.36"
+OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.6326; Pro)"
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+THUNDERBIRD = "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Thunderbird/24.2.0"
+
+
+def real_user_agents() -> list[dict]:
+    """The table of real strings (uap-core, Matomo DeviceDetector, the notes) with what we expect."""
+    with TABLE.open(newline="") as table:
+        return list(csv.DictReader(table, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    """The shipped ranges, with an office network and a VPN range as the team's own."""
+    own = AddressRanges([("agent", "198.51.100.0/24"), ("agent", "2001:db8:aa::/48"), ("agent", "192.0.2.7/32")])
+    return Classifier(load_ranges(), own)
+
+
+def test_the_table_is_large_and_from_public_sources():
+    rows = real_user_agents()
+    assert len(rows) >= 60
+    assert all(row["source"] for row in rows)
+    assert {row["kind"] for row in rows} >= {"person", "apple_preload", "gmail_prefetch", "scanner", "bot"}
+
+
+@pytest.mark.parametrize("row", real_user_agents(), ids=lambda row: f"{row['source_says']}:{row['user_agent'][:40]}")
+def test_real_user_agent_gets_its_client_and_kind(classifier, row):
+    opener = classifier.classify(row["user_agent"], RESIDENTIAL)
+    assert opener.kind == row["kind"]
+    if row["client"] != "*":
+        assert opener.client == row["client"]
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "address", "kind"),
+    [
+        (OUTLOOK, "198.51.100.40", "agent"),  # the office
+        (CHROME, "192.0.2.7", "agent"),  # one address
+        (THUNDERBIRD, "2001:db8:aa:1::1", "agent"),  # the VPN, over IPv6
+        (THUNDERBIRD, "::ffff:198.51.100.40", "agent"),  # IPv4-mapped IPv6
+        (CHROME, "40.107.22.5", "scanner"),  # Microsoft's mail protection
+        (CHROME, "2a01:111:f400::1234", "scanner"),  # ... over IPv6
+        ("", "40.92.0.1", "scanner"),  # first address of a range
+        ("", "40.93.255.255", "scanner"),  # last address of 40.92.0.0/15
+        (CHROME, "40.94.0.0", "person"),  # just past it
+        (OUTLOOK, "40.107.22.5", "person"),  # a mail client there is Outlook.com carrying a real open
+        (CHROME, "67.231.144.10", "scanner"),  # Proofpoint
+        (GMAIL, "40.107.22.5", "person"),  # proxy rules come first
+        ("Mozilla/5.0", "17.58.1.1", "apple_preload"),
+        (CHROME, "not-an-address", "person"),
+        (CHROME, None, "person"),
+    ],
+)
+def test_address_cases(classifier, user_agent, address, kind):
+    assert classifier.classify(user_agent, address).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "address", "seconds", "kind"),
+    [
+        (OUTLOOK, "40.107.22.5", 5, "scanner"),  # quick, from mail protection: two signals
+        (OUTLOOK, "40.107.22.5", 2 * 3600, "person"),  # the same client hours later
+        ("", RESIDENTIAL, 3, "scanner"),  # quick, and no User-Agent at all
+        ("", RESIDENTIAL, 3600, "person"),  # no agent, an hour later: a person with an odd client
+        (CHROME, RESIDENTIAL, 3, "person"),  # a person who reads at once
+        (THUNDERBIRD, RESIDENTIAL, 65, "person"),
+        ("", RESIDENTIAL, 120, "person"),  # past the window
+        ("", RESIDENTIAL, None, "person"),  # the img tag did not say when the reply was sent
+    ],
+)
+def test_timing_cases(classifier, user_agent, address, seconds, kind):
+    assert classifier.classify(user_agent, address, seconds).kind == kind
+
+
+def test_ranges_search_sorted_spans_with_overlaps():
+    ranges = AddressRanges(
+        [("b", "10.0.0.0/8"), ("a", "10.1.0.0/16"), ("c", "10.255.255.0/24"), ("d", "2001:db8::/32")]
+    )
+    assert ranges.name_of("10.1.2.3") == "b", "the wider range, earlier in order, wins"
+    assert ranges.name_of("10.255.255.255") == "b"
+    assert ranges.name_of("11.0.0.0") is None and ranges.name_of("9.255.255.255") is None
+    assert ranges.name_of("2001:db8:ffff::1") == "d" and ranges.name_of("2001:db9::") is None
+    assert len(ranges) == 2
+
+
+def test_networks_are_read_from_apples_csv_format():
+    text = "172.224.226.0/27,GB,GB-EN,London,\n172.224.226.32/27,GB,GB-EN,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-EN,London,\n"
+    assert networks_in(text) == ["172.224.226.0/26", "2a02:26f7:b3c0:4000::/64"]
+
+
+def test_refresh_ranges_command_downloads_and_writes_the_file(make_app, tmp_path, monkeypatch):
+    csv_text = "17.0.0.0/24,US,US-CA,Cupertino,\n17.0.1.0/24,US,US-CA,Cupertino,\n"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _serving(csv_text))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)  # leave the shipped files alone
+    url = f"http://127.0.0.1:{server.server_address[1]}/egress-ip-ranges.csv"
+    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={url}"])
+    server.shutdown()
+    server.server_close()
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "apple.txt").read_text().splitlines()
+    assert written[0].startswith("# apple: 1 networks from http://127.0.0.1") and written[1:] == ["17.0.0.0/23"]
+    assert load_ranges(tmp_path).name_of("17.0.1.200") == "apple"
+
+
+def test_refresh_ranges_refuses_an_empty_list(make_app, tmp_path, monkeypatch):
+    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("<html>maintenance</html>")
+    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={empty}"])
+    assert result.exit_code == 1 and "holds no address ranges" in result.output
+    assert not (tmp_path / "apple.txt").exists()
+
+
+def _serving(body: str):
+    """A handler class that serves one text body."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
