@@ -1,4 +1,4 @@
-"""Flask CLI commands: the img tag to paste, and a credentials check."""
+"""Flask CLI commands: the img tag to paste, a credentials check, and the address ranges refresh."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from flask.cli import with_appcontext
 
 import openers
 
+# `sent` is when the update that sends the email was made (UTC, to the minute).
+SENT = "sent={{ticket.updated_at_with_timestamp}}"
 PIXEL_QUERY = (
-    "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}&comment_id={{ticket.latest_public_comment.id}}"
+    "ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}"
+    f"&comment_id={{{{ticket.latest_public_comment.id}}}}&{SENT}"
 )
 
 
 def img_tag(public_url: str, verify_requester: bool = True) -> str:
     """Return the img tag for the Zendesk trigger's email body."""
-    query = PIXEL_QUERY if verify_requester else "ticket_id={{ticket.id}}"
+    query = PIXEL_QUERY if verify_requester else "ticket_id={{ticket.id}}&sent={{ticket.updated_at_with_timestamp}}"
     return f'<img src="{public_url}/pixel.gif?{query}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
 
 

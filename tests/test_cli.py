@@ -11,7 +11,7 @@ def test_img_tag_uses_public_url_and_zendesk_placeholders(make_app):
     assert result.exit_code == 0
     assert (
         'src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}'
-        '&comment_id={{ticket.latest_public_comment.id}}"'
+        '&comment_id={{ticket.latest_public_comment.id}}&sent={{ticket.updated_at_with_timestamp}}"'
     ) in result.output
     assert re.search(r'<img [^>]*width="1" height="1" alt=""', result.output)
 
@@ -19,7 +19,10 @@ def test_img_tag_uses_public_url_and_zendesk_placeholders(make_app):
 def test_img_tag_has_the_plain_form_when_verification_is_off(make_app):
     app = make_app(PUBLIC_URL="https://pixel.example.com", VERIFY_REQUESTER="false")
     output = app.test_cli_runner().invoke(args=["img-tag"]).output
-    assert 'src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}"' in output
+    assert (
+        'src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}&sent={{ticket.updated_at_with_timestamp}}"'
+        in output
+    )
 
 
 def test_check_zendesk_accepts_good_credentials(make_app, zendesk):
