@@ -33,6 +33,12 @@ def test_oauth_token_is_a_bearer():
     assert settings.zendesk_auth == "Bearer xyz"
 
 
+def test_ignore_ips_and_note_kinds_are_read():
+    settings = load_settings({"IGNORE_IPS": " 203.0.113.7, 198.51.100.0/24,2001:db8::/48 ", "NOTE_KINDS": "person, scanner"})
+    assert settings.ignore_ips == ("203.0.113.7/32", "198.51.100.0/24", "2001:db8::/48")
+    assert settings.note_kinds == ("person", "scanner")
+
+
 def test_heroku_style_postgres_url_is_accepted():
     settings = load_settings({"DATABASE_URL": "postgres://u:p@db.example.com:5432/receipts"})
     assert settings.database_url == "postgresql+psycopg://u:p@db.example.com:5432/receipts"
@@ -64,6 +70,10 @@ def test_heroku_style_postgres_url_is_accepted():
         ({"ZENDESK_UPDATES_PER_MINUTE": "1000"}, "ZENDESK_UPDATES_PER_MINUTE must be a number from 1 to 300"),
         ({"ZENDESK_TIMEOUT": "nan"}, "ZENDESK_TIMEOUT must be a number"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"NOTE_KINDS": "person,agent"}, "loads from IGNORE_IPS are never noted"),
+        ({"NOTE_KINDS": "people"}, "NOTE_KINDS may hold person, apple_preload, gmail_prefetch, scanner, bot"),
+        ({"IGNORE_IPS": "10.0.0.0/8, office"}, "IGNORE_IPS holds 'office', which is not an address or range"),
+        ({"IGNORE_IPS": "10.0.0.300"}, "IGNORE_IPS holds '10.0.0.300'"),
     ],
 )
 def test_bad_setting_is_refused_with_a_fix(env, message):
