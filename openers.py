@@ -161,7 +161,12 @@ class Classifier:
 
     def classify(self, user_agent: str | None, ip: str | None, seconds_after_send: float | None = None) -> Opener:
         """Name the client and the kind of a load."""
-        agent = (user_agent or "").strip()
+        quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
+        return self._classify((user_agent or "").strip(), ip, quick)
+
+    @lru_cache(maxsize=8192)  # noqa: B019 -- one classifier per app: the cache lives as long as the app
+    def _classify(self, agent: str, ip: str | None, quick: bool) -> Opener:
+        """Classify one (User-Agent, address, quick) combination; floods repeat them."""
         if self.own_networks.name_of(ip):
             return Opener(_client_of(agent), AGENT)
         known = _by_agent(agent)
@@ -174,7 +179,6 @@ class Classifier:
         protection = place in ("microsoft", "scanners")  # mail-protection networks
         if protection and client not in _CLIENT_NAMES:
             return Opener(client, SCANNER)
-        quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
         if quick and (protection or not client):  # two signals: seconds after sending, and a machine's address or agent
             return Opener(client, SCANNER)
         if _TOOLS.search(agent) or _parsed(agent)[1] == "Spider":

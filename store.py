@@ -271,17 +271,14 @@ class Store:
         """
         if not verdicts:
             return
+        alike: dict[tuple[str, str, str], list[int]] = {}  # a flood has few distinct labels
+        for verdict in verdicts:
+            alike.setdefault((verdict.state, verdict.client[:40], verdict.kind), []).append(verdict.open.id)
         with self.engine.begin() as conn:
             settled: set[int] = set()
-            for state in {verdict.state for verdict in verdicts}:
-                settled.update(_settle(conn, [v.open.id for v in verdicts if v.state == state], state))
-            mine = [verdict for verdict in verdicts if verdict.open.id in settled]
-            if mine:
-                label = (
-                    update(opens).where(opens.c.id == bindparam("i")).values(client=bindparam("c"), kind=bindparam("k"))
-                )
-                conn.execute(label, [{"i": v.open.id, "c": v.client[:40], "k": v.kind} for v in mine])
-            counted = _by_reply(verdict for verdict in mine if verdict.state == "counted")
+            for (state, client, kind), ids in alike.items():
+                settled.update(_settle(conn, ids, state=state, client=client, kind=kind))
+            counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
                 _count_replies(conn, counted, now, interval)
 
@@ -477,10 +474,10 @@ def _take_one(conn: Connection, key: str, window: float, limit: int, now: float)
     return granted.rowcount == 1
 
 
-def _settle(conn: Connection, ids: Sequence[int], state: str) -> list[int]:
-    """Move opens out of `new`; return the ids this transaction moved."""
+def _settle(conn: Connection, ids: Sequence[int], **values: str) -> list[int]:
+    """Move opens out of `new` with their state and label; return the ids this transaction moved."""
     settled = conn.execute(
-        update(opens).where(opens.c.id.in_(ids), opens.c.state == "new").values(state=state).returning(opens.c.id)
+        update(opens).where(opens.c.id.in_(ids), opens.c.state == "new").values(**values).returning(opens.c.id)
     )
     return list(settled.scalars())
 

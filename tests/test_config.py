@@ -34,7 +34,9 @@ def test_oauth_token_is_a_bearer():
 
 
 def test_ignore_ips_and_note_kinds_are_read():
-    settings = load_settings({"IGNORE_IPS": " 203.0.113.7, 198.51.100.0/24,2001:db8::/48 ", "NOTE_KINDS": "person, scanner"})
+    settings = load_settings(
+        {"IGNORE_IPS": " 203.0.113.7, 198.51.100.0/24,2001:db8::/48 ", "NOTE_KINDS": "person, scanner"}
+    )
     assert settings.ignore_ips == ("203.0.113.7/32", "198.51.100.0/24", "2001:db8::/48")
     assert settings.note_kinds == ("person", "scanner")
 
