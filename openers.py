@@ -113,20 +113,27 @@ class AddressRanges:
     def __len__(self) -> int:
         return sum(len(spans) for spans in self._spans.values())
 
-    def name_of(self, address: str | None) -> str | None:
-        """Return the name of the range holding an address, or None."""
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
+    def name_of(self, address: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str | None:
+        """Return the name of the range holding an address (text or parsed), or None."""
+        ip = address if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address) else parse_address(address)
+        if ip is None:
             return None
-        if ip.version == 6 and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        index = bisect.bisect_right(self._starts[ip.version], int(ip)) - 1
+        number = int(ip)
+        index = bisect.bisect_right(self._starts[ip.version], number) - 1
         if index >= 0:
             start, end, name = self._spans[ip.version][index]
-            if start <= int(ip) <= end:
+            if start <= number <= end:
                 return name
         return None
+
+
+def parse_address(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parse a client address; IPv4-mapped IPv6 counts as IPv4; None when unreadable."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped else ip
 
 
 def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -153,7 +160,7 @@ def load_ranges(directory: Path | None = None) -> AddressRanges:
 
 
 class Classifier:
-    """Labels each pixel load; the same User-Agent is parsed once."""
+    """Labels each pixel load; what a User-Agent alone says is worked out once per string."""
 
     def __init__(self, ranges: AddressRanges, own_networks: AddressRanges):
         self.ranges = ranges
@@ -161,29 +168,24 @@ class Classifier:
 
     def classify(self, user_agent: str | None, ip: str | None, seconds_after_send: float | None = None) -> Opener:
         """Name the client and the kind of a load."""
-        quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
-        return self._classify((user_agent or "").strip(), ip, quick)
-
-    @lru_cache(maxsize=8192)  # noqa: B019 -- one classifier per app: the cache lives as long as the app
-    def _classify(self, agent: str, ip: str | None, quick: bool) -> Opener:
-        """Classify one (User-Agent, address, quick) combination; floods repeat them."""
-        if self.own_networks.name_of(ip):
-            return Opener(_client_of(agent), AGENT)
+        agent = (user_agent or "").strip()
+        address = parse_address(ip)  # parsed once for both lookups
+        client = _client_of(agent)
+        if self.own_networks.name_of(address):
+            return Opener(client, AGENT)
         known = _by_agent(agent)
         if known is not None:
             return known
-        place = self.ranges.name_of(ip)
-        client = _client_of(agent)
+        place = self.ranges.name_of(address)
         if place == "apple" and client in ("", "Apple Mail"):
             return Opener("Apple Mail", APPLE_PRELOAD)
         protection = place in ("microsoft", "scanners")  # mail-protection networks
         if protection and client not in _CLIENT_NAMES:
             return Opener(client, SCANNER)
+        quick = seconds_after_send is not None and 0 <= seconds_after_send < QUICK_SECONDS
         if quick and (protection or not client):  # two signals: seconds after sending, and a machine's address or agent
             return Opener(client, SCANNER)
-        if _TOOLS.search(agent) or _parsed(agent)[1] == "Spider":
-            return Opener(client, BOT)
-        return Opener(client, PERSON)
+        return Opener(client, BOT if _is_machine(agent) else PERSON)
 
 
 _CLIENT_NAMES = {name for _, name in _MAIL_CLIENTS}
@@ -203,6 +205,12 @@ def _by_agent(agent: str) -> Opener | None:
     if scanner:
         return Opener(scanner.group(0), SCANNER)
     return None
+
+
+@lru_cache(maxsize=4096)
+def _is_machine(agent: str) -> bool:
+    """Whether a User-Agent names a crawler, a link preview or an HTTP tool."""
+    return bool(_TOOLS.search(agent)) or _parsed(agent)[1] == "Spider"
 
 
 @lru_cache(maxsize=4096)

@@ -143,6 +143,9 @@ class Store:
         self._open_sql = _open_insert_sql(self.engine.dialect.paramstyle)
         self._pixel = threading.local()
         self._pixel_connections: list = []
+        self._label = (
+            update(opens).where(opens.c.id == bindparam("i")).values(client=bindparam("c"), kind=bindparam("k"))
+        )
 
     def close(self) -> None:
         """Close every connection, the request threads' own included."""
@@ -271,13 +274,13 @@ class Store:
         """
         if not verdicts:
             return
-        alike: dict[tuple[str, str, str], list[int]] = {}  # a flood has few distinct labels
-        for verdict in verdicts:
-            alike.setdefault((verdict.state, verdict.client[:40], verdict.kind), []).append(verdict.open.id)
         with self.engine.begin() as conn:
             settled: set[int] = set()
-            for (state, client, kind), ids in alike.items():
-                settled.update(_settle(conn, ids, state=state, client=client, kind=kind))
+            for state in {verdict.state for verdict in verdicts}:
+                settled.update(_settle(conn, [v.open.id for v in verdicts if v.state == state], state=state))
+            labels = [{"i": v.open.id, "c": v.client[:40], "k": v.kind} for v in verdicts if v.open.id in settled]
+            if labels:
+                conn.execute(self._label, labels)
             counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
                 _count_replies(conn, counted, now, interval)

@@ -1,0 +1,74 @@
+"""What labelling opens costs: the courier's CPU per open with the real classifier and with a fixed label.
+
+Classification runs in the courier, after the pixel has answered, so it can only slow the pixel by
+taking CPU from the same worker. This measures that CPU per open, in one process, both ways, in the
+same run (best of several rounds, because the machine is shared):
+
+    .venv/bin/python bench/classify_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from config import load_settings  # noqa: E402
+from openers import Opener  # noqa: E402
+from tests.conftest import drain  # noqa: E402
+
+AGENTS = [row["user_agent"] for row in csv.DictReader((ROOT / "tests/data/user_agents.tsv").open(), delimiter="\t")]
+
+
+class FixedLabel:
+    """A classifier that always answers the same: the baseline."""
+
+    def classify(self, user_agent, ip, seconds_after_send=None) -> Opener:
+        return Opener("Thunderbird", "person")
+
+
+def per_open_us(classifier, opens: int, distinct_agents: int) -> float:
+    """Store `opens` loads over 40 tickets, then time the courier settling them; microseconds per open."""
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(load_settings({"DATABASE_URL": f"sqlite:///{tmp}/b.db", "VERIFY_REQUESTER": "false"}))
+        store, courier = app.extensions["store"], app.extensions["courier"]
+        if classifier is not None:
+            courier.classifier = classifier
+        for i in range(opens):
+            agent = AGENTS[i % distinct_agents]
+            values = {"ticket_id": i % 40 + 1, "requester_id": 7, "comment_id": 1, "opened_at": time.time()}
+            store.record_open(
+                {**values, "ip": f"203.0.113.{i % 200}", "user_agent": agent, "sent": "2026-11-23T10:00Z"}
+            )
+        started = time.perf_counter()
+        drain(courier, rounds=10_000)
+        elapsed = time.perf_counter() - started
+        courier.stop()
+        store.close()
+    return elapsed / opens * 1e6
+
+
+def main() -> None:
+    """Print the courier's cost per open with and without classification."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--opens", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    for distinct in (1, len(AGENTS)):
+        fixed = min(per_open_us(FixedLabel(), args.opens, distinct) for _ in range(args.rounds))
+        real = min(per_open_us(None, args.opens, distinct) for _ in range(args.rounds))
+        print(
+            f"{distinct:>3} distinct User-Agents, 200 addresses: fixed label {fixed:6.1f} us/open, "
+            f"classified {real:6.1f} us/open, classification adds {real - fixed:5.1f} us/open"
+        )
+
+
+if __name__ == "__main__":
+    main()
