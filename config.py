@@ -81,7 +81,6 @@ SETTINGS = (
 )
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
@@ -187,9 +186,19 @@ def _zendesk_url(env: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"ZENDESK_URL must be an http(s) address like https://acme.zendesk.com (got {url!r}).")
-    if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError("ZENDESK_URL must use https: credentials are never sent in clear text.")
     return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a host name is this machine (plain http is allowed only there)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _database_url(url: str) -> str:

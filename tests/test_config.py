@@ -28,6 +28,13 @@ def test_api_token_auth_uses_email_slash_token():
     assert "t0k" not in repr(settings)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000", "http://127.0.0.2:9000/", "http://[::1]:9000", "http://localhost"]
+)
+def test_plain_http_zendesk_url_is_allowed_on_this_machine_only(url):
+    assert load_settings({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": url}).zendesk_url == url.rstrip("/")
+
+
 def test_oauth_token_is_a_bearer():
     settings = load_settings({"ZENDESK_SUBDOMAIN": "acme", "ZENDESK_OAUTH_TOKEN": "xyz"})
     assert settings.zendesk_auth == "Bearer xyz"
@@ -59,6 +66,7 @@ def test_heroku_style_postgres_url_is_accepted():
         ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_EMAIL": "a@acme.io", "ZENDESK_SUBDOMAIN": "acme"}, "not both"),
         ({"ZENDESK_EMAIL": "agent", "ZENDESK_API_TOKEN": "t", "ZENDESK_SUBDOMAIN": "acme"}, "email address"),
         ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": "http://zendesk.example.com"}, "must use https"),
+        ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": "http://10.0.0.5:8080"}, "must use https"),
         ({"ZENDESK_OAUTH_TOKEN": "o", "ZENDESK_URL": "ftp://x"}, "ZENDESK_URL must be an http(s) address"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database URL"),
         ({"DATABASE_URL": "mysql://db/x"}, "must be sqlite:///... or postgresql://..."),
@@ -109,3 +117,13 @@ def test_code_reads_no_setting_outside_config():
     for source in sources:
         text = source.read_text()
         assert "os.environ" not in text and "getenv" not in text, f"{source.name} reads the environment directly"
+
+
+def test_readme_quick_start_runs_the_procfile_command():
+    procfile = (ROOT / "Procfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert '"app:create_app(deliver=True)"' in procfile and "--config gunicorn.conf.py" in procfile
+    quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
+    assert 'gunicorn --config gunicorn.conf.py --bind 0.0.0.0:8000 --workers 2 "app:create_app(deliver=True)"' in quick_start
+    assert "pip install -r requirements-dev.txt && .venv/bin/python -m pytest" in quick_start
+    assert ".venv/bin/python -m pytest" in (ROOT / ".ci" / "run").read_text()
