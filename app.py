@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, redirect, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -14,8 +14,10 @@ import commands
 import pixel
 from config import Settings, load_settings_or_exit
 from delivery import Courier
+from links import NO_STORE, NOT_A_LINK, LinkRecorder
 from openers import AddressRanges, Classifier, load_ranges
 from store import Store
+from tracking import Tracker
 from zendesk import DryRun, Zendesk
 
 log = logging.getLogger("read_receipts")
@@ -26,6 +28,8 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     settings = settings or load_settings_or_exit()
     _configure_logging(settings.log_level)
     app = Flask(__name__)
+    # No 308 from /c//x to /c/x: an invalid link gets a 404 page, never a redirect.
+    app.url_map.merge_slashes = False
     store = Store(settings.database_url)
     store.create_schema()
     zendesk = (
@@ -34,11 +38,15 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
     courier = Courier(store, zendesk, settings, classifier)
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
-    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier))
+    tracker = _tracker(settings)
+    links = LinkRecorder(store, courier, tracker)
+    app.extensions.update(tracker=tracker, links=links)
+    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier), links.open)
     if settings.proxy_hops:  # outermost, so the pixel sees the real client address
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _add_routes(app, store)
+    _add_click_route(app, links)
     commands.register(app)
     if deliver:
         _announce(settings)
@@ -58,6 +66,27 @@ def _open_recorder(store: Store, courier: Courier):
         courier.wake.set()
 
     return record
+
+
+def _tracker(settings: Settings) -> Tracker | None:
+    """The tracking-link signer, when TRACKING_KEYS are set."""
+    if not settings.tracking_keys:
+        return None
+    return Tracker(settings.public_url, settings.tracking_keys, settings.tracking_encryption_keys)
+
+
+def _add_click_route(app: Flask, links: LinkRecorder) -> None:
+    """Register /c/<token>: record the click, then redirect to the signed target."""
+
+    @app.get("/c/<path:token>")
+    def click(token: str) -> Response:
+        """Redirect a genuine link; anything else gets a small 404 page, never a redirect."""
+        target = links.click(token, request.environ)
+        if target is None:
+            return Response(NOT_A_LINK, status=404, mimetype="text/html", headers=NO_STORE)
+        response = redirect(target, code=302)
+        response.headers.update(NO_STORE)
+        return response
 
 
 def _add_routes(app: Flask, store: Store) -> None:

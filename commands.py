@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import openers
+from tracking import TargetError
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -31,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(img_tag_command)
     app.cli.add_command(check_zendesk_command)
     app.cli.add_command(refresh_ranges_command)
+    app.cli.add_command(sign_url_command)
 
 
 @click.command("img-tag")
@@ -112,3 +114,29 @@ def _read_source(where: str) -> str:
     except requests.RequestException as error:
         raise click.ClickException(f"Cannot download {where}: {error}") from None
     return response.text
+
+
+@click.command("sign-url")
+@click.option("--click", "target", metavar="URL", help="Make a click link to URL instead of an open pixel.")
+@click.option("--meta", "pairs", multiple=True, metavar="KEY=VALUE", help="Metadata to carry (repeatable).")
+@click.option(
+    "--expires-days", type=click.FloatRange(min=0, min_open=True), help="Refuse the link after this many days."
+)
+@with_appcontext
+def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: float | None) -> None:
+    """Print a signed tracking URL (needs TRACKING_KEYS)."""
+    tracker = current_app.extensions["tracker"]
+    if tracker is None:
+        raise click.ClickException("TRACKING_KEYS is not set: tracking links are off. See README, Settings.")
+    meta = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"use KEY=VALUE (got {pair!r})", param_hint="--meta")
+        meta[key] = value
+    expires_in = expires_days * 86400 if expires_days else None
+    try:
+        url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
+    except TargetError as error:
+        raise click.BadParameter(str(error), param_hint="--click") from None
+    click.echo(url)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -77,6 +78,16 @@ SETTINGS = (
         "",
         "Addresses and CIDR ranges of your offices and VPN, comma-separated: stored as agents' loads, never noted.",
     ),
+    Setting(
+        "TRACKING_KEYS",
+        "",
+        "Secrets that sign tracking links, comma-separated, newest first (at least 32 characters each); empty turns /o/ and /c/ off.",
+    ),
+    Setting(
+        "TRACKING_ENCRYPTION_KEYS",
+        "",
+        "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -105,6 +116,8 @@ class Settings:
     note_interval: float = 3600.0
     note_kinds: tuple[str, ...] = ("person", "apple_preload")
     ignore_ips: tuple[str, ...] = ()
+    tracking_keys: tuple[str, ...] = field(default=(), repr=False)
+    tracking_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     log_level: str = "INFO"
 
     @property
@@ -136,6 +149,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         note_interval=60 * _number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
         note_kinds=_note_kinds(env["NOTE_KINDS"]),
         ignore_ips=_networks(env["IGNORE_IPS"]),
+        tracking_keys=_signing_keys(env["TRACKING_KEYS"]),
+        tracking_encryption_keys=_fernet_keys(env["TRACKING_ENCRYPTION_KEYS"]),
         log_level=_log_level(env["LOG_LEVEL"]),
     )
 
@@ -297,6 +312,31 @@ def _networks(raw: str) -> tuple[str, ...]:
                 "198.51.100.0/24, 2001:db8::/48, separated by commas."
             ) from None
     return tuple(networks)
+
+
+def _signing_keys(raw: str) -> tuple[str, ...]:
+    """Parse the tracking links' signing secrets; short secrets can be guessed."""
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    if any(len(key) < 32 for key in keys):
+        raise ConfigError(
+            "TRACKING_KEYS must be secrets of at least 32 characters, e.g. from "
+            '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+        )
+    return keys
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """Parse Fernet keys for encrypted tracking links."""
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                "TRACKING_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), e.g. from "
+                '`python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+            ) from None
+    return keys
 
 
 def _log_level(level: str) -> str:

@@ -108,7 +108,7 @@ class Courier:
 
     def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""
-        if self._must_verify():
+        if self._must_verify() and not row.signed:  # a signed link is its own proof
             if row.requester_id is None:
                 return "unverified"
             if ticket.status != "deleted" and ticket.requester_id != row.requester_id:

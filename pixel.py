@@ -26,6 +26,7 @@ HEADERS = {
 }
 
 PATH = "/pixel.gif"
+LINK_PREFIX = "/o/"  # /o/<token>.gif: a signed tracking link's pixel
 _HEADER_LIST = list(HEADERS.items())
 _MAX_FIELDS = 20  # a real pixel URL has three or four
 
@@ -80,18 +81,23 @@ class PixelRoute:
     the Flask app.
     """
 
-    def __init__(self, app: Callable, record_open: Callable[[dict], None]):
+    def __init__(self, app: Callable, record_open: Callable[[dict], None], record_link: Callable[[str, dict], object]):
         self.app = app
         self.record_open = record_open
+        self.record_link = record_link  # a tracking link's open: (token, environ)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != PATH:
+        path = environ.get("PATH_INFO", "")
+        link = path.startswith(LINK_PREFIX) and path.endswith(".gif")
+        if path != PATH and not link:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD")
-        if method == "GET":
+        if method == "GET" and link:
+            self.record_link(path[len(LINK_PREFIX) : -len(".gif")], environ)
+        elif method == "GET":
             values = open_from_query(_first_values(environ.get("QUERY_STRING", "")))
             if values is not None:
-                self.record_open(_with_client(values, environ))
+                self.record_open(with_client(values, environ))
         elif method != "HEAD":
             start_response("405 METHOD NOT ALLOWED", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return []
@@ -111,10 +117,10 @@ def _first_values(query: str) -> dict[str, str]:
     return values
 
 
-def _with_client(values: dict, environ: dict) -> dict:
+def with_client(values: dict, environ: dict, stamp: str = "opened_at") -> dict:
     """Add the load's time, client address and User-Agent."""
     agent = environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
-    values["opened_at"] = time.time()
+    values[stamp] = time.time()
     values["ip"] = environ.get("REMOTE_ADDR")
     # WSGI hands headers over as latin-1; mail clients send UTF-8.
     values["user_agent"] = agent.encode("latin-1", "replace").decode("utf-8", "replace")

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     bindparam,
     case,
     create_engine,
@@ -53,9 +54,24 @@ opens = Table(
     Column("sent", String(40)),  # the reply's send time as the img tag carried it
     Column("client", String(40)),  # set at triage: the mail client or browser
     Column("kind", String(16)),  # set at triage: person, apple_preload, scanner, ...
+    # From a signed tracking link: the signature proves the ticket, no requester check.
+    Column("signed", Boolean, nullable=False, server_default=text("false")),
     # new -> noted | counted | skipped (a kind not noted) | rejected | unverified | closed | deleted
     Column("state", String(16), nullable=False, server_default="new"),
     Index("ix_opens_state", "state"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # open | click
+    Column("occurred_at", Float, nullable=False),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
+    Column("target", Text),  # where a click went
+    Index("ix_events_occurred_at", "occurred_at"),
 )
 
 tickets = Table(
@@ -140,7 +156,8 @@ class Store:
 
     def __init__(self, url: str):
         self.engine = _engine(url)
-        self._open_sql = _open_insert_sql(self.engine.dialect.paramstyle)
+        self._open_sql = _insert_sql("opens", _OPEN_COLUMNS, self.engine.dialect.paramstyle)
+        self._event_sql = _insert_sql("events", _EVENT_COLUMNS, self.engine.dialect.paramstyle)
         self._pixel = threading.local()
         self._pixel_connections: list = []
         self._label = (
@@ -172,9 +189,26 @@ class Store:
         One plain INSERT on a connection the request thread keeps: the ORM-free
         path costs a quarter of a SQLAlchemy round trip.
         """
+        self._insert_now([(self._open_sql, {"signed": False, **values})])
+
+    def record_event(self, event: dict, open_values: dict | None = None) -> None:
+        """Store a tracking link's open or click, and the ticket open it proves, in one commit."""
+        inserts = [(self._event_sql, event)]
+        if open_values is not None:
+            inserts.append((self._open_sql, {"signed": True, **open_values}))
+        self._insert_now(inserts)
+
+    def events(self, kind: str | None = None) -> Sequence[Row]:
+        """Return stored tracking events, oldest first."""
+        query = select(events).order_by(events.c.id)
+        with self._reading() as conn:
+            return conn.execute(query.where(events.c.kind == kind) if kind else query).all()
+
+    def _insert_now(self, inserts: list[tuple[str, dict]]) -> None:
+        """Run hot-path INSERTs in one commit on the request thread's own connection."""
         conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
         try:
-            _insert_soon(conn, self._open_sql, values)
+            _insert_soon(conn, inserts, begin=self.engine.dialect.name == "sqlite" and len(inserts) > 1)
         except Exception:
             self._pixel.conn = None
             self._pixel_connections.remove(conn)
@@ -250,7 +284,9 @@ class Store:
         query = select(*(opens.c[name] for name in ("id", *_OPEN_COLUMNS)))
         if verify:
             described = select(tickets.c.ticket_id).where(tickets.c.status != "checking")
-            query = query.where(or_(opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described)))
+            query = query.where(
+                or_(opens.c.signed.is_(True), opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described))
+            )
         with self._reading() as conn:
             return conn.execute(query.where(opens.c.state == "new").order_by(opens.c.id).limit(limit)).all()
 
@@ -259,7 +295,12 @@ class Store:
         checking = select(tickets.c.ticket_id).where(or_(tickets.c.status != "checking", tickets.c.retry_at > now))
         query = (
             select(opens.c.ticket_id)
-            .where(opens.c.state == "new", opens.c.requester_id.is_not(None), opens.c.ticket_id.not_in(checking))
+            .where(
+                opens.c.state == "new",
+                opens.c.signed.is_(False),
+                opens.c.requester_id.is_not(None),
+                opens.c.ticket_id.not_in(checking),
+            )
             .order_by(opens.c.id)
             .limit(1)
         )
@@ -605,30 +646,35 @@ def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
 
 
-def _insert_soon(conn, sql: str, values: dict, patience: float = 20.0) -> None:
-    """Run one INSERT, retrying every 0.2 ms while SQLite is busy with another writer."""
+def _insert_soon(conn, inserts: list[tuple[str, dict]], begin: bool, patience: float = 20.0) -> None:
+    """Run INSERTs in one commit, retrying every 0.2 ms while SQLite is busy with another writer."""
     deadline = time.monotonic() + patience
     while True:
         try:
             cursor = conn.cursor()
-            cursor.execute(sql, values)
+            if begin:  # SQLite connections here autocommit each statement unless told otherwise
+                cursor.execute("BEGIN IMMEDIATE")
+            for sql, values in inserts:
+                cursor.execute(sql, values)
             cursor.close()
             conn.commit()
             return
         except sqlite3.OperationalError as error:
+            conn.rollback()
             if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
             time.sleep(0.0002)
 
 
-_OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent")
+_OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent", "signed")
+_EVENT_COLUMNS = ("kind", "occurred_at", "ip", "user_agent", "meta", "target")
 
 
-def _open_insert_sql(paramstyle: str) -> str:
-    """Write the pixel's INSERT in the driver's own parameter style."""
+def _insert_sql(table: str, columns: Sequence[str], paramstyle: str) -> str:
+    """Write a hot-path INSERT in the driver's own parameter style."""
     mark = "%({})s" if paramstyle == "pyformat" else ":{}"
-    placeholders = ", ".join(mark.format(column) for column in _OPEN_COLUMNS)
-    return f"INSERT INTO opens ({', '.join(_OPEN_COLUMNS)}) VALUES ({placeholders})"
+    placeholders = ", ".join(mark.format(column) for column in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
 
 
 def _engine(url: str) -> Engine:

@@ -124,6 +124,9 @@ def test_readme_quick_start_runs_the_procfile_command():
     readme = (ROOT / "README.md").read_text()
     assert '"app:create_app(deliver=True)"' in procfile and "--config gunicorn.conf.py" in procfile
     quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
-    assert 'gunicorn --config gunicorn.conf.py --bind 0.0.0.0:8000 --workers 2 "app:create_app(deliver=True)"' in quick_start
+    assert (
+        'gunicorn --config gunicorn.conf.py --bind 0.0.0.0:8000 --workers 2 "app:create_app(deliver=True)"'
+        in quick_start
+    )
     assert "pip install -r requirements-dev.txt && .venv/bin/python -m pytest" in quick_start
     assert ".venv/bin/python -m pytest" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,256 @@
+"""Tracking links for any email: pytracking's behaviours, and the holes it leaves, closed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pixel
+from tests.conftest import drain
+from tracking import TargetError, TokenError, Tracker, check_target
+
+KEY = "k" * 40
+OLD_KEY = "o" * 40
+BASE = "https://pixel.example.com"
+
+
+def token_of(url: str) -> str:
+    """The token part of a tracking URL."""
+    tail = url.split("/o/", 1)[-1] if "/o/" in url else url.split("/c/", 1)[-1]
+    return tail.removesuffix(".gif")
+
+
+# -- pytracking's documented behaviours ------------------------------------------------
+
+
+def test_open_url_round_trip():
+    tracker = Tracker(BASE, (KEY,))
+    url = tracker.open_url({"customer_id": 1, "campaign": "november"})
+    assert url.startswith(f"{BASE}/o/") and url.endswith(".gif")
+    link = tracker.decode(token_of(url))
+    assert link.meta == {"customer_id": 1, "campaign": "november"} and link.target is None
+
+
+def test_click_url_round_trip():
+    tracker = Tracker(BASE + "/", (KEY,))
+    url = tracker.click_url("https://example.com/offer?x=1#top", {"customer_id": 1})
+    assert url.startswith(f"{BASE}/c/"), "a trailing slash on the base URL loses nothing"
+    link = tracker.decode(token_of(url))
+    assert link.target == "https://example.com/offer?x=1#top" and link.meta == {"customer_id": 1}
+
+
+def test_default_metadata_is_merged_and_can_be_overridden():
+    tracker = Tracker(BASE, (KEY,), default_meta={"app": "helpdesk", "campaign": "default"})
+    link = tracker.decode(token_of(tracker.open_url({"campaign": "november"})))
+    assert link.meta == {"app": "helpdesk", "campaign": "november"}
+
+
+def test_encrypted_links_hide_the_metadata():
+    tracker = Tracker(BASE, (KEY,), (Fernet.generate_key().decode(),))
+    url = tracker.open_url({"recipient": "ann@example.com"})
+    assert "ann" not in url and "YW5u" not in url
+    assert tracker.decode(token_of(url)).meta == {"recipient": "ann@example.com"}
+
+
+# -- what pytracking lacks -------------------------------------------------------------
+
+
+def test_tampered_token_is_refused():
+    tracker = Tracker(BASE, (KEY,))
+    token = token_of(tracker.click_url("https://example.com/", {"a": 1}))
+    payload, signature = token.rsplit(".", 1)
+    forged = Tracker(BASE, ("x" * 40,)).encode({"a": 1}, "https://evil.example/")
+    for bad in (
+        payload + "A." + signature,
+        payload + "." + signature[:-2],
+        forged,
+        token[:20],
+        "",
+        "..",
+        "eyJtIjp7fX0",
+    ):
+        with pytest.raises(TokenError):
+            tracker.decode(bad)
+
+
+def test_key_rotation_keeps_old_links_until_the_key_is_retired():
+    old = Tracker(BASE, (OLD_KEY,))
+    token = token_of(old.open_url({"n": 1}))
+    assert Tracker(BASE, (KEY, OLD_KEY)).decode(token).meta == {"n": 1}
+    with pytest.raises(TokenError):
+        Tracker(BASE, (KEY,)).decode(token)
+    new = token_of(Tracker(BASE, (KEY, OLD_KEY)).open_url({"n": 2}))
+    assert Tracker(BASE, (KEY,)).decode(new).meta == {"n": 2}, "the first key signs"
+
+
+def test_encryption_key_rotation_and_retirement():
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    token = token_of(Tracker(BASE, (KEY,), (old_key,)).open_url({"n": 1}))
+    assert Tracker(BASE, (KEY,), (new_key, old_key)).decode(token).meta == {"n": 1}
+    with pytest.raises(TokenError):
+        Tracker(BASE, (KEY,), (new_key,)).decode(token)
+    with pytest.raises(TokenError):
+        Tracker(BASE, (KEY,)).decode(token)
+
+
+def test_expired_link_is_refused():
+    tracker = Tracker(BASE, (KEY,))
+    assert tracker.decode(token_of(tracker.open_url({}, expires_in=60))).meta == {}
+    with pytest.raises(TokenError):
+        tracker.decode(token_of(tracker.open_url({}, expires_in=-1)))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.com",
+        "https:evil.com",
+        "https:/evil.com",
+        "https:\\\\evil.com",
+        "/\\evil.com",
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "%6Aavascript:alert(1)",
+        "https://user:pass@evil.com",
+        " https://example.com",
+        "https://example.com/\r\nLocation: https://evil.com",
+        "ftp://example.com/file",
+        "",
+    ],
+)
+def test_open_redirect_attempts_are_refused_at_signing(target):
+    with pytest.raises(TargetError):
+        Tracker(BASE, (KEY,)).click_url(target, {})
+    with pytest.raises(TargetError):
+        check_target(target)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    meta=st.dictionaries(
+        st.text(max_size=12),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=8,
+        ),
+        max_size=5,
+    ),
+    encrypted=st.booleans(),
+)
+def test_any_json_metadata_round_trips(meta, encrypted):
+    keys = (Fernet.generate_key().decode(),) if encrypted else ()
+    tracker = Tracker(BASE, (KEY,), keys)
+    assert tracker.decode(token_of(tracker.open_url(meta))).meta == meta
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(max_size=200))
+def test_random_tokens_are_refused(token):
+    with pytest.raises(TokenError):
+        Tracker(BASE, (KEY,)).decode(token)
+
+
+# -- the routes --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tracked(make_app):
+    """An app with tracking links on, and a tracker with the same key."""
+    app = make_app(TRACKING_KEYS=KEY, PUBLIC_URL=BASE)
+    return app, app.test_client(), app.extensions["tracker"]
+
+
+def test_open_pixel_answers_the_image_and_stores_the_event(tracked):
+    app, client, tracker = tracked
+    url = tracker.open_url({"campaign": "november"})
+    response = client.get(url.removeprefix(BASE), headers={"User-Agent": "Thunderbird/128"})
+    assert response.status_code == 200 and response.data == pixel.GIF
+    assert response.headers["Cache-Control"].startswith("no-store")
+    [event] = app.extensions["store"].events()
+    assert (event.kind, json.loads(event.meta), event.user_agent) == (
+        "open",
+        {"campaign": "november"},
+        "Thunderbird/128",
+    )
+
+
+@pytest.mark.parametrize("path", ["/o/garbage.gif", "/o/.gif", "/o/%00%ff.gif", "/o/" + "A" * 3000 + ".gif"])
+def test_bad_open_token_still_gets_the_image_and_no_event(tracked, path):
+    app, client, _ = tracked
+    response = client.get(path)
+    assert response.status_code == 200 and response.data == pixel.GIF
+    assert app.extensions["store"].events() == []
+
+
+def test_click_redirects_to_the_signed_target_and_is_stored(tracked):
+    app, client, tracker = tracked
+    url = tracker.click_url("https://example.com/offer?x=1", {"campaign": "november"})
+    response = client.get(url.removeprefix(BASE))
+    assert response.status_code == 302 and response.headers["Location"] == "https://example.com/offer?x=1"
+    [event] = app.extensions["store"].events("click")
+    assert event.target == "https://example.com/offer?x=1"
+
+
+@pytest.mark.parametrize("token", ["garbage", "eyJtIjp7fX0.abc", "//evil.com", "https:evil.com", "..%2F..%2Fetc"])
+def test_invalid_click_token_gets_a_404_page_never_a_redirect(tracked, token):
+    app, client, _ = tracked
+    response = client.get(f"/c/{token}")
+    assert response.status_code == 404 and "Location" not in response.headers
+    assert app.extensions["store"].events() == []
+
+
+def test_a_forged_token_for_an_evil_target_is_refused(tracked):
+    _, client, _ = tracked
+    forged = Tracker(BASE, ("attacker-key-" + "x" * 30,)).encode({}, "https://evil.example/phish")
+    response = client.get(f"/c/{forged}")
+    assert response.status_code == 404 and "Location" not in response.headers
+    assert b"This link is not valid, or has expired." in response.data
+
+
+def test_keys_never_show_in_the_trackers_repr():
+    assert KEY not in repr(Tracker(BASE, (KEY,), (Fernet.generate_key().decode(),)))
+
+
+def test_routes_are_off_without_keys(app):
+    client = app.test_client()
+    assert client.get("/o/anything.gif").data == pixel.GIF
+    assert client.get("/c/anything").status_code == 404
+
+
+def test_a_click_on_a_ticket_link_notes_the_ticket_without_a_zendesk_lookup(tracked, zendesk):
+    app, client, tracker = tracked
+    url = tracker.click_url("https://example.com/help", {"ticket_id": 42, "comment_id": 77})
+    client.get(url.removeprefix(BASE), headers={"User-Agent": "Thunderbird/128"})
+    drain(app.extensions["courier"])
+    [note] = zendesk.notes_on(42)
+    assert "the requester opened the email with reply #77 in Thunderbird" in note.body
+    assert zendesk.count_calls("GET") == 0, "the signature is the proof"
+
+
+def test_sign_url_command_prints_a_working_link(tracked):
+    app, client, _ = tracked
+    runner = app.test_cli_runner()
+    url = runner.invoke(args=["sign-url", "--click", "https://example.com/", "--meta", "campaign=nov"]).output.strip()
+    response = client.get(url.removeprefix(BASE))
+    assert response.status_code == 302 and response.headers["Location"] == "https://example.com/"
+    refused = runner.invoke(args=["sign-url", "--click", "javascript:alert(1)"])
+    assert refused.exit_code == 2 and "absolute http(s) URLs" in refused.output
+    open_url = runner.invoke(args=["sign-url", "--meta", "ticket_id=42", "--expires-days", "30"]).output.strip()
+    assert app.extensions["tracker"].decode(open_url.removeprefix(BASE + "/o/").removesuffix(".gif")).meta == {
+        "ticket_id": "42"
+    }
+
+
+def test_short_or_malformed_keys_stop_start_up():
+    from config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_settings({"TRACKING_KEYS": "short"})
+    with pytest.raises(ConfigError, match="Fernet keys"):
+        load_settings({"TRACKING_KEYS": KEY, "TRACKING_ENCRYPTION_KEYS": "not-a-key"})
