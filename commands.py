@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import openers
+from rewriting import rewrite_html
 from tracking import TargetError
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
@@ -33,6 +34,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(check_zendesk_command)
     app.cli.add_command(refresh_ranges_command)
     app.cli.add_command(sign_url_command)
+    app.cli.add_command(rewrite_html_command)
 
 
 @click.command("img-tag")
@@ -116,6 +118,25 @@ def _read_source(where: str) -> str:
     return response.text
 
 
+def _tracker_or_fail():
+    """The app's tracker, or a clear error when tracking links are off."""
+    tracker = current_app.extensions["tracker"]
+    if tracker is None:
+        raise click.ClickException("TRACKING_KEYS is not set: tracking links are off. See README, Settings.")
+    return tracker
+
+
+def _meta(pairs: tuple[str, ...]) -> dict:
+    """Parse repeated KEY=VALUE options."""
+    meta = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"use KEY=VALUE (got {pair!r})", param_hint="--meta")
+        meta[key] = value
+    return meta
+
+
 @click.command("sign-url")
 @click.option("--click", "target", metavar="URL", help="Make a click link to URL instead of an open pixel.")
 @click.option("--meta", "pairs", multiple=True, metavar="KEY=VALUE", help="Metadata to carry (repeatable).")
@@ -125,18 +146,22 @@ def _read_source(where: str) -> str:
 @with_appcontext
 def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: float | None) -> None:
     """Print a signed tracking URL (needs TRACKING_KEYS)."""
-    tracker = current_app.extensions["tracker"]
-    if tracker is None:
-        raise click.ClickException("TRACKING_KEYS is not set: tracking links are off. See README, Settings.")
-    meta = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"use KEY=VALUE (got {pair!r})", param_hint="--meta")
-        meta[key] = value
+    tracker = _tracker_or_fail()
+    meta = _meta(pairs)
     expires_in = expires_days * 86400 if expires_days else None
     try:
         url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
     except TargetError as error:
         raise click.BadParameter(str(error), param_hint="--click") from None
     click.echo(url)
+
+
+@click.command("rewrite-html")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--meta", "pairs", multiple=True, metavar="KEY=VALUE", help="Metadata every link carries (repeatable).")
+@click.option("--pixel", type=click.Choice(["top", "bottom", "none"]), default="top", show_default=True)
+@click.option("--no-links", is_flag=True, help="Add the pixel only; leave links alone.")
+@with_appcontext
+def rewrite_html_command(source, pairs: tuple[str, ...], pixel: str, no_links: bool) -> None:
+    """Print an HTML email (SOURCE, or - for stdin) with the open pixel and tracked links."""
+    click.echo(rewrite_html(source.read(), _tracker_or_fail(), _meta(pairs), pixel, not no_links), nl=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cryptography.fernet import Fernet
@@ -254,3 +255,15 @@ def test_short_or_malformed_keys_stop_start_up():
         load_settings({"TRACKING_KEYS": "short"})
     with pytest.raises(ConfigError, match="Fernet keys"):
         load_settings({"TRACKING_KEYS": KEY, "TRACKING_ENCRYPTION_KEYS": "not-a-key"})
+
+
+def test_rewrite_html_command_tracks_a_file(tracked, tmp_path):
+    app, client, tracker = tracked
+    email = tmp_path / "reply.html"
+    email.write_text('<!doctype html><body><p>See <a href="https://example.com/kb">this</a></p></body>')
+    result = app.test_cli_runner().invoke(args=["rewrite-html", str(email), "--meta", "ticket_id=42"])
+    assert result.exit_code == 0
+    assert result.output.startswith('<!doctype html><body><img src="https://pixel.example.com/o/')
+    click_url = re.search(r'href="(https://pixel\.example\.com/c/[^"]+)"', result.output).group(1)
+    response = client.get(click_url.removeprefix(BASE))
+    assert response.headers["Location"] == "https://example.com/kb"
