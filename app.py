@@ -18,6 +18,7 @@ from links import NO_STORE, NOT_A_LINK, LinkRecorder
 from openers import AddressRanges, Classifier, load_ranges
 from store import Store
 from tracking import Tracker
+from webhooks import Webhooks
 from zendesk import DryRun, Zendesk
 
 log = logging.getLogger("read_receipts")
@@ -36,7 +37,8 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
         DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
     )
     classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
-    courier = Courier(store, zendesk, settings, classifier)
+    webhooks = Webhooks(store, settings.webhook_urls, settings.webhook_secret, classifier)
+    courier = Courier(store, zendesk, settings, classifier, webhooks=webhooks)
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
     tracker = _tracker(settings)
     links = LinkRecorder(store, courier, tracker)

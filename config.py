@@ -88,6 +88,10 @@ SETTINGS = (
         "",
         "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
     ),
+    Setting("WEBHOOK_URLS", "", "Receivers of tracking-link opens and clicks, comma-separated https URLs."),
+    Setting(
+        "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -118,6 +122,8 @@ class Settings:
     ignore_ips: tuple[str, ...] = ()
     tracking_keys: tuple[str, ...] = field(default=(), repr=False)
     tracking_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = field(default="", repr=False)
     log_level: str = "INFO"
 
     @property
@@ -151,6 +157,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ignore_ips=_networks(env["IGNORE_IPS"]),
         tracking_keys=_signing_keys(env["TRACKING_KEYS"]),
         tracking_encryption_keys=_fernet_keys(env["TRACKING_ENCRYPTION_KEYS"]),
+        webhook_urls=_webhook_urls(env["WEBHOOK_URLS"]),
+        webhook_secret=_webhook_secret(env),
         log_level=_log_level(env["LOG_LEVEL"]),
     )
 
@@ -337,6 +345,29 @@ def _fernet_keys(raw: str) -> tuple[str, ...]:
                 '`python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
             ) from None
     return keys
+
+
+def _webhook_urls(raw: str) -> tuple[str, ...]:
+    """Parse the webhook receivers: https, or http on this machine only."""
+    urls = tuple(url.strip() for url in raw.split(",") if url.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"WEBHOOK_URLS must hold absolute http(s) URLs (got {url!r}).")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ConfigError(f"WEBHOOK_URLS must use https, except on this machine (got {url!r}).")
+    return urls
+
+
+def _webhook_secret(env: Mapping[str, str]) -> str:
+    """Require a strong signing secret whenever webhooks are on."""
+    secret = env["WEBHOOK_SECRET"]
+    if env["WEBHOOK_URLS"] and len(secret) < 32:
+        raise ConfigError(
+            "WEBHOOK_SECRET must be set, at least 32 characters, when WEBHOOK_URLS is: "
+            '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+        )
+    return secret
 
 
 def _log_level(level: str) -> str:

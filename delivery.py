@@ -14,6 +14,7 @@ import pixel
 from config import Settings
 from openers import PERSON, Classifier
 from store import Store, Verdict
+from webhooks import Webhooks
 from zendesk import CONNECT_TIMEOUT, Answer
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,17 @@ class Courier:
     """Checks opens against Zendesk, throttles them, and posts the notes."""
 
     def __init__(
-        self, store: Store, zendesk, settings: Settings, classifier: Classifier, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        zendesk,
+        settings: Settings,
+        classifier: Classifier,
+        clock: Callable[[], float] = time.time,
+        webhooks: Webhooks | None = None,
     ):
         self.store = store
         self.classifier = classifier
+        self.webhooks = webhooks
         self.zendesk = zendesk
         self.settings = settings
         self.clock = clock
@@ -83,6 +91,9 @@ class Courier:
             self.store.forget_budgets(now - 3600)
             self._next_cleanup = now + 600
         moved = self.triage_opens(now)
+        if self.webhooks is not None:
+            moved = self.webhooks.queue_events(now) or moved
+            moved = self.webhooks.send_due(self.clock(), self.lease) or moved
         return self.send_note(self.clock()) or moved
 
     # -- opens ----------------------------------------------------------------

@@ -71,7 +71,29 @@ events = Table(
     Column("user_agent", String(512)),
     Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
     Column("target", Text),  # where a click went
+    Column("state", String(8), nullable=False, server_default="new"),  # new -> queued (for webhooks)
     Index("ix_events_occurred_at", "occurred_at"),
+    Index("ix_events_state", "state"),
+)
+
+# The outbox of webhook calls: one row per event and receiver, delivered at least once.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),  # the receiver's key for de-duplication
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),  # pending -> done | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", Float, nullable=False, server_default="0"),
+    Column("lease_owner", String(36)),
+    Column("last_status", Integer),
+    Column("last_error", String(300)),
+    Column("done_at", Float),
+    Index("ix_webhooks_due", "state", "due_at"),
 )
 
 tickets = Table(
@@ -235,14 +257,48 @@ class Store:
     # -- leases ---------------------------------------------------------------
 
     def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Row]:
-        """Lease up to `limit` due deliveries to this caller."""
+        """Lease up to `limit` due note deliveries to this caller."""
+        return self._claim(deliveries, now, lease, limit)
+
+    def release_delivery(self, row: Row, due: float, status: int | None = None, error: str = "") -> None:
+        """Give a leased delivery back, to be tried again at `due`."""
+        self._release(deliveries, row, due, status, error)
+
+    def claim_webhooks(self, now: float, lease: float, limit: int) -> list[Row]:
+        """Lease up to `limit` due webhook calls to this caller."""
+        return self._claim(webhooks, now, lease, limit)
+
+    def release_webhook(self, row: Row, due: float, status: int | None = None, error: str = "") -> None:
+        """Give a leased webhook call back, to be tried again at `due`."""
+        self._release(webhooks, row, due, status, error)
+
+    def unlease_webhooks(self, rows: Sequence[Row]) -> None:
+        """Give leased webhook calls back untried."""
+        if rows:
+            with self.engine.begin() as conn:
+                tokens = {row.lease_owner for row in rows}
+                where = (webhooks.c.id.in_([row.id for row in rows]), webhooks.c.lease_owner.in_(tokens))
+                conn.execute(update(webhooks).where(*where).values(lease_until=0))
+
+    def finish_webhook(self, row: Row, state: str, now: float, status: int | None = None, error: str = "") -> None:
+        """Record a webhook call's final outcome."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == row.id, webhooks.c.lease_owner == row.lease_owner)
+                .values(state=state, done_at=now, lease_until=0, last_status=status, last_error=error[:300] or None)
+            )
+
+    def _claim(self, table: Table, now: float, lease: float, limit: int) -> list[Row]:
+        """Lease due pending rows of an outbox table (deliveries or webhooks)."""
         token = str(uuid.uuid4())
+        due = (table.c.state == "pending", table.c.due_at <= now, table.c.lease_until <= now)
         with self.engine.begin() as conn:
             ids = (
                 conn.execute(
-                    select(deliveries.c.id)
-                    .where(deliveries.c.state == "pending", deliveries.c.due_at <= now, deliveries.c.lease_until <= now)
-                    .order_by(deliveries.c.due_at)
+                    select(table.c.id)
+                    .where(*due)
+                    .order_by(table.c.due_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
@@ -252,26 +308,51 @@ class Store:
             if not ids:
                 return []
             conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids), deliveries.c.lease_until <= now)
+                update(table)
+                .where(table.c.id.in_(ids), table.c.lease_until <= now)
                 .values(lease_owner=token, lease_until=now + lease)
             )
-            return conn.execute(select(deliveries).where(deliveries.c.lease_owner == token)).all()
+            return conn.execute(select(table).where(table.c.lease_owner == token)).all()
 
-    def release_delivery(self, row: Row, due: float, status: int | None = None, error: str = "") -> None:
-        """Give a leased delivery back, to be tried again at `due`."""
+    def _release(self, table: Table, row: Row, due: float, status: int | None, error: str) -> None:
+        """Give a leased outbox row back, counting the attempt."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == row.id, deliveries.c.lease_owner == row.lease_owner)
+                update(table)
+                .where(table.c.id == row.id, table.c.lease_owner == row.lease_owner)
                 .values(
                     due_at=due,
                     lease_until=0,
-                    attempts=deliveries.c.attempts + 1,
+                    attempts=table.c.attempts + 1,
                     last_status=status,
                     last_error=error[:300] or None,
                 )
             )
+
+    # -- tracking events ------------------------------------------------------
+
+    def new_events(self, limit: int) -> Sequence[Row]:
+        """Return tracking events not yet handed to the webhook outbox, oldest first."""
+        with self._reading() as conn:
+            return conn.execute(select(events).where(events.c.state == "new").order_by(events.c.id).limit(limit)).all()
+
+    def queue_webhooks(self, calls: dict[int, list[dict]], now: float) -> None:
+        """Move events out of `new` and queue their webhook calls, in one transaction, once."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(events)
+                .where(events.c.id.in_(list(calls)), events.c.state == "new")
+                .values(state="queued")
+                .returning(events.c.id)
+            ).scalars()
+            rows = [{**call, "created_at": now, "due_at": now} for event_id in moved for call in calls[event_id]]
+            if rows:
+                conn.execute(insert(webhooks), rows)
+
+    def webhook_calls(self) -> Sequence[Row]:
+        """Return every webhook call, oldest first."""
+        with self._reading() as conn:
+            return conn.execute(select(webhooks).order_by(webhooks.c.id)).all()
 
     # -- opens ----------------------------------------------------------------
 

@@ -1,0 +1,157 @@
+"""Webhooks: signed, at least once, from settings only, through receiver outages and restarts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import webhooks
+from config import ConfigError, load_settings
+from tests.conftest import drain
+
+KEY = "k" * 40
+SECRET = "s" * 40
+BASE = "https://pixel.example.com"
+THUNDERBIRD = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"}
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that checks signatures, and can go down."""
+
+    def __init__(self):
+        self.accepted: list[dict] = []
+        self.refused_signatures = 0
+        self.down = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.down:
+                    self.send_response(503)
+                elif not webhooks.verify(SECRET, self.headers.get("X-Signature", ""), body):
+                    receiver.refused_signatures += 1
+                    self.send_response(401)
+                else:
+                    event = json.loads(body)
+                    assert event["id"] == self.headers["X-Event-Id"]
+                    receiver.accepted.append(event)
+                    self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def unique(self) -> dict[str, dict]:
+        """Accepted events by id: what a receiver that de-duplicates keeps."""
+        return {event["id"]: event for event in self.accepted}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made = [Receiver(), Receiver()]
+    yield made
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def hooked(make_app, receivers, sqlite_url):
+    """Build apps that send to both receivers, on one store."""
+
+    def build():
+        urls = ",".join(receiver.url for receiver in receivers)
+        return make_app(sqlite_url, TRACKING_KEYS=KEY, PUBLIC_URL=BASE, WEBHOOK_URLS=urls, WEBHOOK_SECRET=SECRET)
+
+    return build
+
+
+def test_opens_and_clicks_reach_every_receiver_signed(hooked, receivers):
+    app = hooked()
+    tracker, client = app.extensions["tracker"], app.test_client()
+    client.get(tracker.open_url({"campaign": "nov"}).removeprefix(BASE), headers=THUNDERBIRD)
+    client.get(tracker.click_url("https://example.com/x", {"campaign": "nov"}).removeprefix(BASE), headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    for receiver in receivers:
+        opened, clicked = sorted(receiver.accepted, key=lambda event: event["type"], reverse=True)
+        assert (opened["type"], opened["meta"], opened["target"]) == ("open", {"campaign": "nov"}, None)
+        assert (clicked["type"], clicked["target"], clicked["client"], clicked["kind"]) == (
+            "click",
+            "https://example.com/x",
+            "Thunderbird",
+            "person",
+        )
+        assert receiver.refused_signatures == 0
+    assert receivers[0].unique().keys() == receivers[1].unique().keys(), "one id per event, for every receiver"
+
+
+def test_a_receiver_outage_delays_but_loses_nothing_and_a_restart_does_not_matter(hooked, receivers):
+    app = hooked()
+    tracker, client = app.extensions["tracker"], app.test_client()
+    receivers[0].down = True
+    for n in range(5):
+        client.get(tracker.open_url({"n": n}).removeprefix(BASE))
+    drain(app.extensions["courier"])
+    assert len(receivers[1].unique()) == 5, "the healthy receiver is not held up"
+    assert receivers[0].accepted == []
+    app.extensions["courier"].stop()
+    restarted = hooked()  # a new process on the same store
+    receivers[0].down = False
+    with restarted.extensions["store"].engine.begin() as conn:  # let the backoff pass
+        conn.exec_driver_sql("UPDATE webhooks SET due_at = 0 WHERE state = 'pending'")
+    drain(restarted.extensions["courier"])
+    assert sorted(event["meta"]["n"] for event in receivers[0].unique().values()) == [0, 1, 2, 3, 4]
+    assert receivers[0].unique().keys() == receivers[1].unique().keys()
+    calls = restarted.extensions["store"].webhook_calls()
+    assert {call.state for call in calls} == {"done"} and max(call.attempts for call in calls) >= 1
+
+
+def test_a_link_cannot_choose_where_webhooks_go(hooked, receivers):
+    app = hooked()
+    stray = Receiver()
+    tracker = app.extensions["tracker"]
+    meta = {"webhook_url": stray.url, "url": stray.url, "callback": stray.url}
+    app.test_client().get(tracker.open_url(meta).removeprefix(BASE))
+    drain(app.extensions["courier"])
+    stray.close()
+    assert stray.accepted == [] and len(receivers[0].accepted) == 1
+    assert {call.url for call in app.extensions["store"].webhook_calls()} == {r.url for r in receivers}
+
+
+def test_signature_verification_refuses_tampering_and_replays():
+    body = b'{"id":"1"}'
+    header = webhooks.signature(SECRET, int(time.time()), body)
+    assert webhooks.verify(SECRET, header, body)
+    assert not webhooks.verify(SECRET, header, b'{"id":"2"}')
+    assert not webhooks.verify("x" * 40, header, body)
+    assert not webhooks.verify(SECRET, webhooks.signature(SECRET, int(time.time()) - 3600, body), body)
+    assert not webhooks.verify(SECRET, "garbage", body)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WEBHOOK_URLS": "https://hooks.example.com/x"}, "WEBHOOK_SECRET must be set"),
+        ({"WEBHOOK_URLS": "http://hooks.example.com/x", "WEBHOOK_SECRET": SECRET}, "must use https"),
+        ({"WEBHOOK_URLS": "hooks.example.com", "WEBHOOK_SECRET": SECRET}, "absolute http(s) URLs"),
+    ],
+)
+def test_bad_webhook_settings_stop_start_up(env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(env)
