@@ -1,0 +1,128 @@
+"""Tracking links against pytracking on the same inputs, in the same run: URL length, speed, HTML rewriting.
+
+pytracking is installed in the bench environment only (it is not a dependency):
+
+    python3 -m venv bench/.venv && bench/.venv/bin/pip install -r requirements.txt "pytracking[crypto,html]"
+    bench/.venv/bin/python bench/tracking_bench.py
+"""
+
+from __future__ import annotations
+
+import sys
+import timeit
+from pathlib import Path
+
+import pytracking
+from cryptography.fernet import Fernet
+from pytracking.html import adapt_html
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rewriting import rewrite_html  # noqa: E402
+from tracking import Tracker  # noqa: E402
+
+BASE = "https://pixel.example.com"
+META = {
+    "ticket_id": 4821,
+    "recipient": "ann.example@example.com",
+    "campaign": "november-renewal",
+    "message_id": "m-8f3a2c",
+}
+TARGET = "https://help.example.com/hc/en-us/articles/360012345-How-to-renew?utm_source=email&utm_medium=reply"
+KEY = "k" * 43
+FERNET = Fernet.generate_key()
+
+
+def email_of(size: int) -> str:
+    """A realistic HTML email of about `size` characters, built from the test newsletter."""
+    block = (ROOT / "tests" / "data" / "newsletter.html").read_text()
+    head, body = block.split("<body", 1)
+    body_open, rest = body.split(">", 1)
+    inner = rest.rsplit("</body>", 1)[0]
+    copies = max(1, size // len(inner))
+    return f"{head}<body{body_open}>{inner * copies}</body></html>"
+
+
+def per_call_us(function, number: int) -> float:
+    """Best of five timings, microseconds per call."""
+    return min(timeit.repeat(function, number=number, repeat=5)) / number * 1e6
+
+
+def row(name: str, ours: float, theirs: float, unit: str) -> None:
+    """Print one comparison line."""
+    print(f"{name:<44} {ours:>10.1f} {theirs:>12.1f} {unit:<6} {ours / theirs:>6.2f}x")
+
+
+def main() -> None:
+    """Measure and print."""
+    signed = Tracker(BASE, (KEY,))
+    sealed = Tracker(BASE, (KEY,), (FERNET.decode(),))
+    plain_config = pytracking.Configuration(base_open_tracking_url=BASE + "/o/", base_click_tracking_url=BASE + "/c/")
+    crypt_config = pytracking.Configuration(
+        base_open_tracking_url=BASE + "/o/", base_click_tracking_url=BASE + "/c/", encryption_bytestring_key=FERNET
+    )
+    print(f"{'':<44} {'this':>10} {'pytracking':>12} {'':<6} {'ratio':>6}")
+    print("URL length, same metadata (characters)")
+    row(
+        "  open URL, signed / plain",
+        len(signed.open_url(META)),
+        len(pytracking.get_open_tracking_url(META, plain_config)),
+        "chars",
+    )
+    row(
+        "  click URL, signed / plain",
+        len(signed.click_url(TARGET, META)),
+        len(pytracking.get_click_tracking_url(TARGET, META, plain_config)),
+        "chars",
+    )
+    row(
+        "  open URL, encrypted",
+        len(sealed.open_url(META)),
+        len(pytracking.get_open_tracking_url(META, crypt_config)),
+        "chars",
+    )
+    row(
+        "  click URL, encrypted",
+        len(sealed.click_url(TARGET, META)),
+        len(pytracking.get_click_tracking_url(TARGET, META, crypt_config)),
+        "chars",
+    )
+    print("speed (lower is better)")
+    row(
+        "  make a click URL, signed / plain",
+        per_call_us(lambda: signed.click_url(TARGET, META), 5000),
+        per_call_us(lambda: pytracking.get_click_tracking_url(TARGET, META, plain_config), 5000),
+        "us",
+    )
+    ours_token = signed.click_url(TARGET, META).split("/c/")[1]
+    theirs_url = pytracking.get_click_tracking_url(TARGET, META, plain_config)
+    row(
+        "  decode a click URL, signed / plain",
+        per_call_us(lambda: signed.decode(ours_token), 5000),
+        per_call_us(lambda: pytracking.get_click_tracking_result(theirs_url, configuration=plain_config), 5000),
+        "us",
+    )
+    sealed_token = sealed.click_url(TARGET, META).split("/c/")[1]
+    theirs_sealed = pytracking.get_click_tracking_url(TARGET, META, crypt_config)
+    row(
+        "  decode a click URL, encrypted",
+        per_call_us(lambda: sealed.decode(sealed_token), 2000),
+        per_call_us(lambda: pytracking.get_click_tracking_result(theirs_sealed, configuration=crypt_config), 2000),
+        "us",
+    )
+    email = email_of(100_000)
+    links = email.count("<a ")
+    row(
+        f"  rewrite a {len(email) // 1000} KB email ({links} links)",
+        per_call_us(lambda: rewrite_html(email, signed, META), 5) / 1000,
+        per_call_us(lambda: adapt_html(email, META, configuration=plain_config), 5) / 1000,
+        "ms",
+    )
+    kept = email.splitlines()[0] in rewrite_html(email, signed, META)
+    theirs_kept = email.splitlines()[0] in adapt_html(email, META, configuration=plain_config)
+    print(f"doctype line kept as it was: this {kept}, pytracking {theirs_kept}")
+
+
+if __name__ == "__main__":
+    main()
