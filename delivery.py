@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import links
 import notes
 import pixel
 from config import Settings
@@ -90,11 +91,20 @@ class Courier:
         if now >= self._next_cleanup:
             self.store.forget_budgets(now - 3600)
             self._next_cleanup = now + 600
-        moved = self.triage_opens(now)
+        moved = self.dispatch_events(now)
+        moved = self.triage_opens(now) or moved
         if self.webhooks is not None:
-            moved = self.webhooks.queue_events(now) or moved
             moved = self.webhooks.send_due(self.clock(), self.lease) or moved
         return self.send_note(self.clock()) or moved
+
+    def dispatch_events(self, now: float) -> bool:
+        """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
+        rows = self.store.new_events(limit=BATCH)
+        if rows:
+            calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
+            proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
+            self.store.dispatch_events(calls, proven, now)
+        return bool(rows)
 
     # -- opens ----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Opens and clicks of signed tracking links: stored as events, and as ticket opens when they name a ticket."""
+"""Opens and clicks of signed tracking links: stored as events; those naming a ticket prove an open."""
 
 from __future__ import annotations
 
@@ -46,15 +46,19 @@ class LinkRecorder:
             {"kind": kind, "meta": json.dumps(link.meta)[:META_MAX], "target": link.target}, environ, "occurred_at"
         )
         try:
-            self.store.record_event(event, _ticket_open(link.meta, event))
+            self.store.record_event(event)
             self.courier.wake.set()
         except Exception:  # never a broken image or a lost redirect
             log.exception("could not store a tracking link's %s; answering all the same", kind)
         return link.target
 
 
-def _ticket_open(meta: dict, event: dict) -> dict | None:
-    """The ticket open a link's open or click proves, when its metadata names a Zendesk ticket."""
+def ticket_open(event) -> dict | None:
+    """The ticket open a stored event proves, when its link's metadata names a Zendesk ticket."""
+    try:
+        meta = json.loads(event.meta)
+    except ValueError:  # cut at META_MAX: a link this large names no ticket we could trust
+        return None
     ticket_id = pixel.zendesk_id(str(meta.get("ticket_id", "")))
     if ticket_id is None:
         return None
@@ -63,7 +67,7 @@ def _ticket_open(meta: dict, event: dict) -> dict | None:
         "requester_id": pixel.zendesk_id(str(meta.get("requester_id", ""))),
         "comment_id": pixel.zendesk_id(str(meta.get("comment_id", ""))),
         "sent": str(meta.get("sent", ""))[: pixel.SENT_MAX] or None,
-        "opened_at": event["occurred_at"],
-        "ip": event["ip"],
-        "user_agent": event["user_agent"],
+        "opened_at": event.occurred_at,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
     }

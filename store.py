@@ -211,14 +211,11 @@ class Store:
         One plain INSERT on a connection the request thread keeps: the ORM-free
         path costs a quarter of a SQLAlchemy round trip.
         """
-        self._insert_now([(self._open_sql, {"signed": False, **values})])
+        self._insert_now(self._open_sql, {"signed": False, **values})
 
-    def record_event(self, event: dict, open_values: dict | None = None) -> None:
-        """Store a tracking link's open or click, and the ticket open it proves, in one commit."""
-        inserts = [(self._event_sql, event)]
-        if open_values is not None:
-            inserts.append((self._open_sql, {"signed": True, **open_values}))
-        self._insert_now(inserts)
+    def record_event(self, event: dict) -> None:
+        """Store a tracking link's open or click (a hot path: one INSERT)."""
+        self._insert_now(self._event_sql, event)
 
     def events(self, kind: str | None = None) -> Sequence[Row]:
         """Return stored tracking events, oldest first."""
@@ -226,11 +223,11 @@ class Store:
         with self._reading() as conn:
             return conn.execute(query.where(events.c.kind == kind) if kind else query).all()
 
-    def _insert_now(self, inserts: list[tuple[str, dict]]) -> None:
-        """Run hot-path INSERTs in one commit on the request thread's own connection."""
+    def _insert_now(self, sql: str, values: dict) -> None:
+        """Run a hot-path INSERT on the request thread's own connection."""
         conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
         try:
-            _insert_soon(conn, inserts, begin=self.engine.dialect.name == "sqlite" and len(inserts) > 1)
+            _insert_soon(conn, sql, values)
         except Exception:
             self._pixel.conn = None
             self._pixel_connections.remove(conn)
@@ -332,22 +329,27 @@ class Store:
     # -- tracking events ------------------------------------------------------
 
     def new_events(self, limit: int) -> Sequence[Row]:
-        """Return tracking events not yet handed to the webhook outbox, oldest first."""
+        """Return tracking events not yet dispatched (to webhooks and ticket opens), oldest first."""
         with self._reading() as conn:
             return conn.execute(select(events).where(events.c.state == "new").order_by(events.c.id).limit(limit)).all()
 
-    def queue_webhooks(self, calls: dict[int, list[dict]], now: float) -> None:
-        """Move events out of `new` and queue their webhook calls, in one transaction, once."""
+    def dispatch_events(self, calls: dict[int, list[dict]], ticket_opens: dict[int, dict], now: float) -> None:
+        """Move events out of `new`: queue their webhook calls and the ticket opens they prove, once."""
         with self.engine.begin() as conn:
-            moved = conn.execute(
-                update(events)
-                .where(events.c.id.in_(list(calls)), events.c.state == "new")
-                .values(state="queued")
-                .returning(events.c.id)
-            ).scalars()
+            moved = list(
+                conn.execute(
+                    update(events)
+                    .where(events.c.id.in_(list(calls)), events.c.state == "new")
+                    .values(state="queued")
+                    .returning(events.c.id)
+                ).scalars()
+            )
             rows = [{**call, "created_at": now, "due_at": now} for event_id in moved for call in calls[event_id]]
             if rows:
                 conn.execute(insert(webhooks), rows)
+            proven = [{"signed": True, **ticket_opens[event_id]} for event_id in moved if event_id in ticket_opens]
+            if proven:
+                conn.execute(insert(opens), proven)
 
     def webhook_calls(self) -> Sequence[Row]:
         """Return every webhook call, oldest first."""
@@ -727,21 +729,17 @@ def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
 
 
-def _insert_soon(conn, inserts: list[tuple[str, dict]], begin: bool, patience: float = 20.0) -> None:
-    """Run INSERTs in one commit, retrying every 0.2 ms while SQLite is busy with another writer."""
+def _insert_soon(conn, sql: str, values: dict, patience: float = 20.0) -> None:
+    """Run one INSERT, retrying every 0.2 ms while SQLite is busy with another writer."""
     deadline = time.monotonic() + patience
     while True:
         try:
             cursor = conn.cursor()
-            if begin:  # SQLite connections here autocommit each statement unless told otherwise
-                cursor.execute("BEGIN IMMEDIATE")
-            for sql, values in inserts:
-                cursor.execute(sql, values)
+            cursor.execute(sql, values)
             cursor.close()
             conn.commit()
             return
         except sqlite3.OperationalError as error:
-            conn.rollback()
             if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
             time.sleep(0.0002)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -55,6 +56,7 @@ class Tracker:
     default_meta: dict = field(default_factory=dict)  # carried by every link unless overridden
     _signer: URLSafeSerializer = field(init=False, repr=False, compare=False)
     _sealer: MultiFernet | None = field(init=False, repr=False, compare=False)
+    _verified: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.keys:
@@ -66,6 +68,9 @@ class Tracker:
         sealer = MultiFernet([Fernet(key) for key in self.encryption_keys]) if self.encryption_keys else None
         object.__setattr__(self, "_signer", signer)
         object.__setattr__(self, "_sealer", sealer)
+        # A token's string never changes: check its signature once (a loaded email
+        # is loaded again and again), keep the payload as JSON so callers get copies.
+        object.__setattr__(self, "_verified", lru_cache(maxsize=10_000)(self._payload_json))
 
     def open_url(self, meta: dict, expires_in: float | None = None) -> str:
         """Return the URL of a tracking pixel carrying `meta`."""
@@ -89,7 +94,7 @@ class Tracker:
 
     def decode(self, token: str) -> Link:
         """Read a token; raise TokenError unless it is genuine, whole and current."""
-        payload = self._open(token)
+        payload = json.loads(self._verified(token))
         if not isinstance(payload, dict) or not isinstance(payload.get("m"), dict):
             raise TokenError("not a tracking token")
         expiry = payload.get("x")
@@ -102,6 +107,10 @@ class Tracker:
             except TargetError:
                 raise TokenError("bad target") from None
         return Link(payload["m"], target)
+
+    def _payload_json(self, token: str) -> str:
+        """Verify (and decrypt) a token; its payload as JSON."""
+        return json.dumps(self._open(token))
 
     def _open(self, token: str):
         """Verify (and decrypt) a token's payload."""

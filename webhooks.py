@@ -61,13 +61,6 @@ class Webhooks:
         self.session.mount("http://", HTTPAdapter(max_retries=0))  # retries live in the outbox
         self.session.mount("https://", HTTPAdapter(max_retries=0))
 
-    def queue_events(self, now: float) -> bool:
-        """Queue one call per receiver for each new event; True if any event moved."""
-        rows = self.store.new_events(limit=200)
-        if rows:
-            self.store.queue_webhooks({row.id: self._calls(row) for row in rows}, now)
-        return bool(rows)
-
     def send_due(self, now: float, lease: float) -> bool:
         """Deliver the calls that are due; True if any was attempted."""
         rows = self.store.claim_webhooks(now, lease, BATCH)
@@ -78,7 +71,7 @@ class Webhooks:
                 break
         return bool(rows)
 
-    def _calls(self, event) -> list[dict]:
+    def calls(self, event) -> list[dict]:
         """The outbox rows for one event: the same payload and id to every receiver."""
         if not self.urls:
             return []

@@ -41,6 +41,7 @@ sys.path.insert(0, str(servers.ROOT))  # the service's modules and tests/ live a
 import config  # noqa: E402
 import pixel  # noqa: E402
 from tests.zendesk_standin import ZendeskStandIn  # noqa: E402
+from tracking import Tracker  # noqa: E402
 
 LOAD_TICKETS = range(1001, 1041)  # cycled over by the throughput and latency loads
 LAG_TICKETS = range(3001, 3041)  # one first open each, for the delivery lag
@@ -56,6 +57,16 @@ _LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
 def requester_of(ticket: int) -> int:
     """The requester the stand-in's ticket has (so verification passes)."""
     return 500000 + ticket
+
+
+BENCH_TRACKING_KEY = "bench-only-signing-key-" + "x" * 20  # a test key: the bench talks to 127.0.0.1 only
+
+
+def link_path(ticket: int) -> str:
+    """A signed tracking link's pixel for the same reply (the /o/ route)."""
+    tracker = Tracker("http://127.0.0.1", (BENCH_TRACKING_KEY,))
+    meta = {"ticket_id": ticket, "comment_id": 900000 + ticket}
+    return tracker.open_url(meta).removeprefix("http://127.0.0.1")
 
 
 def pixel_path(ticket: int) -> str:
@@ -122,6 +133,7 @@ def service_env(port: int, workers: int, db: Path, zendesk: ZendeskStandIn, extr
         PORT=str(port),
         WEB_CONCURRENCY=str(workers),
         DATABASE_URL=f"sqlite:///{db}",
+        TRACKING_KEYS=BENCH_TRACKING_KEY,
         **zendesk.env(),
         **extra,
     )
@@ -375,12 +387,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto", help="load generator")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--route", choices=("pixel", "link"), default="pixel", help="load /pixel.gif or signed /o/<token>.gif links"
+    )
     return parser.parse_args()
 
 
-def pick_load(choice: str, tmp: Path) -> loadgen.WrkLoad | loadgen.PythonLoad:
+def pick_load(choice: str, tmp: Path, route: str) -> loadgen.WrkLoad | loadgen.PythonLoad:
     """Use wrk when present (or required), else Python threads."""
-    paths = [pixel_path(t) for t in LOAD_TICKETS]
+    paths = [(link_path if route == "link" else pixel_path)(t) for t in LOAD_TICKETS]
     has_wrk = loadgen.wrk_version() is not None
     if choice == "wrk" and not has_wrk:
         raise SystemExit("wrk is not installed: apt-get install -y wrk (or use --client python)")
@@ -419,9 +434,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     web_command = servers.loopback_only(servers.procfile_web_command())
     print(f"date {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}")
-    print(f"web: {web_command}  (workers {args.workers}, {args.connections} clients)", flush=True)
+    print(f"web: {web_command}  (workers {args.workers}, {args.connections} clients, route {args.route})", flush=True)
     with tempfile.TemporaryDirectory(prefix="pixel-bench-") as tmp:
-        bench = Bench(args, Path(tmp), pick_load(args.client, Path(tmp)), web_command)
+        bench = Bench(args, Path(tmp), pick_load(args.client, Path(tmp), args.route), web_command)
         same = phase("checking both servers answer alike", lambda: same_answer(bench))
         runs = phase(f"throughput: {args.pairs} x (bare, app) x {args.seconds:g} s", lambda: throughput_phase(bench))
         slow = phase(f"latency: Zendesk answers in {SLOW_ZENDESK_SECONDS:g} s", lambda: latency_phase(bench))
