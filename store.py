@@ -72,7 +72,6 @@ events = Table(
     Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
     Column("target", Text),  # where a click went
     Column("state", String(8), nullable=False, server_default="new"),  # new -> queued (for webhooks)
-    Index("ix_events_occurred_at", "occurred_at"),
     Index("ix_events_state", "state"),
 )
 
