@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sys
 
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import commands
+import metrics
 import pixel
 from config import Settings, load_settings_or_exit
 from delivery import Courier
@@ -103,6 +105,15 @@ def _add_routes(app: Flask, store: Store) -> None:
             log.exception("health check: the store is unreachable")
             return jsonify(status="unavailable", store="unreachable"), 503
         return jsonify(status="ok", store="ok"), 200
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        """Prometheus metrics; behind a bearer token when METRICS_TOKEN is set."""
+        token = app.extensions["settings"].metrics_token
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token and not hmac.compare_digest(offered.encode(), token.encode()):
+            return Response("metrics need the bearer token in METRICS_TOKEN\n", 401, {"WWW-Authenticate": "Bearer"})
+        return Response(metrics.exposition(store), mimetype=metrics.CONTENT_TYPE)
 
     @app.get("/")
     def index() -> Response:

@@ -92,6 +92,9 @@ SETTINGS = (
     Setting(
         "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
     ),
+    Setting(
+        "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
+    ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -124,6 +127,7 @@ class Settings:
     tracking_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = field(default="", repr=False)
+    metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
 
     @property
@@ -159,6 +163,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tracking_encryption_keys=_fernet_keys(env["TRACKING_ENCRYPTION_KEYS"]),
         webhook_urls=_webhook_urls(env["WEBHOOK_URLS"]),
         webhook_secret=_webhook_secret(env),
+        metrics_token=env["METRICS_TOKEN"],
         log_level=_log_level(env["LOG_LEVEL"]),
     )
 

@@ -248,6 +248,7 @@ class Courier:
     def _observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""
         verdict = answer.verdict
+        self.store.tally({f"zendesk:{answer.status or 'no answer'}": 1})
         if verdict in ("ok", "final"):
             if self._failing:  # Zendesk is back: what waited on it goes now, paced by the budgets
                 log.info("Zendesk answers again; retrying waiting notes and checks now")

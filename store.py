@@ -145,6 +145,15 @@ deliveries = Table(
     Index("ix_deliveries_due", "state", "due_at"),
 )
 
+# Monotonic counts for /metrics (opens by kind, notes by outcome, Zendesk answers by
+# status): kept apart from the rows themselves, which retention deletes.
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
 budgets = Table(
     "budgets",
     metadata,
@@ -404,6 +413,10 @@ class Store:
             labels = [{"i": v.open.id, "c": v.client[:40], "k": v.kind} for v in verdicts if v.open.id in settled]
             if labels:
                 conn.execute(self._label, labels)
+            kinds: dict[str, int] = {}
+            for label in labels:
+                kinds[f"opens:{label['k']}"] = kinds.get(f"opens:{label['k']}", 0) + 1
+            _tally(conn, kinds)
             counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
                 _count_replies(conn, counted, now, interval)
@@ -499,6 +512,7 @@ class Store:
             )
             if not done.rowcount:
                 return False
+            _tally(conn, {f"notes:{state}": 1})
             if row.kind == "first":  # a first note covers its own open
                 one_more = case(
                     (replies.c.opens_noted < replies.c.opens, replies.c.opens_noted + 1), else_=replies.c.opens_noted
@@ -555,6 +569,26 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(budgets.delete().where(budgets.c.window_start < before))
 
+    def tally(self, counts: dict[str, int]) -> None:
+        """Add to monotonic counts (for /metrics)."""
+        with self.engine.begin() as conn:
+            _tally(conn, counts)
+
+    def figures(self, now: float) -> dict:
+        """What /metrics reports, read in one go: tallies, queue depths, oldest waiting work."""
+        waiting = {
+            "opens": (opens.c.opened_at, opens.c.state == "new"),
+            "notes": (deliveries.c.created_at, deliveries.c.state == "pending"),
+            "webhooks": (webhooks.c.created_at, webhooks.c.state == "pending"),
+        }
+        with self._reading() as conn:
+            counts = dict(conn.execute(select(tallies.c.key, tallies.c.count)).all())
+            queues = {}
+            for name, (created, pending) in waiting.items():
+                depth, oldest = conn.execute(select(func.count(), func.min(created)).where(pending)).one()
+                queues[name] = (depth, now - oldest if oldest else 0.0)
+        return {"tallies": counts, "queues": queues}
+
     def retry_waiting_now(self, now: float) -> None:
         """Make every delivery and ticket check waiting after a failure due now."""
         with self.engine.begin() as conn:
@@ -579,6 +613,18 @@ class Store:
         """Return when a hold ends (0 when none)."""
         with self._reading() as conn:
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
+
+
+def _tally(conn: Connection, counts: dict[str, int]) -> None:
+    """Add to tallies, in the caller's transaction (both dialects speak ON CONFLICT)."""
+    if not counts:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(tallies)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[tallies.c.key], set_={"count": tallies.c.count + upsert.excluded.count}
+    )
+    conn.execute(upsert, [{"key": key[:64], "count": n} for key, n in sorted(counts.items())])
 
 
 class _Refused(Exception):
