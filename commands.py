@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(refresh_ranges_command)
     app.cli.add_command(sign_url_command)
     app.cli.add_command(rewrite_html_command)
+    app.cli.add_command(erase_command)
 
 
 @click.command("img-tag")
@@ -165,3 +166,18 @@ def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: f
 def rewrite_html_command(source, pairs: tuple[str, ...], pixel: str, no_links: bool) -> None:
     """Print an HTML email (SOURCE, or - for stdin) with the open pixel and tracked links."""
     click.echo(rewrite_html(source.read(), _tracker_or_fail(), _meta(pairs), pixel, not no_links), nl=False)
+
+
+@click.command("erase")
+@click.option("--ticket", "ticket_id", type=click.IntRange(min=1), help="Everything stored for this ticket.")
+@click.option("--requester", "requester_id", type=click.IntRange(min=1), help="Everything for this requester.")
+@click.option(
+    "--meta", "pairs", multiple=True, metavar="KEY=VALUE", help="Tracking-link events whose metadata matches."
+)
+@with_appcontext
+def erase_command(ticket_id: int | None, requester_id: int | None, pairs: tuple[str, ...]) -> None:
+    """Delete everything stored for a ticket, a requester or a campaign, and say what was deleted."""
+    if ticket_id is None and requester_id is None and not pairs:
+        raise click.UsageError("say what to erase: --ticket, --requester or --meta (e.g. --meta campaign=november)")
+    removed = current_app.extensions["store"].erase(ticket_id, requester_id, _meta(pairs))
+    click.echo("Deleted: " + ", ".join(f"{count} {what}" for what, count in removed.items()) + ".")

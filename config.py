@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from openers import NOTABLE_KINDS
+from privacy import IP_MODES
 
 
 class ConfigError(ValueError):
@@ -93,6 +94,17 @@ SETTINGS = (
         "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
     ),
     Setting(
+        "IP_STORAGE",
+        "truncated",
+        "How client addresses are kept once an open is labelled: truncated (/24, /48), full or none.",
+    ),
+    Setting(
+        "RETENTION_DAYS",
+        "180",
+        "Opens, clicks and deliveries older than this are deleted by the running service; 0 keeps them.",
+    ),
+    Setting("API_TOKEN", "", "Bearer token for the JSON API (erasure); empty turns the API off."),
+    Setting(
         "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
     ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
@@ -128,6 +140,9 @@ class Settings:
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
+    api_token: str = field(default="", repr=False)
+    ip_storage: str = "truncated"
+    retention_days: float = 180.0
     log_level: str = "INFO"
 
     @property
@@ -164,6 +179,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_urls=_webhook_urls(env["WEBHOOK_URLS"]),
         webhook_secret=_webhook_secret(env),
         metrics_token=env["METRICS_TOKEN"],
+        api_token=_api_token(env["API_TOKEN"]),
+        ip_storage=_ip_storage(env["IP_STORAGE"]),
+        retention_days=_number(env, "RETENTION_DAYS", 0, 36500),
         log_level=_log_level(env["LOG_LEVEL"]),
     )
 
@@ -373,6 +391,22 @@ def _webhook_secret(env: Mapping[str, str]) -> str:
             '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
         )
     return secret
+
+
+def _api_token(token: str) -> str:
+    """Require a token too long to guess."""
+    if token and len(token) < 32:
+        raise ConfigError(
+            'API_TOKEN must be at least 32 characters: `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+        )
+    return token
+
+
+def _ip_storage(mode: str) -> str:
+    """Check the IP_STORAGE mode."""
+    if mode.lower() not in IP_MODES:
+        raise ConfigError(f"IP_STORAGE must be one of {', '.join(IP_MODES)} (got {mode!r}).")
+    return mode.lower()
 
 
 def _log_level(level: str) -> str:

@@ -14,6 +14,7 @@ import notes
 import pixel
 from config import Settings
 from openers import PERSON, Classifier
+from privacy import kept_address
 from store import Store, Verdict
 from webhooks import Webhooks
 from zendesk import CONNECT_TIMEOUT, Answer
@@ -89,8 +90,7 @@ class Courier:
         """Triage due opens and send one due note; True if anything moved."""
         now = self.clock()
         if now >= self._next_cleanup:
-            self.store.forget_budgets(now - 3600)
-            self._next_cleanup = now + 600
+            self._clean_up(now)
         moved = self.dispatch_events(now)
         moved = self.triage_opens(now) or moved
         if self.webhooks is not None:
@@ -103,8 +103,18 @@ class Courier:
         if rows:
             calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
             proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
-            self.store.dispatch_events(calls, proven, now)
+            kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
+            self.store.dispatch_events(calls, proven, kept_ips, now)
         return bool(rows)
+
+    def _clean_up(self, now: float) -> None:
+        """Every ten minutes: forget old budget windows, and delete what is past retention."""
+        self._next_cleanup = now + 600
+        self.store.forget_budgets(now - 3600)
+        if self.settings.retention_days:
+            purged = self.store.purge(now - self.settings.retention_days * 86400)
+            if any(purged.values()):
+                log.info("retention: deleted %s", ", ".join(f"{n} {what}" for what, n in purged.items() if n))
 
     # -- opens ----------------------------------------------------------------
 
@@ -125,7 +135,8 @@ class Courier:
         sent_at = pixel.sent_time(row.sent)
         since_sent = row.opened_at - sent_at if sent_at is not None else None
         opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
-        return Verdict(row, self._state(row, ticket, opener.kind), opener.client, opener.kind, sent_at)
+        kept_ip = kept_address(row.ip, self.settings.ip_storage)
+        return Verdict(row, self._state(row, ticket, opener.kind), opener.client, opener.kind, sent_at, kept_ip)
 
     def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""

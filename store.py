@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -179,6 +180,7 @@ class Verdict:
     client: str = ""
     kind: str = ""
     sent_at: float | None = None
+    ip: str | None = None  # the address as it is kept (IP_STORAGE)
 
 
 class Store:
@@ -191,7 +193,9 @@ class Store:
         self._pixel = threading.local()
         self._pixel_connections: list = []
         self._label = (
-            update(opens).where(opens.c.id == bindparam("i")).values(client=bindparam("c"), kind=bindparam("k"))
+            update(opens)
+            .where(opens.c.id == bindparam("i"))
+            .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"))
         )
 
     def close(self) -> None:
@@ -341,7 +345,9 @@ class Store:
         with self._reading() as conn:
             return conn.execute(select(events).where(events.c.state == "new").order_by(events.c.id).limit(limit)).all()
 
-    def dispatch_events(self, calls: dict[int, list[dict]], ticket_opens: dict[int, dict], now: float) -> None:
+    def dispatch_events(
+        self, calls: dict[int, list[dict]], ticket_opens: dict[int, dict], kept_ips: dict[int, str | None], now: float
+    ) -> None:
         """Move events out of `new`: queue their webhook calls and the ticket opens they prove, once."""
         with self.engine.begin() as conn:
             moved = list(
@@ -358,6 +364,9 @@ class Store:
             proven = [{"signed": True, **ticket_opens[event_id]} for event_id in moved if event_id in ticket_opens]
             if proven:
                 conn.execute(insert(opens), proven)
+            if moved:  # the full address was needed only to label the event
+                keep = update(events).where(events.c.id == bindparam("i")).values(ip=bindparam("a"))
+                conn.execute(keep, [{"i": event_id, "a": kept_ips[event_id]} for event_id in moved])
 
     def webhook_calls(self) -> Sequence[Row]:
         """Return every webhook call, oldest first."""
@@ -410,7 +419,9 @@ class Store:
             settled: set[int] = set()
             for state in {verdict.state for verdict in verdicts}:
                 settled.update(_settle(conn, [v.open.id for v in verdicts if v.state == state], state=state))
-            labels = [{"i": v.open.id, "c": v.client[:40], "k": v.kind} for v in verdicts if v.open.id in settled]
+            labels = [
+                {"i": v.open.id, "c": v.client[:40], "k": v.kind, "a": v.ip} for v in verdicts if v.open.id in settled
+            ]
             if labels:
                 conn.execute(self._label, labels)
             kinds: dict[str, int] = {}
@@ -569,6 +580,41 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(budgets.delete().where(budgets.c.window_start < before))
 
+    def purge(self, before: float) -> dict[str, int]:
+        """Delete everything settled before a time (retention); return how many rows of each kind."""
+        old = {
+            "opens": (opens, opens.c.opened_at < before, opens.c.state != "new"),
+            "events": (events, events.c.occurred_at < before, events.c.state != "new"),
+            "note deliveries": (deliveries, deliveries.c.created_at < before, deliveries.c.state != "pending"),
+            "webhook calls": (webhooks, webhooks.c.created_at < before, webhooks.c.state != "pending"),
+            "replies": (replies, replies.c.last_open_at < before, replies.c.summary_pending.is_(False)),
+            "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != "checking"),
+        }
+        with self.engine.begin() as conn:
+            return {name: conn.execute(table.delete().where(*where)).rowcount for name, (table, *where) in old.items()}
+
+    def erase(self, ticket_id: int | None = None, requester_id: int | None = None, meta: dict | None = None) -> dict:
+        """Delete everything stored for a ticket, a requester or link metadata; return what was deleted."""
+        with self.engine.begin() as conn:
+            ticket_ids = {ticket_id} if ticket_id is not None else set()
+            if requester_id is not None:
+                owned = select(tickets.c.ticket_id).where(tickets.c.requester_id == requester_id)
+                ticket_ids |= set(conn.execute(owned).scalars())
+            event_ids = _events_matching(conn, ticket_ids, requester_id, meta or {})
+            by_open = [opens.c.ticket_id.in_(ticket_ids)]
+            if requester_id is not None:
+                by_open.append(opens.c.requester_id == requester_id)
+            removed = {
+                "opens": conn.execute(opens.delete().where(or_(*by_open))).rowcount,
+                "replies": conn.execute(replies.delete().where(replies.c.ticket_id.in_(ticket_ids))).rowcount,
+                "note deliveries": conn.execute(
+                    deliveries.delete().where(deliveries.c.ticket_id.in_(ticket_ids))
+                ).rowcount,
+                "tickets": conn.execute(tickets.delete().where(tickets.c.ticket_id.in_(ticket_ids))).rowcount,
+                "events": conn.execute(events.delete().where(events.c.id.in_(event_ids))).rowcount,
+            }
+        return removed
+
     def tally(self, counts: dict[str, int]) -> None:
         """Add to monotonic counts (for /metrics)."""
         with self.engine.begin() as conn:
@@ -613,6 +659,26 @@ class Store:
         """Return when a hold ends (0 when none)."""
         with self._reading() as conn:
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
+
+
+def _events_matching(conn: Connection, ticket_ids: set[int], requester_id: int | None, meta: dict) -> list[int]:
+    """Ids of events whose link metadata names one of the tickets, the requester, or all of `meta`."""
+    wanted_tickets = {str(ticket) for ticket in ticket_ids}
+    found = []
+    for event_id, raw in conn.execute(select(events.c.id, events.c.meta)):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        if (
+            str(data.get("ticket_id", "")) in wanted_tickets
+            or (requester_id is not None and str(data.get("requester_id", "")) == str(requester_id))
+            or (meta and all(str(data.get(key)) == str(value) for key, value in meta.items()))
+        ):
+            found.append(event_id)
+    return found
 
 
 def _tally(conn: Connection, counts: dict[str, int]) -> None:

@@ -1,0 +1,105 @@
+"""Privacy: truncated addresses, retention and erasure leave nothing behind, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from privacy import kept_address
+from store import deliveries, events, opens, replies, tickets
+from tests.conftest import Clock, drain
+
+KEY = "k" * 40
+API = "a" * 40
+BASE = "https://pixel.example.com"
+THUNDERBIRD = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"}
+
+
+def rows(store, table, *where) -> int:
+    """Count rows in the database itself."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+@pytest.mark.parametrize(
+    ("address", "mode", "kept"),
+    [
+        ("203.0.113.77", "truncated", "203.0.113.0"),
+        ("2001:db8:1234:5678::1", "truncated", "2001:db8:1234::"),
+        ("203.0.113.77", "full", "203.0.113.77"),
+        ("203.0.113.77", "none", None),
+        ("not an address", "truncated", None),
+    ],
+)
+def test_kept_address(address, mode, kept):
+    assert kept_address(address, mode) == kept
+
+
+@pytest.mark.parametrize(("mode", "stored"), [("truncated", "198.51.100.0"), ("full", "198.51.100.77"), ("none", None)])
+def test_addresses_are_kept_as_ip_storage_says(make_app, database_url, mode, stored):
+    app = make_app(database_url, IP_STORAGE=mode, PROXY_HOPS="1", TRACKING_KEYS=KEY, PUBLIC_URL=BASE)
+    client = app.test_client()
+    headers = {**THUNDERBIRD, "X-Forwarded-For": "198.51.100.77"}
+    client.get("/pixel.gif?ticket_id=42&requester_id=7", headers=headers)
+    client.get(app.extensions["tracker"].open_url({"c": 1}).removeprefix(BASE), headers=headers)
+    drain(app.extensions["courier"])
+    store = app.extensions["store"]
+    with store.engine.connect() as conn:
+        addresses = set(conn.execute(select(opens.c.ip)).scalars()) | set(conn.execute(select(events.c.ip)).scalars())
+    assert addresses == {stored}
+
+
+def test_retention_purges_old_rows_by_itself(make_app, zendesk, database_url):
+    app = make_app(database_url, RETENTION_DAYS="30", TRACKING_KEYS=KEY, PUBLIC_URL=BASE)
+    client, courier, store = app.test_client(), app.extensions["courier"], app.extensions["store"]
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=1", headers=THUNDERBIRD)
+    client.get(app.extensions["tracker"].open_url({"campaign": "nov"}).removeprefix(BASE), headers=THUNDERBIRD)
+    courier.clock = Clock(time.time())
+    drain(courier)
+    assert zendesk.notes_on(42) and rows(store, opens) == 1 and rows(store, events) == 1
+    courier.clock.advance(29 * 86400)
+    drain(courier)
+    assert rows(store, opens) == 1, "kept within the retention period"
+    courier.clock.advance(2 * 86400)
+    drain(courier)
+    for table in (opens, events, deliveries, replies, tickets):
+        assert rows(store, table) == 0, table.name
+
+
+def test_erasure_by_ticket_requester_and_campaign_leaves_nothing(make_app, zendesk, database_url):
+    zendesk.add_ticket(43, requester_id=8)
+    app = make_app(database_url, TRACKING_KEYS=KEY, PUBLIC_URL=BASE)
+    client, store, tracker = app.test_client(), app.extensions["store"], app.extensions["tracker"]
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=1", headers=THUNDERBIRD)
+    client.get("/pixel.gif?ticket_id=43&requester_id=8&comment_id=1", headers=THUNDERBIRD)
+    client.get(tracker.open_url({"campaign": "nov", "ticket_id": 42}).removeprefix(BASE), headers=THUNDERBIRD)
+    client.get(tracker.open_url({"campaign": "dec"}).removeprefix(BASE), headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    runner = app.test_cli_runner()
+    output = runner.invoke(args=["erase", "--ticket", "42"]).output
+    # the pixel open and the link open (no comment id: another reply), each with its note
+    assert output.startswith("Deleted: 2 opens, 2 replies, 2 note deliveries, 1 tickets, 1 events.")
+    assert (
+        rows(store, opens, opens.c.ticket_id == 42) == 0 and rows(store, deliveries, deliveries.c.ticket_id == 42) == 0
+    )
+    assert "1 tickets" in runner.invoke(args=["erase", "--requester", "8"]).output
+    assert rows(store, opens) == 0 and rows(store, tickets) == 0 and rows(store, replies) == 0
+    assert "1 events" in runner.invoke(args=["erase", "--meta", "campaign=dec"]).output
+    assert rows(store, events) == 0
+    assert runner.invoke(args=["erase"]).exit_code == 2
+
+
+def test_erasure_api_needs_its_token(make_app):
+    off = make_app().test_client()
+    assert off.post("/api/erasure", json={"ticket_id": 42}).status_code == 404
+    client = make_app(API_TOKEN=API).test_client()
+    assert client.post("/api/erasure", json={"ticket_id": 42}).status_code == 401
+    wrong = {"Authorization": "Bearer " + "b" * 40}
+    assert client.post("/api/erasure", json={"ticket_id": 42}, headers=wrong).status_code == 401
+    good = {"Authorization": f"Bearer {API}"}
+    assert client.post("/api/erasure", data="nonsense", headers=good).status_code == 400
+    client.get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
+    answer = client.post("/api/erasure", json={"ticket_id": 42}, headers=good)
+    assert answer.status_code == 200 and answer.json["deleted"]["opens"] == 1
