@@ -103,6 +103,12 @@ SETTINGS = (
         "180",
         "Opens, clicks and deliveries older than this are deleted by the running service; 0 keeps them.",
     ),
+    Setting(
+        "OPT_OUT_TAG",
+        "no_read_receipts",
+        "Tickets with this tag are not tracked (checked with the requester); empty for none.",
+    ),
+    Setting("OPT_OUT_REQUESTERS", "", "Zendesk user ids, comma-separated, who are never tracked."),
     Setting("API_TOKEN", "", "Bearer token for the JSON API (erasure); empty turns the API off."),
     Setting(
         "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
@@ -141,6 +147,8 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    opt_out_tag: str = "no_read_receipts"
+    opt_out_requesters: frozenset[int] = frozenset()
     ip_storage: str = "truncated"
     retention_days: float = 180.0
     log_level: str = "INFO"
@@ -180,6 +188,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=_webhook_secret(env),
         metrics_token=env["METRICS_TOKEN"],
         api_token=_api_token(env["API_TOKEN"]),
+        opt_out_tag=_tag(env["OPT_OUT_TAG"], "OPT_OUT_TAG"),
+        opt_out_requesters=_user_ids(env["OPT_OUT_REQUESTERS"]),
         ip_storage=_ip_storage(env["IP_STORAGE"]),
         retention_days=_number(env, "RETENTION_DAYS", 0, 36500),
         log_level=_log_level(env["LOG_LEVEL"]),
@@ -310,11 +320,19 @@ def _timezone(name: str) -> str:
     return name
 
 
-def _tag(tag: str) -> str:
+def _tag(tag: str, name: str = "NOTE_TAG") -> str:
     """Check that a Zendesk tag has no spaces or commas."""
     if tag and not re.fullmatch(r"[\w:/.-]{1,80}", tag):
-        raise ConfigError(f"NOTE_TAG must be one word without spaces or commas (got {tag!r}).")
+        raise ConfigError(f"{name} must be one word without spaces or commas (got {tag!r}).")
     return tag
+
+
+def _user_ids(raw: str) -> frozenset[int]:
+    """Parse comma-separated Zendesk user ids."""
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not all(part.isdigit() for part in ids):
+        raise ConfigError(f"OPT_OUT_REQUESTERS must be Zendesk user ids separated by commas (got {raw!r}).")
+    return frozenset(int(part) for part in ids)
 
 
 def _note_kinds(raw: str) -> tuple[str, ...]:

@@ -135,11 +135,16 @@ class Courier:
         sent_at = pixel.sent_time(row.sent)
         since_sent = row.opened_at - sent_at if sent_at is not None else None
         opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
+        state = self._state(row, ticket, opener.kind)
+        if state == "opted_out":
+            return Verdict(row, state)  # not analysed, nothing of the reader kept
         kept_ip = kept_address(row.ip, self.settings.ip_storage)
-        return Verdict(row, self._state(row, ticket, opener.kind), opener.client, opener.kind, sent_at, kept_ip)
+        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip)
 
     def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""
+        if row.requester_id in self.settings.opt_out_requesters or (ticket is not None and ticket.opted_out):
+            return "opted_out"
         if self._must_verify() and not row.signed:  # a signed link is its own proof
             if row.requester_id is None:
                 return "unverified"
@@ -171,7 +176,9 @@ class Courier:
         if answer.status == 404:
             self.store.remember_ticket(ticket_id, None, "deleted", now)
         elif answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
-            self.store.remember_ticket(ticket_id, requester, status[:16], now)
+            tags = found.get("tags") if isinstance(found.get("tags"), list) else []
+            opted_out = bool(self.settings.opt_out_tag) and self.settings.opt_out_tag in tags
+            self.store.remember_ticket(ticket_id, requester, status[:16], now, opted_out)
         else:
             self.store.postpone_ticket_check(ticket_id, now + self._retry_delay(answer, attempts), failed=True)
 

@@ -107,6 +107,7 @@ tickets = Table(
     Column("checked_at", Float, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("retry_at", Float, nullable=False, server_default="0"),
+    Column("opted_out", Boolean, nullable=False, server_default=text("false")),  # carries OPT_OUT_TAG
 )
 
 replies = Table(
@@ -424,6 +425,9 @@ class Store:
             ]
             if labels:
                 conn.execute(self._label, labels)
+            untracked = [v.open.id for v in verdicts if v.state == "opted_out" and v.open.id in settled]
+            if untracked:  # an opted-out requester's load keeps no trace of the reader
+                conn.execute(update(opens).where(opens.c.id.in_(untracked)).values(ip=None, user_agent=None))
             kinds: dict[str, int] = {}
             for label in labels:
                 kinds[f"opens:{label['k']}"] = kinds.get(f"opens:{label['k']}", 0) + 1
@@ -473,16 +477,18 @@ class Store:
             attempts = tickets.c.attempts + (1 if failed else 0)
             conn.execute(update(tickets).where(*where).values(retry_at=retry_at, attempts=attempts))
 
-    def remember_ticket(self, ticket_id: int, requester_id: int | None, status: str, now: float) -> None:
-        """Remember a ticket's requester and status (closed and deleted are final)."""
+    def remember_ticket(
+        self, ticket_id: int, requester_id: int | None, status: str, now: float, opted_out: bool | None = None
+    ) -> None:
+        """Remember a ticket's requester, status and opt-out (closed and deleted are final)."""
         with self.engine.begin() as conn:
             _insert_ignore(conn, tickets, ticket_id=ticket_id, requester_id=requester_id, status=status, checked_at=now)
-            requester = requester_id if requester_id is not None else tickets.c.requester_id
-            conn.execute(
-                update(tickets)
-                .where(tickets.c.ticket_id == ticket_id)
-                .values(requester_id=requester, status=status, checked_at=now)
-            )
+            values = {"status": status, "checked_at": now}
+            if requester_id is not None:
+                values["requester_id"] = requester_id
+            if opted_out is not None:
+                values["opted_out"] = opted_out
+            conn.execute(update(tickets).where(tickets.c.ticket_id == ticket_id).values(**values))
 
     # -- replies and deliveries -----------------------------------------------
 

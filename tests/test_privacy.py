@@ -103,3 +103,23 @@ def test_erasure_api_needs_its_token(make_app):
     client.get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
     answer = client.post("/api/erasure", json={"ticket_id": 42}, headers=good)
     assert answer.status_code == 200 and answer.json["deleted"]["opens"] == 1
+
+
+def test_tickets_with_the_opt_out_tag_are_not_tracked(make_app, zendesk, database_url):
+    zendesk.add_ticket(44, requester_id=9)
+    zendesk.tickets[44]["tags"] = ["vip", "no_read_receipts"]
+    app = make_app(database_url)
+    app.test_client().get("/pixel.gif?ticket_id=44&requester_id=9", headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    store = app.extensions["store"]
+    assert zendesk.notes_on(44) == []
+    with store.engine.connect() as conn:
+        kept = conn.execute(select(opens.c.state, opens.c.ip, opens.c.user_agent, opens.c.kind)).all()
+    assert [tuple(row) for row in kept] == [("opted_out", None, None, None)]
+
+
+def test_requesters_on_the_opt_out_list_are_not_tracked(make_app, zendesk):
+    app = make_app(OPT_OUT_REQUESTERS="7, 12")
+    app.test_client().get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    assert zendesk.comments == [] and app.extensions["store"].open_by_id(1).state == "opted_out"
