@@ -421,7 +421,9 @@ class Store:
             for state in {verdict.state for verdict in verdicts}:
                 settled.update(_settle(conn, [v.open.id for v in verdicts if v.state == state], state=state))
             labels = [
-                {"i": v.open.id, "c": v.client[:40], "k": v.kind, "a": v.ip} for v in verdicts if v.open.id in settled
+                {"i": v.open.id, "c": v.client[:40] or None, "k": v.kind or None, "a": v.ip}
+                for v in verdicts
+                if v.open.id in settled
             ]
             if labels:
                 conn.execute(self._label, labels)
@@ -430,7 +432,8 @@ class Store:
                 conn.execute(update(opens).where(opens.c.id.in_(untracked)).values(ip=None, user_agent=None))
             kinds: dict[str, int] = {}
             for label in labels:
-                kinds[f"opens:{label['k']}"] = kinds.get(f"opens:{label['k']}", 0) + 1
+                key = f"opens:{label['k'] or 'opted_out'}"  # opted-out loads are not analysed
+                kinds[key] = kinds.get(key, 0) + 1
             _tally(conn, kinds)
             counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
