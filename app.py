@@ -15,6 +15,7 @@ import commands
 import metrics
 import pixel
 from config import Settings, load_settings_or_exit
+from dashboard import board
 from delivery import Courier
 from links import NO_STORE, NOT_A_LINK, LinkRecorder
 from openers import AddressRanges, Classifier, load_ranges
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _add_routes(app, store)
+    app.register_blueprint(board)
     _add_click_route(app, links)
     commands.register(app)
     if deliver:

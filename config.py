@@ -109,6 +109,13 @@ SETTINGS = (
         "Tickets with this tag are not tracked (checked with the requester); empty for none.",
     ),
     Setting("OPT_OUT_REQUESTERS", "", "Zendesk user ids, comma-separated, who are never tracked."),
+    Setting("ADMIN_USER", "", "User name for the dashboard and the API; without it and ADMIN_PASSWORD they are off."),
+    Setting("ADMIN_PASSWORD", "", "Password for the dashboard and the API (at least 12 characters)."),
+    Setting(
+        "ZENDESK_WEBHOOK_SECRET",
+        "",
+        "Signing secret of the Zendesk webhook that reports replies sent (POST /zendesk/replies).",
+    ),
     Setting("API_TOKEN", "", "Bearer token for the JSON API (erasure); empty turns the API off."),
     Setting(
         "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
@@ -147,6 +154,10 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    admin_user: str = ""
+    admin_password: str = field(default="", repr=False)
+    zendesk_webhook_secret: str = field(default="", repr=False)
+    zendesk_subdomain: str = ""
     opt_out_tag: str = "no_read_receipts"
     opt_out_requesters: frozenset[int] = frozenset()
     ip_storage: str = "truncated"
@@ -188,6 +199,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=_webhook_secret(env),
         metrics_token=env["METRICS_TOKEN"],
         api_token=_api_token(env["API_TOKEN"]),
+        admin_user=env["ADMIN_USER"],
+        admin_password=_admin_password(env),
+        zendesk_webhook_secret=env["ZENDESK_WEBHOOK_SECRET"],
+        zendesk_subdomain=env["ZENDESK_SUBDOMAIN"].lower()
+        if _SUBDOMAIN.match(env["ZENDESK_SUBDOMAIN"].lower())
+        else "",
         opt_out_tag=_tag(env["OPT_OUT_TAG"], "OPT_OUT_TAG"),
         opt_out_requesters=_user_ids(env["OPT_OUT_REQUESTERS"]),
         ip_storage=_ip_storage(env["IP_STORAGE"]),
@@ -409,6 +426,16 @@ def _webhook_secret(env: Mapping[str, str]) -> str:
             '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
         )
     return secret
+
+
+def _admin_password(env: Mapping[str, str]) -> str:
+    """Require both dashboard settings, and a password worth the name."""
+    user, password = env["ADMIN_USER"], env["ADMIN_PASSWORD"]
+    if bool(user) != bool(password):
+        raise ConfigError("Set both ADMIN_USER and ADMIN_PASSWORD to turn the dashboard on, or neither to keep it off.")
+    if password and len(password) < 12:
+        raise ConfigError("ADMIN_PASSWORD must be at least 12 characters.")
+    return password
 
 
 def _api_token(token: str) -> str:

@@ -104,7 +104,8 @@ class Courier:
             calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
             proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
-            self.store.dispatch_events(calls, proven, kept_ips, now)
+            campaigns = {row.id: links.campaign_of(row) for row in rows}
+            self.store.dispatch_events(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
         return bool(rows)
 
     def _clean_up(self, now: float) -> None:

@@ -71,3 +71,13 @@ def ticket_open(event) -> dict | None:
         "ip": event.ip,
         "user_agent": event.user_agent,
     }
+
+
+def campaign_of(event) -> str:
+    """The campaign a stored event's link names ('' when none)."""
+    try:
+        meta = json.loads(event.meta)
+    except ValueError:
+        return ""
+    campaign = meta.get("campaign") if isinstance(meta, dict) else None
+    return str(campaign)[:80] if campaign not in (None, "") else ""

@@ -124,6 +124,38 @@ replies = Table(
     Column("summary_pending", Boolean, nullable=False, server_default=text("false")),
     Column("read_noted", Boolean, nullable=False, server_default=text("false")),  # a person's open has its note
     Column("sent_at", Float),  # when the reply was sent, if the img tag said
+    Column("first_read_at", Float),  # the first open by a person
+    Index("ix_replies_first_open_at", "first_open_at"),
+)
+
+# Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
+replies_sent = Table(
+    "replies_sent",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reply_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("sent_at", Float, nullable=False),
+    Index("ix_replies_sent_sent_at", "sent_at"),
+)
+
+# Opens per UTC day, kind and client, kept up to date by triage: the dashboard
+# reads these few rows instead of millions of opens.
+daily_opens = Table(
+    "daily_opens",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("client", String(40), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+# Tracking-link events per campaign (from link metadata) and type, kept by dispatch.
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("campaign", String(80), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )
 
 deliveries = Table(
@@ -215,7 +247,7 @@ class Store:
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             conn.execute(text("SELECT 1"))
 
     def record_open(self, values: dict) -> None:
@@ -233,7 +265,7 @@ class Store:
     def events(self, kind: str | None = None) -> Sequence[Row]:
         """Return stored tracking events, oldest first."""
         query = select(events).order_by(events.c.id)
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(query.where(events.c.kind == kind) if kind else query).all()
 
     def _insert_now(self, sql: str, values: dict) -> None:
@@ -260,7 +292,7 @@ class Store:
         self._pixel_connections.append(self._pixel.conn)
         return self._pixel.conn
 
-    def _reading(self) -> Connection:
+    def reading(self) -> Connection:
         """Open a connection for reads (on SQLite, without taking the write lock)."""
         return self.engine.connect().execution_options(deferred_begin=True)
 
@@ -343,13 +375,20 @@ class Store:
 
     def new_events(self, limit: int) -> Sequence[Row]:
         """Return tracking events not yet dispatched (to webhooks and ticket opens), oldest first."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(select(events).where(events.c.state == "new").order_by(events.c.id).limit(limit)).all()
 
     def dispatch_events(
-        self, calls: dict[int, list[dict]], ticket_opens: dict[int, dict], kept_ips: dict[int, str | None], now: float
+        self,
+        calls: dict[int, list[dict]],
+        ticket_opens: dict[int, dict],
+        kept_ips: dict[int, str | None],
+        now: float,
+        campaign_of: dict[int, str] | None = None,
+        kinds_of: dict[int, str] | None = None,
     ) -> None:
         """Move events out of `new`: queue their webhook calls and the ticket opens they prove, once."""
+        campaign_of, kinds_of = campaign_of or {}, kinds_of or {}
         with self.engine.begin() as conn:
             moved = list(
                 conn.execute(
@@ -365,13 +404,24 @@ class Store:
             proven = [{"signed": True, **ticket_opens[event_id]} for event_id in moved if event_id in ticket_opens]
             if proven:
                 conn.execute(insert(opens), proven)
+            campaigns: dict[tuple[str, str], int] = {}
+            for event_id in moved:
+                if campaign_of.get(event_id):
+                    key = (campaign_of[event_id], kinds_of[event_id])
+                    campaigns[key] = campaigns.get(key, 0) + 1
+            _add_counts(conn, campaign_events, ("campaign", "kind"), campaigns)
             if moved:  # the full address was needed only to label the event
                 keep = update(events).where(events.c.id == bindparam("i")).values(ip=bindparam("a"))
                 conn.execute(keep, [{"i": event_id, "a": kept_ips[event_id]} for event_id in moved])
 
+    def record_reply_sent(self, ticket_id: int, reply_key: int, sent_at: float) -> bool:
+        """Remember a reply Zendesk says it sent; False if it was known already."""
+        with self.engine.begin() as conn:
+            return _insert_ignore(conn, replies_sent, ticket_id=ticket_id, reply_key=reply_key, sent_at=sent_at)
+
     def webhook_calls(self) -> Sequence[Row]:
         """Return every webhook call, oldest first."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(select(webhooks).order_by(webhooks.c.id)).all()
 
     # -- opens ----------------------------------------------------------------
@@ -388,7 +438,7 @@ class Store:
             query = query.where(
                 or_(opens.c.signed.is_(True), opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described))
             )
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(query.where(opens.c.state == "new").order_by(opens.c.id).limit(limit)).all()
 
     def ticket_to_check(self, now: float) -> int | None:
@@ -405,7 +455,7 @@ class Store:
             .order_by(opens.c.id)
             .limit(1)
         )
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(query).scalar()
 
     def settle_opens(self, verdicts: Sequence[Verdict], now: float, interval: float) -> None:
@@ -431,30 +481,35 @@ class Store:
             if untracked:  # an opted-out requester's load keeps no trace of the reader
                 conn.execute(update(opens).where(opens.c.id.in_(untracked)).values(ip=None, user_agent=None))
             kinds: dict[str, int] = {}
+            days: dict[tuple[str, str, str], int] = {}
+            opened = {v.open.id: v.open.opened_at for v in verdicts}
             for label in labels:
-                key = f"opens:{label['k'] or 'opted_out'}"  # opted-out loads are not analysed
-                kinds[key] = kinds.get(key, 0) + 1
+                kind = label["k"] or "opted_out"  # opted-out loads are not analysed
+                kinds[f"opens:{kind}"] = kinds.get(f"opens:{kind}", 0) + 1
+                day = (_utc_day(opened[label["i"]]), kind, label["c"] or "")
+                days[day] = days.get(day, 0) + 1
             _tally(conn, kinds)
+            _add_counts(conn, daily_opens, ("day", "kind", "client"), days)
             counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
                 _count_replies(conn, counted, now, interval)
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(select(opens).where(opens.c.id == open_id)).first()
 
     # -- tickets --------------------------------------------------------------
 
     def cached_ticket(self, ticket_id: int) -> Row | None:
         """Return what Zendesk said of a ticket, if it was checked before."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             where = (tickets.c.ticket_id == ticket_id, tickets.c.status != "checking")
             return conn.execute(select(tickets).where(*where)).first()
 
     def cached_tickets(self, ticket_ids: Sequence[int]) -> dict[int, Row]:
         """Return what Zendesk said of several tickets, by id."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             where = (tickets.c.ticket_id.in_(set(ticket_ids)), tickets.c.status != "checking")
             return {row.ticket_id: row for row in conn.execute(select(tickets).where(*where))}
 
@@ -497,7 +552,7 @@ class Store:
 
     def reply(self, ticket_id: int, reply_key: int) -> Row | None:
         """Return a reply's counters."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
             return conn.execute(select(replies).where(*where)).first()
 
@@ -552,14 +607,14 @@ class Store:
 
     def deliveries_for(self, ticket_id: int) -> Sequence[Row]:
         """Return a ticket's deliveries, oldest first."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(
                 select(deliveries).where(deliveries.c.ticket_id == ticket_id).order_by(deliveries.c.id)
             ).all()
 
     def pending_count(self) -> int:
         """Count opens and deliveries still waiting."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             waiting_opens = conn.execute(
                 select(func.count()).select_from(opens).where(opens.c.state == "new")
             ).scalar_one()
@@ -636,7 +691,7 @@ class Store:
             "notes": (deliveries.c.created_at, deliveries.c.state == "pending"),
             "webhooks": (webhooks.c.created_at, webhooks.c.state == "pending"),
         }
-        with self._reading() as conn:
+        with self.reading() as conn:
             counts = dict(conn.execute(select(tallies.c.key, tallies.c.count)).all())
             queues = {}
             for name, (created, pending) in waiting.items():
@@ -666,7 +721,7 @@ class Store:
 
     def held_until(self, key: str) -> float:
         """Return when a hold ends (0 when none)."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
 
 
@@ -688,6 +743,23 @@ def _events_matching(conn: Connection, ticket_ids: set[int], requester_id: int |
         ):
             found.append(event_id)
     return found
+
+
+def _utc_day(timestamp: float) -> str:
+    """The UTC date of a time, as YYYY-MM-DD."""
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+def _add_counts(conn: Connection, table: Table, keys: tuple[str, ...], counts: dict[tuple, int]) -> None:
+    """Add to a rollup table's counts, one executemany upsert."""
+    if not counts:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c[key] for key in keys], set_={"count": table.c.count + upsert.excluded.count}
+    )
+    conn.execute(upsert, [{**dict(zip(keys, key, strict=True)), "count": n} for key, n in sorted(counts.items())])
 
 
 def _tally(conn: Connection, counts: dict[str, int]) -> None:
@@ -762,7 +834,12 @@ def _count_replies(conn: Connection, groups: dict[tuple[int, int], list[Verdict]
             notes.append(_note(key, "summary", now, due))
     if noted_ids:
         conn.execute(update(opens).where(opens.c.id.in_(noted_ids)).values(state="noted"))
-    _flag_replies(conn, read, read_noted=True)
+    if read:  # remember when a person first read each reply, for time-to-open figures
+        where = (replies.c.ticket_id == bindparam("t"), replies.c.reply_key == bindparam("k"))
+        first_reads = [
+            {"t": t, "k": k, "r": next(v for v in groups[(t, k)] if v.kind == PERSON).open.opened_at} for t, k in read
+        ]
+        conn.execute(update(replies).where(*where).values(read_noted=True, first_read_at=bindparam("r")), first_reads)
     _flag_replies(conn, pending, summary_pending=True)
     if notes:
         conn.execute(insert(deliveries), notes)

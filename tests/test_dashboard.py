@@ -1,0 +1,113 @@
+"""The dashboard and the API: behind a login, figures from the store, exports, Zendesk's reply webhook."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import time
+
+import pytest
+
+from tests.conftest import drain
+
+ADMIN = {"ADMIN_USER": "lead", "ADMIN_PASSWORD": "correct horse battery"}
+LOGIN = {"Authorization": "Basic " + base64.b64encode(b"lead:correct horse battery").decode()}
+THUNDERBIRD = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"}
+GMAIL = {"User-Agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"}
+HOOK_SECRET = "zendesk-webhook-signing-secret"
+
+
+@pytest.fixture
+def board(make_app, zendesk):
+    """An app with the dashboard on: reply 1 of ticket 42 read twice, a click on a link naming
+    ticket 42 (no reply id: a reply of its own), and ticket 43 loaded by a bot only."""
+    zendesk.add_ticket(43, requester_id=8)
+    app = make_app(**ADMIN, API_TOKEN="t" * 40, ZENDESK_WEBHOOK_SECRET=HOOK_SECRET, TRACKING_KEYS="k" * 40)
+    client = app.test_client()
+    sent = int(time.time()) - 2 * 3600
+    client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id=1&sent={sent}", headers=THUNDERBIRD)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=1", headers=GMAIL)
+    client.get("/pixel.gif?ticket_id=43&requester_id=8&comment_id=5", headers={"User-Agent": "curl/8.5.0"})
+    tracker = app.extensions["tracker"]
+    click = tracker.click_url("https://example.com/", {"campaign": "november", "ticket_id": 42})
+    client.get(click.removeprefix(app.extensions["settings"].public_url))
+    drain(app.extensions["courier"])
+    return app, client
+
+
+def test_dashboard_is_off_without_a_login_configured(app):
+    assert app.test_client().get("/dashboard").status_code == 404
+    assert app.test_client().get("/api/opens").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic " + base64.b64encode(b"lead:wrong").decode()}, {"Authorization": "Bearer nope"}],
+)
+def test_wrong_or_missing_password_is_refused(board, headers):
+    _, client = board
+    response = client.get("/dashboard", headers=headers)
+    assert response.status_code == 401 and "Basic" in response.headers["WWW-Authenticate"]
+
+
+def test_main_page_shows_the_figures(board):
+    _, client = board
+    page = client.get("/dashboard", headers=LOGIN).get_data(as_text=True)
+    assert "2 of 2" in page, "the bot's load makes no reply seen"
+    assert "<td>Thunderbird</td><td>1</td>" in page and "<td>Gmail</td><td>1</td>" in page
+    assert "<td>under 1 h</td><td>0</td>" in page and "<td>1-4 h</td><td>1</td>" in page
+    assert 'href="/dashboard/tickets/43"' in page and "<td>november</td><td>0</td><td>1</td>" in page
+    assert page.count('class="people"') == 30 and 'name="from"' in page
+
+
+def test_ticket_timeline_links_to_zendesk(board, zendesk):
+    _, client = board
+    page = client.get("/dashboard/tickets/42", headers=LOGIN).get_data(as_text=True)
+    assert f'href="{zendesk.url}/agent/tickets/42"' in page
+    assert page.count('<tr class="open">') == 3 and page.count('<tr class="click">') == 1
+
+
+def test_api_filters_paginates_and_exports(board):
+    _, client = board
+    token = {"Authorization": "Bearer " + "t" * 40}
+    first = client.get("/api/opens?ticket_id=42&limit=2", headers=token).json
+    assert [item["ticket_id"] for item in first["items"]] == [42, 42] and first["next_after_id"] == 2
+    rest = client.get(f"/api/opens?ticket_id=42&limit=2&after_id={first['next_after_id']}", headers=token).json
+    assert len(rest["items"]) == 1 and rest["next_after_id"] is None
+    bots = client.get("/api/opens?kind=bot", headers=LOGIN).json["items"]
+    assert [item["ticket_id"] for item in bots] == [43]
+    clicks = client.get("/api/events?campaign=november", headers=token).json["items"]
+    assert [item["target"] for item in clicks] == ["https://example.com/"]
+    exported = client.get("/api/opens?format=csv", headers=token)
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert exported.mimetype == "text/csv" and len(rows) == 4 and rows[0]["client"] == "Thunderbird"
+    assert client.get("/api/opens?ticket_id=abc", headers=token).status_code == 400
+    summary = client.get("/api/summary", headers=token).json
+    assert summary["replies"] == {"sent": 2, "opened": 2, "source": "pixel"}
+
+
+def signed(body: bytes, secret: str = HOOK_SECRET) -> dict:
+    """Headers as Zendesk signs its webhooks: base64 HMAC-SHA256 over timestamp + body."""
+    stamp = "2026-11-22T13:03:00Z"
+    digest = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
+    return {
+        "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+        "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+    }
+
+
+def test_zendesk_reply_webhook_counts_replies_sent(board):
+    _, client = board
+    for ticket, comment in ((42, 1), (44, 9), (45, 10)):
+        body = json.dumps({"ticket_id": str(ticket), "comment_id": str(comment), "sent": "2026-11-23T10:00Z"}).encode()
+        assert client.post("/zendesk/replies", data=body, headers=signed(body)).json == {"recorded": True}
+    again = json.dumps({"ticket_id": "42", "comment_id": "1", "sent": "2026-11-23T10:00Z"}).encode()
+    assert client.post("/zendesk/replies", data=again, headers=signed(again)).json == {"recorded": False}
+    forged = json.dumps({"ticket_id": "46"}).encode()
+    assert client.post("/zendesk/replies", data=forged, headers=signed(forged, "guess")).status_code == 401
+    summary = client.get("/api/summary?from=2026-11-01&to=2026-11-30", headers=LOGIN).json
+    assert summary["replies"] == {"sent": 3, "opened": 1, "source": "zendesk"}
