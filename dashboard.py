@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -45,23 +46,32 @@ def _allowed(api: bool) -> Response | None:
     return Response("log in\n", 401, {"WWW-Authenticate": 'Basic realm="read receipts", charset="UTF-8"'})
 
 
+def _login(api: bool):
+    """Refuse a view to anyone without the dashboard login (or, for the API, its token)."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            return _allowed(api) or view(*args, **kwargs)
+
+        return guarded
+
+    return wrap
+
+
 @board.get("/dashboard")
+@_login(api=False)
 def main_page():
     """Opens per day, replies opened, time to first open, clients, recent opens, campaigns."""
-    refused = _allowed(api=False)
-    if refused:
-        return refused
     when = analytics.period(request.args.get("from"), request.args.get("to"))
     figures = analytics.summary(_store(), when)
     return render_template("dashboard.html", when=when, figures=figures, chart=_chart(figures["opens_per_day"]))
 
 
 @board.get("/dashboard/tickets/<int:ticket_id>")
+@_login(api=False)
 def ticket_page(ticket_id: int):
     """One ticket's opens and clicks, with a link to it in Zendesk."""
-    refused = _allowed(api=False)
-    if refused:
-        return refused
     settings = _settings()
     agent_url = settings.zendesk_url or (
         f"https://{settings.zendesk_subdomain}.zendesk.com" if settings.zendesk_subdomain else ""
@@ -71,11 +81,9 @@ def ticket_page(ticket_id: int):
 
 
 @board.get("/api/summary")
+@_login(api=True)
 def api_summary():
     """The main page's figures as JSON."""
-    refused = _allowed(api=True)
-    if refused:
-        return refused
     when = analytics.period(request.args.get("from"), request.args.get("to"))
     return jsonify(
         period={"from": when.first.isoformat(), "to": when.last.isoformat()}, **analytics.summary(_store(), when)
@@ -84,11 +92,9 @@ def api_summary():
 
 @board.get("/api/opens")
 @board.get("/api/events")
+@_login(api=True)
 def api_listing():
     """Opens (pixel loads) or events (tracking-link opens and clicks), filtered and paginated; CSV with format=csv."""
-    refused = _allowed(api=True)
-    if refused:
-        return refused
     source = "opens" if request.path.endswith("/opens") else "events"
     try:
         filters, after_id, limit = _filters()

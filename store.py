@@ -42,6 +42,19 @@ metadata = MetaData()
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 _Id = BigInteger().with_variant(Integer, "sqlite")
 
+
+def _outbox_columns() -> list[Column]:
+    """What every outbox row has besides its state: tries, its lease, and the last outcome."""
+    return [
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("lease_until", Float, nullable=False, server_default="0"),
+        Column("lease_owner", String(36)),
+        Column("last_status", Integer),
+        Column("last_error", String(300)),
+        Column("done_at", Float),
+    ]
+
+
 opens = Table(
     "opens",
     metadata,
@@ -87,12 +100,7 @@ webhooks = Table(
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
     Column("state", String(16), nullable=False, server_default="pending"),  # pending -> done | failed
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("lease_until", Float, nullable=False, server_default="0"),
-    Column("lease_owner", String(36)),
-    Column("last_status", Integer),
-    Column("last_error", String(300)),
-    Column("done_at", Float),
+    *_outbox_columns(),
     Index("ix_webhooks_due", "state", "due_at"),
 )
 
@@ -158,6 +166,7 @@ campaign_events = Table(
     Column("count", BigInteger, nullable=False),
 )
 
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -170,12 +179,7 @@ deliveries = Table(
     Column("due_at", Float, nullable=False),
     # pending -> done | logged (dry run) | failed (final) | skipped
     Column("state", String(16), nullable=False, server_default="pending"),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("lease_until", Float, nullable=False, server_default="0"),
-    Column("lease_owner", String(36)),
-    Column("last_status", Integer),
-    Column("last_error", String(300)),
-    Column("done_at", Float),
+    *_outbox_columns(),
     Index("ix_deliveries_due", "state", "due_at"),
 )
 
