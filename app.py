@@ -1,4 +1,4 @@
-"""The web layer: the pixel, the health check, and the app factory."""
+"""The web layer: the app factory, the pixel and click routes, health, metrics and erasure."""
 
 from __future__ import annotations
 

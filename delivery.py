@@ -93,7 +93,7 @@ class Courier:
             self._clean_up(now)
         moved = self.dispatch_events(now)
         moved = self.triage_opens(now) or moved
-        if self.webhooks is not None:
+        if self.webhooks is not None and self.webhooks.urls:
             moved = self.webhooks.send_due(self.clock(), self.lease) or moved
         return self.send_note(self.clock()) or moved
 
