@@ -767,15 +767,8 @@ def _add_counts(conn: Connection, table: Table, keys: tuple[str, ...], counts: d
 
 
 def _tally(conn: Connection, counts: dict[str, int]) -> None:
-    """Add to tallies, in the caller's transaction (both dialects speak ON CONFLICT)."""
-    if not counts:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(tallies)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[tallies.c.key], set_={"count": tallies.c.count + upsert.excluded.count}
-    )
-    conn.execute(upsert, [{"key": key[:64], "count": n} for key, n in sorted(counts.items())])
+    """Add to tallies, in the caller's transaction."""
+    _add_counts(conn, tallies, ("key",), {(key[:64],): n for key, n in counts.items()})
 
 
 class _Refused(Exception):
