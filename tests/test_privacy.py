@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from privacy import kept_address
-from store import deliveries, events, opens, replies, tickets
+from schema import deliveries, events, opens, replies, tickets
 from tests.conftest import Clock, drain
 
 KEY = "k" * 40

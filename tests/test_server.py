@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 import pixel
-from store import opens
+from schema import opens
 from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
