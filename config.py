@@ -89,7 +89,7 @@ SETTINGS = (
         "",
         "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
     ),
-    Setting("WEBHOOK_URLS", "", "Receivers of tracking-link opens and clicks, comma-separated https URLs."),
+    Setting("WEBHOOK_URLS", "", "Receivers of every open and click, comma-separated https URLs."),
     Setting(
         "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
     ),

@@ -125,7 +125,8 @@ class Courier:
         rows = self.store.decidable_opens(verify, limit=BATCH)
         known = self.store.cached_tickets({row.ticket_id for row in rows})
         verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
-        self.store.settle_opens(verdicts, now, self.settings.note_interval)
+        calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
+        self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
         unknown = self.store.ticket_to_check(now) if verify else None
         if unknown is not None:
             self._check_ticket(unknown, now)

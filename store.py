@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -298,7 +298,9 @@ class Store:
         with self.reading() as conn:
             return conn.execute(query).scalar()
 
-    def settle_opens(self, verdicts: Sequence[Verdict], now: float, interval: float) -> None:
+    def settle_opens(
+        self, verdicts: Sequence[Verdict], now: float, interval: float, calls_for: Callable | None = None
+    ) -> None:
         """Record each open's verdict and label, count the counted ones, and queue their notes.
 
         One short transaction for the whole batch keeps SQLite's write lock free
@@ -333,6 +335,9 @@ class Store:
             counted = _by_reply(v for v in verdicts if v.state == "counted" and v.open.id in settled)
             if counted:
                 _count_replies(conn, counted, now, interval)
+            calls = [call for v in verdicts if v.open.id in settled for call in (calls_for(v) if calls_for else [])]
+            if calls:  # in the same transaction: a settled open's webhook is never lost
+                conn.execute(insert(webhooks), [{**call, "created_at": now, "due_at": now} for call in calls])
 
     def open_by_id(self, open_id: int) -> Row | None:
         """Return one stored open."""

@@ -1,4 +1,4 @@
-"""Webhooks: every tracking-link open and click, POSTed as signed JSON to the receivers in settings.
+"""Webhooks: every open (pixel or tracking link) and click, POSTed as signed JSON to the receivers in settings.
 
 Receivers verify `X-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
 shared WEBHOOK_SECRET, and de-duplicate on the `id` field (also sent as `X-Event-Id`):
@@ -29,6 +29,8 @@ TIMEOUT = (3.05, 10)
 MAX_BACKOFF = 600.0
 GIVE_UP_AFTER = 3 * 86400  # a call still failing after three days is recorded as failed
 BATCH = 20
+# Pixel loads not sent on: forged or unprovable ones, and those of requesters who opted out.
+UNPROVEN = {"rejected", "unverified", "opted_out"}
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -72,18 +74,31 @@ class Webhooks:
         return bool(rows)
 
     def calls(self, event) -> list[dict]:
-        """The outbox rows for one event: the same payload and id to every receiver."""
+        """The outbox rows for one tracking-link event."""
         if not self.urls:
             return []
         opener = self.classifier.classify(event.user_agent, event.ip)
+        meta = json.loads(event.meta)
+        return self._rows(event.kind, event.occurred_at, meta, event.target, opener.client, opener.kind)
+
+    def calls_for_open(self, verdict) -> list[dict]:
+        """The outbox rows for one triaged pixel load (links' own opens went out as events)."""
+        if not self.urls or verdict.open.signed or verdict.state in UNPROVEN:
+            return []
+        row = verdict.open
+        meta = {"ticket_id": row.ticket_id, "requester_id": row.requester_id, "comment_id": row.comment_id}
+        return self._rows("open", row.opened_at, meta, None, verdict.client, verdict.kind)
+
+    def _rows(self, kind: str, at: float, meta: dict, target: str | None, client: str, opener_kind: str) -> list[dict]:
+        """The same payload, with one event id, for every receiver."""
         payload = {
             "id": str(uuid.uuid4()),
-            "type": event.kind,
-            "occurred_at": datetime.fromtimestamp(event.occurred_at, UTC).isoformat(),
-            "meta": json.loads(event.meta),
-            "target": event.target,
-            "client": opener.client,
-            "kind": opener.kind,
+            "type": kind,
+            "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
+            "meta": meta,
+            "target": target,
+            "client": client,
+            "kind": opener_kind,
         }
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         return [{"event_id": payload["id"], "url": url, "payload": body} for url in self.urls]

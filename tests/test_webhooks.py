@@ -155,3 +155,26 @@ def test_signature_verification_refuses_tampering_and_replays():
 def test_bad_webhook_settings_stop_start_up(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_settings(env)
+
+
+def test_pixel_opens_go_to_webhooks_too_but_forged_ones_do_not(hooked, receivers, zendesk):
+    app = hooked()
+    client = app.test_client()
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers=THUNDERBIRD)
+    client.get("/pixel.gif?ticket_id=42&requester_id=99", headers=THUNDERBIRD)  # not the requester
+    drain(app.extensions["courier"])
+    [event] = receivers[0].accepted
+    assert (event["type"], event["meta"], event["client"], event["kind"]) == (
+        "open",
+        {"ticket_id": 42, "requester_id": 7, "comment_id": 3},
+        "Thunderbird",
+        "person",
+    )
+
+
+def test_a_link_open_naming_a_ticket_is_sent_once(hooked, receivers):
+    app = hooked()
+    tracker = app.extensions["tracker"]
+    app.test_client().get(tracker.open_url({"ticket_id": 42}).removeprefix(BASE), headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    assert [event["type"] for event in receivers[0].accepted] == ["open"]
