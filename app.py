@@ -1,8 +1,7 @@
-"""The web layer: the app factory, the pixel and click routes, health, metrics and erasure."""
+"""The web layer: the app factory, the pixel and click routes, health and metrics."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
 
@@ -15,7 +14,7 @@ import commands
 import metrics
 import pixel
 from config import Settings, load_settings_or_exit
-from dashboard import board
+from dashboard import bearer_matches, board
 from delivery import Courier
 from links import NO_STORE, NOT_A_LINK, LinkRecorder
 from openers import AddressRanges, Classifier, load_ranges
@@ -112,27 +111,9 @@ def _add_routes(app: Flask, store: Store) -> None:
     def metrics_page() -> Response:
         """Prometheus metrics; behind a bearer token when METRICS_TOKEN is set."""
         token = app.extensions["settings"].metrics_token
-        offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token and not hmac.compare_digest(offered.encode(), token.encode()):
+        if token and not bearer_matches(token):
             return Response("metrics need the bearer token in METRICS_TOKEN\n", 401, {"WWW-Authenticate": "Bearer"})
         return Response(metrics.exposition(store), mimetype=metrics.CONTENT_TYPE)
-
-    @app.post("/api/erasure")
-    def erasure() -> tuple[Response, int]:
-        """Delete what is stored for {"ticket_id"}, {"requester_id"} or link metadata; needs API_TOKEN."""
-        token = app.extensions["settings"].api_token
-        if not token:
-            return jsonify(error={"status": 404, "message": "the API is off: set API_TOKEN"}), 404
-        offered = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(offered.encode(), token.encode()):
-            return jsonify(error={"status": 401, "message": "send Authorization: Bearer <API_TOKEN>"}), 401
-        asked = request.get_json(silent=True)
-        if not isinstance(asked, dict) or not asked:
-            return jsonify(error={"status": 400, "message": 'send JSON such as {"ticket_id": 42}'}), 400
-        ticket_id = pixel.zendesk_id(str(asked.pop("ticket_id", "")))
-        requester_id = pixel.zendesk_id(str(asked.pop("requester_id", "")))
-        removed = store.erase(ticket_id, requester_id, asked)
-        return jsonify(deleted=removed), 200
 
     @app.get("/")
     def index() -> Response:

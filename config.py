@@ -109,14 +109,18 @@ SETTINGS = (
         "Tickets with this tag are not tracked (checked with the requester); empty for none.",
     ),
     Setting("OPT_OUT_REQUESTERS", "", "Zendesk user ids, comma-separated, who are never tracked."),
-    Setting("ADMIN_USER", "", "User name for the dashboard and the API; without it and ADMIN_PASSWORD they are off."),
+    Setting(
+        "ADMIN_USER", "", "User name for the dashboard and the API; without it and ADMIN_PASSWORD the dashboard is off."
+    ),
     Setting("ADMIN_PASSWORD", "", "Password for the dashboard and the API (at least 12 characters)."),
     Setting(
         "ZENDESK_WEBHOOK_SECRET",
         "",
         "Signing secret of the Zendesk webhook that reports replies sent (POST /zendesk/replies).",
     ),
-    Setting("API_TOKEN", "", "Bearer token for the JSON API (erasure); empty turns the API off."),
+    Setting(
+        "API_TOKEN", "", "Bearer token for the JSON API (/api/...), besides the dashboard login; empty: login only."
+    ),
     Setting(
         "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
     ),

@@ -1,4 +1,4 @@
-"""The dashboard, the JSON and CSV API, and Zendesk's "reply sent" webhook."""
+"""The dashboard, the JSON and CSV API (erasure included), and Zendesk's "reply sent" webhook."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def _store():
     return current_app.extensions["store"]
 
 
+def bearer_matches(token: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <token>` (compared in constant time)."""
+    offered = request.headers.get("Authorization", "")
+    return (
+        bool(token)
+        and offered.startswith("Bearer ")
+        and hmac.compare_digest(offered.removeprefix("Bearer ").encode(), token.encode())
+    )
+
+
 def _allowed(api: bool) -> Response | None:
     """None when the request may go on; otherwise the refusal (404 when the feature is off)."""
     settings = _settings()
@@ -39,10 +49,8 @@ def _allowed(api: bool) -> Response | None:
         password_ok = hmac.compare_digest((auth.password or "").encode(), settings.admin_password.encode())
         if user_ok and password_ok:
             return None
-    offered = request.headers.get("Authorization", "")
-    if api and settings.api_token and offered.startswith("Bearer "):
-        if hmac.compare_digest(offered.removeprefix("Bearer ").encode(), settings.api_token.encode()):
-            return None
+    if api and bearer_matches(settings.api_token):
+        return None
     return Response("log in\n", 401, {"WWW-Authenticate": 'Basic realm="read receipts", charset="UTF-8"'})
 
 
@@ -156,6 +164,18 @@ def _csv(items: list[dict], source: str) -> Response:
     return Response(
         out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={source}.csv"}
     )
+
+
+@board.post("/api/erasure")
+@_login(api=True)
+def erasure():
+    """Delete what is stored for {"ticket_id"}, {"requester_id"} or link metadata, and say what was deleted."""
+    asked = request.get_json(silent=True)
+    if not isinstance(asked, dict) or not asked:
+        return jsonify(error={"status": 400, "message": 'send JSON such as {"ticket_id": 42}'}), 400
+    ticket_id = pixel.zendesk_id(str(asked.pop("ticket_id", "")))
+    requester_id = pixel.zendesk_id(str(asked.pop("requester_id", "")))
+    return jsonify(deleted=_store().erase(ticket_id, requester_id, asked)), 200
 
 
 @board.post("/zendesk/replies")

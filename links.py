@@ -55,10 +55,7 @@ class LinkRecorder:
 
 def ticket_open(event) -> dict | None:
     """The ticket open a stored event proves, when its link's metadata names a Zendesk ticket."""
-    try:
-        meta = json.loads(event.meta)
-    except ValueError:  # cut at META_MAX: a link this large names no ticket we could trust
-        return None
+    meta = _meta_of(event)
     ticket_id = pixel.zendesk_id(str(meta.get("ticket_id", "")))
     if ticket_id is None:
         return None
@@ -75,9 +72,14 @@ def ticket_open(event) -> dict | None:
 
 def campaign_of(event) -> str:
     """The campaign a stored event's link names ('' when none)."""
+    campaign = _meta_of(event).get("campaign")
+    return str(campaign)[:80] if campaign not in (None, "") else ""
+
+
+def _meta_of(event) -> dict:
+    """A stored event's link metadata; {} when it was cut at META_MAX and no longer parses."""
     try:
         meta = json.loads(event.meta)
     except ValueError:
-        return ""
-    campaign = meta.get("campaign") if isinstance(meta, dict) else None
-    return str(campaign)[:80] if campaign not in (None, "") else ""
+        return {}
+    return meta if isinstance(meta, dict) else {}

@@ -599,7 +599,7 @@ def _add_counts(conn: Connection, table: Table, keys: tuple[str, ...], counts: d
     """Add to a rollup table's counts, one executemany upsert."""
     if not counts:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = _dialect(conn)
     upsert = dialect.insert(table)
     upsert = upsert.on_conflict_do_update(
         index_elements=[table.c[key] for key in keys], set_={"count": table.c.count + upsert.excluded.count}
@@ -692,7 +692,7 @@ def _flag_replies(conn: Connection, keys: list[tuple[int, int]], **flags: bool) 
 
 def _add_to_replies(conn: Connection, groups: dict[tuple[int, int], list[Verdict]], next_note_at: float) -> dict:
     """Upsert every reply's counters in one statement; return the new counters by reply."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = _dialect(conn)
     rows = [
         {
             "ticket_id": ticket_id,
@@ -756,9 +756,14 @@ def _queue_note(
     )
 
 
+def _dialect(conn: Connection):
+    """The SQLAlchemy dialect module whose insert() speaks ON CONFLICT for this connection."""
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
 def _insert_ignore(conn: Connection, table: Table, **values) -> bool:
     """Insert a row unless its key exists; True if it was inserted (both dialects speak ON CONFLICT)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = _dialect(conn)
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -91,7 +92,7 @@ def test_erasure_by_ticket_requester_and_campaign_leaves_nothing(make_app, zende
     assert runner.invoke(args=["erase"]).exit_code == 2
 
 
-def test_erasure_api_needs_its_token(make_app):
+def test_erasure_api_needs_its_token_or_the_login(make_app):
     off = make_app().test_client()
     assert off.post("/api/erasure", json={"ticket_id": 42}).status_code == 404
     client = make_app(API_TOKEN=API).test_client()
@@ -103,6 +104,9 @@ def test_erasure_api_needs_its_token(make_app):
     client.get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
     answer = client.post("/api/erasure", json={"ticket_id": 42}, headers=good)
     assert answer.status_code == 200 and answer.json["deleted"]["opens"] == 1
+    login = {"Authorization": "Basic " + base64.b64encode(b"lead:correct horse battery").decode()}
+    admin = make_app(ADMIN_USER="lead", ADMIN_PASSWORD="correct horse battery").test_client()
+    assert admin.post("/api/erasure", json={"requester_id": 7}, headers=login).json["deleted"]["tickets"] == 0
 
 
 def test_tickets_with_the_opt_out_tag_are_not_tracked(make_app, zendesk, database_url):
