@@ -10,18 +10,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import commands
-import metrics
-import pixel
 from config import Settings, load_settings_or_exit
-from dashboard import bearer_matches, board
-from delivery import Courier
-from links import NO_STORE, NOT_A_LINK, LinkRecorder
-from openers import AddressRanges, Classifier, load_ranges
-from store import Store
-from tracking import Tracker
-from webhooks import Webhooks
-from zendesk import DryRun, Zendesk
+from read_receipts.delivery.courier import Courier
+from read_receipts.delivery.webhooks import Webhooks
+from read_receipts.delivery.zendesk import DryRun, Zendesk
+from read_receipts.insights import metrics
+from read_receipts.insights.dashboard import bearer_matches, board
+from read_receipts.intake import pixel
+from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
+from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
+from read_receipts.links.tokens import Tracker
+from read_receipts.operations import commands
+from read_receipts.store import Store
 
 log = logging.getLogger("read_receipts")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pixel
+from read_receipts.intake import pixel
 
 _STATUS = "200 OK"
 _HEADERS = list(pixel.HEADERS.items())

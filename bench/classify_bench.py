@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from config import load_settings  # noqa: E402
-from openers import Opener  # noqa: E402
+from read_receipts.labels.openers import Opener  # noqa: E402
 from tests.conftest import drain  # noqa: E402
 
 AGENTS = [row["user_agent"] for row in csv.DictReader((ROOT / "tests/data/user_agents.tsv").open(), delimiter="\t")]

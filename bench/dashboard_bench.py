@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from config import load_settings  # noqa: E402
-from schema import opens  # noqa: E402
+from read_receipts.store.schema import opens  # noqa: E402
 
 AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0",

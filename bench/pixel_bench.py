@@ -38,10 +38,11 @@ import servers
 
 sys.path.insert(0, str(servers.ROOT))  # the service's modules and tests/ live at the repository root
 
-import config  # noqa: E402
 import pixel  # noqa: E402
+
+import config  # noqa: E402
+from read_receipts.links.tokens import Tracker  # noqa: E402
 from tests.zendesk_standin import ZendeskStandIn  # noqa: E402
-from tracking import Tracker  # noqa: E402
 
 LOAD_TICKETS = range(1001, 1041)  # cycled over by the throughput and latency loads
 LAG_TICKETS = range(3001, 3041)  # one first open each, for the delivery lag

@@ -19,8 +19,8 @@ from pytracking.html import adapt_html
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rewriting import rewrite_html  # noqa: E402
-from tracking import Tracker  # noqa: E402
+from read_receipts.links.rewriting import rewrite_html  # noqa: E402
+from read_receipts.links.tokens import Tracker  # noqa: E402
 
 BASE = "https://pixel.example.com"
 META = {

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine
 
 from app import create_app
 from config import load_settings
-from schema import metadata
+from read_receipts.store.schema import metadata
 from tests.zendesk_standin import ZendeskStandIn
 
 BACKENDS = ["sqlite", "postgresql"]

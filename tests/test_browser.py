@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from store import Store
+from read_receipts.store import Store
 from tests.test_server import THUNDERBIRD, Service
 
 pytestmark = pytest.mark.server

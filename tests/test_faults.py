@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from delivery import AUTH_RETRY, MAX_BACKOFF
-from store import Store
+from read_receipts.delivery.courier import AUTH_RETRY, MAX_BACKOFF
+from read_receipts.store import Store
 from tests.conftest import Clock, drain
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=5"

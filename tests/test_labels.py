@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from openers import GMAIL_PREFETCH_AGENT
+from read_receipts.labels.openers import GMAIL_PREFETCH_AGENT
 from tests.conftest import Clock, drain
 
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"

@@ -9,7 +9,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
-from schema import deliveries, opens
+from read_receipts.store.schema import deliveries, opens
 from tests.conftest import drain
 from tests.test_server import THUNDERBIRD, Service
 

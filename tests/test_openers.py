@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openers import AddressRanges, Classifier, load_ranges, networks_in
+from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges, networks_in
 
 TABLE = Path(__file__).parent / "data" / "user_agents.tsv"
 RESIDENTIAL = "203.0.113.9"
@@ -108,7 +108,7 @@ def test_refresh_ranges_command_downloads_and_writes_the_file(make_app, tmp_path
     csv_text = "17.0.0.0/24,US,US-CA,Cupertino,\n17.0.1.0/24,US,US-CA,Cupertino,\n"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _serving(csv_text))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)  # leave the shipped files alone
+    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)  # leave the shipped files alone
     url = f"http://127.0.0.1:{server.server_address[1]}/egress-ip-ranges.csv"
     result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={url}"])
     server.shutdown()
@@ -120,7 +120,7 @@ def test_refresh_ranges_command_downloads_and_writes_the_file(make_app, tmp_path
 
 
 def test_refresh_ranges_refuses_an_empty_list(make_app, tmp_path, monkeypatch):
-    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)
+    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)
     empty = tmp_path / "empty.csv"
     empty.write_text("<html>maintenance</html>")
     result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={empty}"])

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-import pixel
+from read_receipts.intake import pixel
 from tests.conftest import drain
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from privacy import kept_address
-from schema import deliveries, events, opens, replies, tickets
+from read_receipts.store.privacy import kept_address
+from read_receipts.store.schema import deliveries, events, opens, replies, tickets
 from tests.conftest import Clock, drain
 
 KEY = "k" * 40

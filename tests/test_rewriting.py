@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewriting import rewrite_html
-from tracking import Tracker
+from read_receipts.links.rewriting import rewrite_html
+from read_receipts.links.tokens import Tracker
 
 TRACKER = Tracker("https://px.example.com", ("k" * 40,))
 NEWSLETTER = (Path(__file__).parent / "data" / "newsletter.html").read_text()

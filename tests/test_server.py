@@ -16,8 +16,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select
 
-import pixel
-from schema import opens
+from read_receipts.intake import pixel
+from read_receipts.store.schema import opens
 from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +135,7 @@ def test_embedded_defaults_run_without_zendesk_and_log_the_note(services, tmp_pa
     checkout.mkdir()
     for path in [*ROOT.glob("*.py"), ROOT / "Procfile"]:
         shutil.copy(path, checkout)
+    shutil.copytree(ROOT / "read_receipts", checkout / "read_receipts", ignore=shutil.ignore_patterns("__pycache__"))
     env = {
         name: "" for name in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_URL", "DATABASE_URL")
     }

@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pixel
+from read_receipts.intake import pixel
+from read_receipts.links.tokens import TargetError, TokenError, Tracker, check_target
 from tests.conftest import drain
-from tracking import TargetError, TokenError, Tracker, check_target
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40

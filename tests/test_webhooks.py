@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import webhooks
 from config import ConfigError, load_settings
+from read_receipts.delivery import webhooks
 from tests.conftest import drain
 
 KEY = "k" * 40

@@ -12,7 +12,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from tracking import TargetError, Tracker
+from read_receipts.links.tokens import TargetError, Tracker
 
 PIXEL_TAG = '<img src="{url}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
 NO_TRACK = "data-no-track"  # <a href="..." data-no-track> is left alone

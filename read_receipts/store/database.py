@@ -26,8 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
-from openers import PERSON
-from schema import (
+from read_receipts.labels.openers import PERSON
+from read_receipts.store.schema import (
     budgets,
     campaign_events,
     daily_opens,

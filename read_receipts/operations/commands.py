@@ -10,9 +10,9 @@ import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-import openers
-from rewriting import rewrite_html
-from tracking import TargetError
+from read_receipts.labels import openers
+from read_receipts.links.rewriting import rewrite_html
+from read_receipts.links.tokens import TargetError
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"

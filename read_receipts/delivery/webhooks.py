@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from openers import Classifier
-from store import Store
+from read_receipts.labels.openers import Classifier
+from read_receipts.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ BOT = "bot"  # any other machine
 KINDS = (PERSON, APPLE_PRELOAD, GMAIL_PREFETCH, SCANNER, AGENT, BOT)
 NOTABLE_KINDS = tuple(kind for kind in KINDS if kind != AGENT)  # the team's own loads are never noted
 
-RANGES_DIR = Path(__file__).resolve().parent / "data" / "ranges"
+RANGES_DIR = Path(__file__).resolve().parent / "ranges"
 # A load this soon after the reply was sent is a scanner signal. Zendesk's
 # timestamp placeholder drops the seconds, so "10 s" reads as up to 70 s.
 QUICK_SECONDS = 70

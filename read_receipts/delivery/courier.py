@@ -9,15 +9,15 @@ import threading
 import time
 from collections.abc import Callable
 
-import links
-import notes
-import pixel
-from config import Settings
-from openers import PERSON, Classifier
-from privacy import kept_address
-from store import Store, Verdict
-from webhooks import Webhooks
-from zendesk import CONNECT_TIMEOUT, Answer
+from read_receipts.delivery import notes
+from read_receipts.delivery.webhooks import Webhooks
+from read_receipts.delivery.zendesk import CONNECT_TIMEOUT, Answer
+from read_receipts.intake import pixel
+from read_receipts.labels.openers import PERSON, Classifier
+from read_receipts.links import recorder as links
+from read_receipts.settings import Settings
+from read_receipts.store import Store, Verdict
+from read_receipts.store.privacy import kept_address
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-import pixel
-from store import Store
-from tracking import TokenError, Tracker
+from read_receipts.intake import pixel
+from read_receipts.links.tokens import TokenError, Tracker
+from read_receipts.store import Store
 
 log = logging.getLogger(__name__)
 

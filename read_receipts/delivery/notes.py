@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import openers
+from read_receipts.labels import openers
 
 PREFIX = "Read receipt:"
 

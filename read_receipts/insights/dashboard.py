@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-import analytics
-import pixel
+from read_receipts.insights import analytics
+from read_receipts.intake import pixel
 
-board = Blueprint("dashboard", __name__)
+board = Blueprint("dashboard", __name__, template_folder="templates")
 PAGE_MAX = 1000
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from openers import PERSON
-from schema import campaign_events, daily_opens, events, opens, replies, replies_sent
-from store import Store
+from read_receipts.labels.openers import PERSON
+from read_receipts.store import Store
+from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies, replies_sent
 
 # Time from a reply to its first reading, in buckets people think in.
 BUCKETS = ((3600, "under 1 h"), (4 * 3600, "1-4 h"), (86400, "4-24 h"), (3 * 86400, "1-3 days"), (None, "over 3 days"))
