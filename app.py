@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from flask import Flask, Response, jsonify, redirect, request
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -21,6 +19,7 @@ from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
 from read_receipts.operations import commands
+from read_receipts.operations.startup import announce, configure_logging, prepare_store
 from read_receipts.store import Store
 
 log = logging.getLogger("read_receipts")
@@ -29,12 +28,13 @@ log = logging.getLogger("read_receipts")
 def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
     """Build the app; with deliver=True this worker also posts notes in the background."""
     settings = settings or load_settings_or_exit()
-    _configure_logging(settings.log_level)
+    if deliver:  # a serving worker: the store must be at this release's schema
+        prepare_store(settings)
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     # No 308 from /c//x to /c/x: an invalid link gets a 404 page, never a redirect.
     app.url_map.merge_slashes = False
     store = Store(settings.database_url)
-    store.create_schema()
     zendesk = (
         DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
     )
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     _add_click_route(app, links)
     commands.register(app)
     if deliver:
-        _announce(settings)
+        announce(settings)
         courier.start()
     return app
 
@@ -126,45 +126,3 @@ def _add_routes(app: Flask, store: Store) -> None:
     def http_error(error: HTTPException) -> tuple[Response, int]:
         """Answer every HTTP error in one JSON shape."""
         return jsonify(error={"status": error.code, "message": error.description}), error.code or 500
-
-
-def prepare_store(settings: Settings) -> None:
-    """Create the tables before any worker starts, or stop with a message that says what to check."""
-    store = Store(settings.database_url)
-    try:
-        store.create_schema()
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-        print(
-            f"Cannot open the store named by DATABASE_URL ({reason}). Check that the database server is "
-            "reachable and the user may create tables, or that the SQLite file's directory exists and is writable.",
-            file=sys.stderr,
-            flush=True,
-        )
-        raise SystemExit(4) from None
-    finally:
-        store.close()
-
-
-def _configure_logging(level: str) -> None:
-    """Log to stdout, once per process."""
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
-
-
-def _announce(settings: Settings) -> None:
-    """Say at start-up where notes go."""
-    if settings.dry_run:
-        log.warning(
-            "dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)"
-        )
-    else:
-        log.info(
-            "posting notes to %s; verification of requesters is %s",
-            settings.zendesk_url,
-            "on" if settings.verify_requester else "off",
-        )

@@ -9,9 +9,9 @@ limit_request_line = 8190
 
 
 def on_starting(server):
-    """Check the settings and the store before any worker starts: a mistake stops start-up once, clearly."""
+    """Check the settings and upgrade the store before any worker starts: a mistake stops start-up once, clearly."""
     # Imported here: a module-level name `config` would be read as gunicorn's own setting.
-    from app import prepare_store
     from config import load_settings_or_exit
+    from read_receipts.operations.startup import prepare_store
 
     prepare_store(load_settings_or_exit())

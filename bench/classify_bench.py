@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from config import load_settings  # noqa: E402
 from read_receipts.labels.openers import Opener  # noqa: E402
+from read_receipts.operations.startup import prepare_store  # noqa: E402
 from tests.conftest import drain  # noqa: E402
 
 AGENTS = [row["user_agent"] for row in csv.DictReader((ROOT / "tests/data/user_agents.tsv").open(), delimiter="\t")]
@@ -37,7 +38,9 @@ class FixedLabel:
 def per_open_us(classifier, opens: int, distinct_agents: int) -> float:
     """Store `opens` loads over 40 tickets, then time the courier settling them; microseconds per open."""
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(load_settings({"DATABASE_URL": f"sqlite:///{tmp}/b.db", "VERIFY_REQUESTER": "false"}))
+        settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp}/b.db", "VERIFY_REQUESTER": "false"})
+        prepare_store(settings)
+        app = create_app(settings)
         store, courier = app.extensions["store"], app.extensions["courier"]
         if classifier is not None:
             courier.classifier = classifier

@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from config import load_settings  # noqa: E402
+from read_receipts.operations.startup import prepare_store  # noqa: E402
 from read_receipts.store.schema import opens  # noqa: E402
 
 AGENTS = [
@@ -90,7 +91,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {"DATABASE_URL": f"sqlite:///{tmp}/dash.db", "VERIFY_REQUESTER": "false", "ADMIN_USER": "lead"}
-        app = create_app(load_settings({**env, "ADMIN_PASSWORD": "correct horse battery"}))
+        settings = load_settings({**env, "ADMIN_PASSWORD": "correct horse battery"})
+        prepare_store(settings)
+        app = create_app(settings)
         store, courier = app.extensions["store"], app.extensions["courier"]
         began = time.perf_counter()
         seed(store, args.opens, time.time())

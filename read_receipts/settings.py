@@ -55,6 +55,11 @@ SETTINGS = (
         "sqlite:///read_receipts.db",
         "SQLite file, or `postgresql://...` for several instances sharing one store.",
     ),
+    Setting(
+        "DATABASE_AUTO_UPGRADE",
+        "true",
+        "Upgrade the database's schema at start-up, once, under a lock; false: run `flask --app app db upgrade` when deploying.",
+    ),
     Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
     Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
     Setting(
@@ -139,6 +144,7 @@ class Settings:
 
     database_url: str = field(repr=False)
     public_url: str
+    auto_upgrade: bool = True
     zendesk_url: str = ""
     zendesk_auth: str = field(default="", repr=False)
     zendesk_timeout: float = 10.0
@@ -184,6 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env["DATABASE_URL"]),
         public_url=_public_url(env),
+        auto_upgrade=_flag(env, "DATABASE_AUTO_UPGRADE"),
         zendesk_url=_zendesk_url(env) if auth else "",
         zendesk_auth=auth,
         zendesk_timeout=_number(env, "ZENDESK_TIMEOUT", 1, 60),

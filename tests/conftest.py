@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from config import load_settings
-from read_receipts.store.schema import metadata
+from read_receipts.operations.startup import prepare_store
+from read_receipts.store import Store
+from read_receipts.store.upgrade import upgrade
 from tests.zendesk_standin import ZendeskStandIn
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -41,14 +43,25 @@ def postgres_url() -> str:
     return url
 
 
-def fresh_database(backend: str, tmp_path) -> str:
-    """Return an empty database URL of the given backend."""
+def empty_database(backend: str, tmp_path) -> str:
+    """Return the URL of a database with no tables at all, of the given backend."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path}/receipts.db"
     url = load_settings({"DATABASE_URL": postgres_url()}).database_url
     engine = create_engine(url)
-    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+    return url
+
+
+def fresh_database(backend: str, tmp_path) -> str:
+    """Return the URL of an empty store at this release's schema, of the given backend."""
+    url = empty_database(backend, tmp_path)
+    store = Store(url)
+    upgrade(store.engine)
+    store.close()
     return url
 
 
@@ -71,7 +84,9 @@ def make_app(zendesk, sqlite_url):
 
     def build(database_url: str = sqlite_url, **env):
         values = {"DATABASE_URL": database_url, **zendesk.env(), **env}
-        apps.append(create_app(load_settings({k: v for k, v in values.items() if v is not None})))
+        settings = load_settings({k: v for k, v in values.items() if v is not None})
+        prepare_store(settings)  # as the gunicorn master does before any worker starts
+        apps.append(create_app(settings))
         return apps[-1]
 
     yield build

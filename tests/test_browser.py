@@ -43,7 +43,6 @@ def dashboard(zendesk, sqlite_url, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     executable = chromium()
     store = Store(sqlite_url)
-    store.create_schema()
     day = 86400
     week_ago = time.time() - 6 * day
     for offset, agent, count in (

@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
 from read_receipts.links.tokens import TargetError
+from read_receipts.operations.db_commands import db
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -36,6 +37,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sign_url_command)
     app.cli.add_command(rewrite_html_command)
     app.cli.add_command(erase_command)
+    app.cli.add_command(db)
 
 
 @click.command("img-tag")
