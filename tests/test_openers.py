@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import http.server
+import json
 import threading
 from pathlib import Path
 
@@ -58,7 +59,8 @@ def test_real_user_agent_gets_its_client_and_kind(classifier, row):
         (CHROME, "2a01:111:f400::1234", "scanner"),  # ... over IPv6
         ("", "40.92.0.1", "scanner"),  # first address of a range
         ("", "40.93.255.255", "scanner"),  # last address of 40.92.0.0/15
-        (CHROME, "40.94.0.0", "person"),  # just past it
+        (CHROME, "40.94.16.20", "scanner"),  # Safe Links, seen outside the published ranges
+        (CHROME, "40.95.0.0", "person"),  # just past them
         (OUTLOOK, "40.107.22.5", "person"),  # a mail client there is Outlook.com carrying a real open
         (CHROME, "67.231.144.10", "scanner"),  # Proofpoint
         (GMAIL, "40.107.22.5", "person"),  # proxy rules come first
@@ -117,6 +119,28 @@ def test_refresh_ranges_command_downloads_and_writes_the_file(make_app, tmp_path
     written = (tmp_path / "apple.txt").read_text().splitlines()
     assert written[0].startswith("# apple: 1 networks from http://127.0.0.1") and written[1:] == ["17.0.0.0/23"]
     assert load_ranges(tmp_path).name_of("17.0.1.200") == "apple"
+
+
+def test_only_exchange_online_protection_is_read_from_microsofts_endpoints(make_app, tmp_path, monkeypatch):
+    endpoints = [
+        {"id": 1, "serviceArea": "Exchange", "urls": ["outlook.office.com"], "ips": ["40.96.0.0/13"]},
+        {
+            "id": 10,
+            "serviceArea": "Exchange",
+            "urls": ["*.mail.protection.outlook.com"],
+            "ips": ["40.92.0.0/15", "40.107.0.0/16", "2a01:111:f400::/48"],
+        },
+        {"id": 46, "serviceArea": "SharePoint", "urls": ["*.sharepoint.com"], "ips": ["13.107.136.0/22"]},
+    ]
+    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)
+    source = tmp_path / "worldwide.json"
+    source.write_text(json.dumps(endpoints))
+    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"microsoft={source}"])
+    assert result.exit_code == 0, result.output
+    ranges = load_ranges(tmp_path)
+    assert ranges.name_of("40.107.22.5") == "microsoft" and ranges.name_of("2a01:111:f400::9") == "microsoft"
+    assert ranges.name_of("40.96.1.1") is None, "Outlook on the web carries real reads"
+    assert ranges.name_of("13.107.136.1") is None
 
 
 def test_refresh_ranges_refuses_an_empty_list(make_app, tmp_path, monkeypatch):

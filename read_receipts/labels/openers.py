@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote
 
+from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import parse as parse_user_agent
+
+import opener_rules as rules
 
 PERSON = "person"  # a person reading, also through Gmail's or Yahoo's image proxy
 APPLE_PRELOAD = "apple_preload"  # Apple Mail Privacy Protection fetched the images on delivery
@@ -34,57 +39,8 @@ GMAIL_PREFETCH_AGENT = (
     "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
 )
 
-# Image proxies of webmail services: a real open whose reader's address is hidden.
-# These run before any bot check: a generic bot list once dropped every Gmail open.
-_PROXIES = (
-    (re.compile(r"GoogleImageProxy|ggpht\.com"), "Gmail", "through Google's image proxy"),
-    (re.compile(r"YahooMailProxy"), "Yahoo Mail", "through Yahoo's image proxy"),
-    (re.compile(r"SeznamEmailProxy"), "Seznam Email", "through Seznam's image proxy"),
-    (re.compile(r"RamblerMail"), "Rambler Mail", "through Rambler's image proxy"),
-    (re.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
-)
-VIA = {client: via for _, client, via in _PROXIES}
-_SCANNER_AGENTS = re.compile(
-    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security", re.I
-)
-# Mail clients by their own token, checked before ua-parser: many embed a
-# browser engine that the parser would name instead (eM Client as Chrome, ...).
-_MAIL_CLIENTS = tuple(
-    (re.compile(pattern), name)
-    for pattern, name in (
-        (r"Outlook-iOS", "Outlook for iOS"),
-        (r"Outlook-Android", "Outlook for Android"),
-        (r"MacOutlook|^Outlook/[\d.]+ .*Darwin", "Outlook for Mac"),
-        (r"Microsoft Outlook|Microsoft Office Outlook|ms-office|MSOffice", "Outlook"),
-        (r"WindowsMail/", "Windows Mail"),
-        (r"Outlook-Express/", "Windows Live Mail"),
-        (r"Thunderbird|Icedove", "Thunderbird"),
-        (r"SeaMonkey", "SeaMonkey"),
-        (r"^Airmail ", "Airmail"),
-        (r"eM ?Client", "eM Client"),
-        (r"BlueMail/", "BlueMail"),
-        (r"Postbox", "Postbox"),
-        (r"Lotus-Notes", "Lotus Notes"),
-        (r"^Barca(Pro)?/", "Barca"),
-        (r"^The Bat!", "The Bat!"),
-        (r"^Evolution/", "Evolution"),
-        (r"kmail", "KMail"),
-        (r"Mailbird/", "Mailbird"),
-        (r"Mailspring/", "Mailspring"),
-        (r"Foxmail/", "Foxmail"),
-        (r"MailMaster", "Mail Master"),
-        (r"ymail|Yahoo%20Mail|YahooMobileMail", "Yahoo Mail"),
-        (r"NaverMailApp", "NAVER Mail"),
-        (r"^MailBar/", "MailBar"),
-        (r"ExchangeWebServices/.* Mail/", "Apple Mail"),
-    )
-)
-_TOOLS = re.compile(
-    r"bot\b|crawler|spider|headless|phantomjs|curl/|wget/|python|go-http-client|java/|okhttp|libwww|scrapy|"
-    r"facebookexternalhit|ImgProxy|Preview|Favicon|Read-Aloud|nmap|sqlmap|arachni|masscan|probe",
-    re.I,
-)
-_APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
+VIA = {client: via for _, client, via in rules.PROXIES}
+_CLIENT_NAMES = {name for _, name in rules.MAIL_CLIENTS}
 
 
 @dataclass(frozen=True)
@@ -188,7 +144,14 @@ class Classifier:
         return Opener(client, BOT if _is_machine(agent) else PERSON)
 
 
-_CLIENT_NAMES = {name for _, name in _MAIL_CLIENTS}
+# The crawler-user-agents project's patterns, one alternation: a maintained list of named crawlers.
+_CRAWLERS = re.compile(
+    "|".join(
+        f"(?:{entry['pattern']})"
+        for entry in CRAWLER_USER_AGENTS_DATA
+        if entry["pattern"] not in rules.CRAWLER_LIST_EXCEPTIONS
+    )
+)
 
 
 @lru_cache(maxsize=4096)
@@ -196,12 +159,12 @@ def _by_agent(agent: str) -> Opener | None:
     """Apply the rules that the User-Agent alone decides: preloads, prefetches, proxies, scanners."""
     if agent == APPLE_MPP_AGENT:
         return Opener("Apple Mail", APPLE_PRELOAD)
-    if agent == GMAIL_PREFETCH_AGENT:
+    if agent == GMAIL_PREFETCH_AGENT or rules.GMAIL_SAMPLING.search(agent):
         return Opener("Gmail", GMAIL_PREFETCH)
-    for pattern, client, via in _PROXIES:
+    for pattern, client, via in rules.PROXIES:
         if pattern.search(agent):
             return Opener(client, PERSON, via)
-    scanner = _SCANNER_AGENTS.search(agent)
+    scanner = rules.SCANNER_AGENTS.search(agent)
     if scanner:
         return Opener(scanner.group(0), SCANNER)
     return None
@@ -209,20 +172,41 @@ def _by_agent(agent: str) -> Opener | None:
 
 @lru_cache(maxsize=4096)
 def _is_machine(agent: str) -> bool:
-    """Whether a User-Agent names a crawler, a link preview or an HTTP tool."""
-    return bool(_TOOLS.search(agent)) or _parsed(agent)[1] == "Spider"
+    """Whether a User-Agent carries a machine's evidence; a mail client's own token outranks it."""
+    if _mail_client(agent) or not agent:
+        return False
+    return bool(
+        rules.BOT_TOKEN.search(rules.PHONE_MODELS.sub("", agent))
+        or rules.CONTACT.search(agent)
+        or rules.LIBRARIES.search(agent)
+        or rules.MACHINE_PRODUCTS.search(agent)
+        or _CRAWLERS.search(agent)
+        or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
+    )
+
+
+def _mail_client(agent: str) -> str | None:
+    """Name the mail client whose own token is in a User-Agent, or None."""
+    decoded = unquote(agent) if "%" in agent else agent  # apps on Apple's CFNetwork send "Yahoo%20Mail"
+    for pattern, client in rules.MAIL_CLIENTS:
+        if pattern.search(decoded):
+            return client
+    return None
 
 
 @lru_cache(maxsize=4096)
 def _client_of(agent: str) -> str:
-    """Name the mail client or browser of a User-Agent ('' when unknown)."""
-    for pattern, client in _MAIL_CLIENTS:
-        if pattern.search(agent):
-            return client
+    """Name the mail client or browser of a User-Agent ('' when unknown), never a parser's engine name."""
+    client = _mail_client(agent)
+    if client is not None:
+        return client
     family, _ = _parsed(agent)
-    if family in ("", "Other", "Mobile Safari UI/WKWebView") and _APPLE_MAIL.search(agent):
+    if family in ("", *rules.ENGINE_NAMES) and rules.APPLE_MAIL.search(agent):
         return "Apple Mail"  # WebKit without Safari's tokens is Mail's own view
-    return "" if family == "Other" else family
+    if family == "Electron":
+        app = rules.ELECTRON_APP.search(agent)
+        return unquote(app.group(1)) if app else ""
+    return "" if family in rules.ENGINE_NAMES else unquote(family)
 
 
 @lru_cache(maxsize=4096)
@@ -239,20 +223,42 @@ def _parsed(agent: str) -> tuple[str, str]:
 # Where `flask --app app refresh-ranges` fetches each shipped range file.
 RANGE_SOURCES = {
     "apple": "https://mask-api.icloud.com/egress-ip-ranges.csv",
+    # Microsoft 365's endpoints web service (JSON); only Exchange Online Protection's entries are kept.
+    "microsoft": "https://endpoints.office.com/endpoints/worldwide?clientrequestid=b10c5ed1-bad1-445f-b386-b919946339a7",
 }
+EOP_URL = "mail.protection.outlook.com"
 _NETWORK = re.compile(r"[0-9A-Fa-f:.]+/\d{1,3}")
 
 
 def networks_in(text: str) -> list[str]:
     """Find every CIDR network in a downloaded list (CSV, JSON or plain), collapsed."""
     found: dict[int, list] = {4: [], 6: []}
-    for candidate in _NETWORK.findall(text):
+    for candidate in _NETWORK.findall(_exchange_protection_ips(text)):
         try:
             network = ipaddress.ip_network(candidate, strict=False)
         except ValueError:
             continue
         found[network.version].append(network)
     return [str(net) for version in (4, 6) for net in ipaddress.collapse_addresses(found[version])]
+
+
+def _exchange_protection_ips(text: str) -> str:
+    """From Microsoft's endpoints JSON keep the mail-protection entries' addresses; other text as it is."""
+    if not text.lstrip().startswith("["):
+        return text
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        return text
+    if not all(isinstance(entry, dict) and "serviceArea" in entry for entry in entries):
+        return text
+    # Outlook on the web's servers are left out: its image proxy carries real reads.
+    protection = [
+        entry
+        for entry in entries
+        if entry["serviceArea"] == "Exchange" and any(EOP_URL in url for url in entry.get("urls", []))
+    ]
+    return "\n".join(ip for entry in protection for ip in entry.get("ips", []))
 
 
 def write_ranges(name: str, networks: list[str], source: str, day: str, directory: Path | None = None) -> Path:

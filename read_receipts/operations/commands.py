@@ -91,10 +91,12 @@ def _diagnose(answer, user: dict, url: str) -> str:
 
 
 @click.command("refresh-ranges")
-@click.option("--source", "sources", multiple=True, metavar="NAME=URL_OR_FILE", help="Fetch NAME from elsewhere.")
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME=URL_OR_FILE", help="Refresh only NAME, from elsewhere."
+)
 def refresh_ranges_command(sources: tuple[str, ...]) -> None:
     """Download the address ranges shipped in data/ranges/ (the service itself never downloads)."""
-    wanted = dict(openers.RANGE_SOURCES)
+    wanted = {} if sources else dict(openers.RANGE_SOURCES)
     for item in sources:
         name, _, where = item.partition("=")
         if not where:
