@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from ua_parser import parse as parse_user_agent  # noqa: E402
 
-from openers import PERSON, AddressRanges, Classifier, load_ranges  # noqa: E402
+from read_receipts.labels.openers import PERSON, AddressRanges, Classifier, load_ranges  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 RESIDENTIAL = "203.0.113.9"

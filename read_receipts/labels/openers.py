@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import parse as parse_user_agent
 
-import opener_rules as rules
+from read_receipts.labels import rules
 
 PERSON = "person"  # a person reading, also through Gmail's or Yahoo's image proxy
 APPLE_PRELOAD = "apple_preload"  # Apple Mail Privacy Protection fetched the images on delivery
