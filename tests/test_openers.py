@@ -132,7 +132,7 @@ def test_only_exchange_online_protection_is_read_from_microsofts_endpoints(make_
         },
         {"id": 46, "serviceArea": "SharePoint", "urls": ["*.sharepoint.com"], "ips": ["13.107.136.0/22"]},
     ]
-    monkeypatch.setattr("openers.RANGES_DIR", tmp_path)
+    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)
     source = tmp_path / "worldwide.json"
     source.write_text(json.dumps(endpoints))
     result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"microsoft={source}"])

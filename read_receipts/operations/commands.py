@@ -95,7 +95,7 @@ def _diagnose(answer, user: dict, url: str) -> str:
     "--source", "sources", multiple=True, metavar="NAME=URL_OR_FILE", help="Refresh only NAME, from elsewhere."
 )
 def refresh_ranges_command(sources: tuple[str, ...]) -> None:
-    """Download the address ranges shipped in data/ranges/ (the service itself never downloads)."""
+    """Download the address ranges shipped in read_receipts/labels/ranges/ (the service itself never downloads)."""
     wanted = {} if sources else dict(openers.RANGE_SOURCES)
     for item in sources:
         name, _, where = item.partition("=")
