@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from alembic import command
+from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -43,7 +44,9 @@ def current_command() -> None:
 @db.command("history")
 def history_command() -> None:
     """List the migrations, newest first."""
-    command.history(alembic_config())
+    for script in ScriptDirectory.from_config(alembic_config()).walk_revisions():
+        marker = " (head)" if script.is_head else ""
+        click.echo(f"{script.down_revision or '<base>'} -> {script.revision}{marker}: {script.doc}")
 
 
 @db.command("revision")

@@ -62,7 +62,7 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str] | None:
     """Upgrade to `target` under a lock; return (from, to) if this call changed the schema, None if it was there."""
     wanted = ScriptDirectory.from_config(alembic_config()).get_revision(target).revision
-    if _revision_of(engine) == wanted:
+    if current(engine) == wanted:
         return None  # the common case, without waiting on any lock
     # SQLite: the store's engine begins with BEGIN IMMEDIATE, so the whole upgrade
     # holds the write lock; PostgreSQL: an advisory lock held to the commit.
@@ -82,22 +82,13 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str] | No
 
 def check_current(engine: Engine) -> None:
     """Raise SchemaError unless the database is at this release's revision."""
-    found, wanted = _revision_of(engine), head()
+    found, wanted = current(engine), head()
     if found != wanted:
         raise SchemaError(
             f"the database's schema is at revision {found or 'none'}, and this release needs {wanted}: "
             "back it up, then run `flask --app app db upgrade` (see README, Upgrading), "
             "or set DATABASE_AUTO_UPGRADE=true to upgrade at start-up."
         )
-
-
-def _revision_of(engine: Engine) -> str | None:
-    """The database's revision, counting a database made before migrations as the first."""
-    with engine.connect() as conn:
-        found = MigrationContext.configure(conn).get_current_revision()
-        if found is None and FIRST_TABLES <= set(inspect(conn).get_table_names()):
-            return FIRST
-        return found
 
 
 def _stamp_if_made_before_migrations(conn: Connection) -> str | None:

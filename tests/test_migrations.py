@@ -1,0 +1,157 @@
+"""Schema migrations: upgrades keep every row, agree with the models, and run once however many instances start."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+
+from app import create_app
+from config import load_settings
+from read_receipts.operations.startup import prepare_store
+from read_receipts.store import Store
+from read_receipts.store.schema import metadata
+from read_receipts.store.upgrade import FIRST, current, head, upgrade
+from tests.conftest import BACKENDS, empty_database
+from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
+
+ROWS_PER_TABLE = 3
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path) -> str:
+    """A database without a single table, on SQLite and on PostgreSQL."""
+    return empty_database(request.param, tmp_path)
+
+
+def sample_value(column, row: int):
+    """A value of the column's type, different for each row (so composite keys stay unique)."""
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return row % 2 == 0
+    if isinstance(kind, Integer | BigInteger):
+        return 1000 + row
+    if isinstance(kind, Float):
+        return 1_700_000_000.5 + row
+    if isinstance(kind, String | Text):
+        return f"{column.name[:4]}{row}"[: kind.length or 40]
+    raise AssertionError(f"no sample for {column.table.name}.{column.name} ({kind!r})")
+
+
+def fill_every_table(engine) -> dict[str, list[tuple]]:
+    """Put rows into every table the database has (but Alembic's own); return them by table."""
+    found = MetaData()
+    found.reflect(engine)
+    stored = {}
+    with engine.begin() as conn:
+        for table in found.sorted_tables:
+            if table.name == "alembic_version":
+                continue
+            rows = [{column.name: sample_value(column, n) for column in table.columns} for n in range(ROWS_PER_TABLE)]
+            conn.execute(insert(table), rows)
+            stored[table.name] = sorted(tuple(row.values()) for row in rows)
+    return stored
+
+
+def rows_now(engine, tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """Read back, from each table, the columns it had when it was filled."""
+    found = MetaData()
+    found.reflect(engine)
+    kept = {}
+    with engine.connect() as conn:
+        for name, rows in tables.items():
+            width = len(rows[0])
+            columns = list(found.tables[name].columns)[:width]
+            kept[name] = sorted(tuple(row) for row in conn.execute(select(*columns)))
+    return kept
+
+
+def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
+    store = Store(empty_url)
+    assert upgrade(store.engine, FIRST) == (None, FIRST)
+    before = fill_every_table(store.engine)
+    assert set(before) == set(metadata.tables)  # every table of the service holds rows
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    store.close()
+
+
+def test_the_models_and_the_migrations_agree(empty_url):
+    store = Store(empty_url)
+    upgrade(store.engine)
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    store.close()
+    assert differences == []
+
+
+def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog):
+    store = Store(empty_url)
+    upgrade(store.engine, FIRST)
+    before = fill_every_table(store.engine)
+    with store.engine.begin() as conn:  # what create_all left: the tables, no alembic_version
+        conn.execute(text("DROP TABLE alembic_version"))
+    assert current(store.engine) is None
+    prepare_store(load_settings({"DATABASE_URL": empty_url}))
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    assert "made before schema migrations" in caplog.text
+    store.close()
+
+
+def test_a_database_from_a_newer_release_stops_start_up_with_what_to_do(empty_url, capsys):
+    store = Store(empty_url)
+    upgrade(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    store.close()
+    with pytest.raises(SystemExit) as stopped:
+        prepare_store(load_settings({"DATABASE_URL": empty_url}))
+    assert stopped.value.code == 4
+    assert "upgraded by a newer release" in capsys.readouterr().err
+
+
+def test_db_commands_show_and_upgrade_the_schema(empty_url):
+    app = create_app(load_settings({"DATABASE_URL": empty_url}))
+    runner = app.test_cli_runner()
+    assert f"none (this release needs {head()}" in runner.invoke(args=["db", "current"]).output
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0 and f"from empty to {head()}" in upgraded.output
+    assert runner.invoke(args=["db", "current"]).output.startswith(f"{head()} (head")
+    assert "nothing to do" in runner.invoke(args=["db", "upgrade"]).output
+    assert f"-> {FIRST}" in runner.invoke(args=["db", "history"]).output
+    with app.extensions["store"].reading() as conn:
+        assert conn.execute(select(func.count()).select_from(metadata.tables["opens"])).scalar_one() == 0
+    app.extensions["store"].close()
+
+
+@pytest.mark.server
+def test_two_instances_starting_at_once_upgrade_the_store_once(empty_url, tmp_path, services):  # noqa: F811
+    env = {"DATABASE_URL": empty_url}
+    first, second = (Service(tmp_path, env).start(wait=False) for _ in range(2))
+    try:
+        for service in (first, second):
+            service.wait_healthy()
+            assert service.load("ticket_id=42&requester_id=7").status_code == 200
+        logs = first.output() + second.output()
+        assert logs.count("upgraded the store's schema from empty to") == 1, logs
+    finally:
+        first.kill()
+        second.kill()
+
+
+@pytest.mark.server
+def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, tmp_path):
+    empty = f"sqlite:///{tmp_path}/never-upgraded.db"
+    service = Service(tmp_path, {"DATABASE_URL": empty, "DATABASE_AUTO_UPGRADE": "false"}).start(wait=False)
+    assert service.process.wait(30) != 0
+    assert "run `flask --app app db upgrade`" in service.output()
+    ready = Service(tmp_path, {"DATABASE_URL": sqlite_url, "DATABASE_AUTO_UPGRADE": "false"}).start()
+    try:
+        response = ready.load("ticket_id=42&requester_id=7")
+        assert response.status_code == 200 and response.headers["Content-Type"] == "image/gif"
+        assert "upgraded the store's schema" not in ready.output()
+    finally:
+        ready.kill()
