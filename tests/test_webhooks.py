@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from config import ConfigError, load_settings
-from read_receipts.delivery import webhooks
+from read_receipts.links import signatures as webhooks
 from tests.conftest import drain
 
 KEY = "k" * 40

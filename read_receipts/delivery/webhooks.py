@@ -8,8 +8,6 @@ and restarts. Receiver addresses come from settings only, never from a link.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -21,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from read_receipts.labels.openers import Classifier
+from read_receipts.links.signatures import signature
 from read_receipts.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,24 +30,6 @@ GIVE_UP_AFTER = 3 * 86400  # a call still failing after three days is recorded a
 BATCH = 20
 # Pixel loads not sent on: forged or unprovable ones, and those of requesters who opted out.
 UNPROVEN = {"rejected", "unverified", "opted_out"}
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The X-Signature header value for one call."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify(secret: str, header: str, body: bytes, tolerance: float = 300.0, now: float | None = None) -> bool:
-    """Check a call's X-Signature as a receiver should: constant-time, and recent."""
-    try:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((now or time.time()) - timestamp) > tolerance:
-        return False
-    return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
 class Webhooks:

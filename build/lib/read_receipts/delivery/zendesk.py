@@ -1,0 +1,143 @@
+"""The Zendesk Tickets API, as this service uses it: read a ticket, add a private note."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import time
+
+import requests
+from requests.adapters import HTTPAdapter
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 3.05
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one Zendesk call came back with."""
+
+    status: int | None  # None: no answer (timeout, refused, dropped)
+    body: dict | None = None
+    retry_after: float | None = None
+    error: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """Classify: ok, final (404/422/other 4xx), auth, throttled or retry."""
+        if self.status is None or self.status >= 500 or self.status == 409:
+            return "retry"
+        if self.status < 300:
+            return "ok"
+        if self.status == 429:
+            return "throttled"
+        if self.status in (401, 403):
+            return "auth"
+        return "final"
+
+    def describe(self) -> str:
+        """Say what happened, for logs and the delivery record (no secrets)."""
+        if self.status is None:
+            return self.error
+        detail = _error_detail(self.body)
+        return f"HTTP {self.status}" + (f": {detail}" if detail else "")
+
+
+class Zendesk:
+    """A client for one Zendesk account."""
+
+    dry_run = False
+
+    def __init__(self, base_url: str, authorization: str, timeout: float):
+        self.base_url = base_url
+        self.timeout = (CONNECT_TIMEOUT, timeout)
+        self.session = requests.Session()
+        # Retries happen in the durable delivery queue, never inside a call.
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self.session.mount("https://", HTTPAdapter(max_retries=0))
+        self.session.headers.update(
+            {"Authorization": authorization, "Accept": "application/json", "User-Agent": "zendesk-read-receipts"}
+        )
+
+    def ticket(self, ticket_id: int) -> Answer:
+        """Read a ticket (requester and status)."""
+        return self._call("GET", f"/api/v2/tickets/{ticket_id}.json")
+
+    def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
+        """Add an internal comment to a ticket, optionally tagging it."""
+        ticket: dict = {"comment": {"body": body, "public": False}}
+        if tag:
+            ticket["additional_tags"] = [tag]  # never `tags`: it replaces them all
+        return self._call("PUT", f"/api/v2/tickets/{ticket_id}.json", {"ticket": ticket})
+
+    def me(self) -> Answer:
+        """Read the authenticated user (the cheapest credentials check)."""
+        return self._call("GET", "/api/v2/users/me.json")
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> Answer:
+        """Make one request; every failure becomes an Answer, never an exception."""
+        try:
+            response = self.session.request(method, self.base_url + path, json=payload, timeout=self.timeout)
+        except requests.Timeout:
+            return Answer(None, error=f"no answer within {self.timeout[1]:g} s")
+        except requests.RequestException as exc:
+            return Answer(None, error=f"connection failed ({type(exc).__name__})")
+        return Answer(response.status_code, _json(response), _retry_after(response))
+
+
+class DryRun:
+    """Stands in for Zendesk when no credentials are set: logs what it would post."""
+
+    dry_run = True
+
+    def ticket(self, ticket_id: int) -> Answer:
+        """Pretend every ticket exists (there is nothing to check against)."""
+        return Answer(200, {"ticket": {"id": ticket_id, "requester_id": None, "status": "open"}})
+
+    def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
+        """Log the note instead of posting it."""
+        tagged = f" (tag {tag})" if tag else ""
+        log.info("dry run: would add a private note to ticket %s%s: %s", ticket_id, tagged, body)
+        return Answer(200, {})
+
+    def me(self) -> Answer:
+        """There is no account to check."""
+        return Answer(None, error="no Zendesk credentials are set")
+
+
+def _json(response: requests.Response) -> dict | None:
+    """Parse a JSON object body; 429s and proxies may send plain text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Read Retry-After as seconds (it may also be an HTTP date)."""
+    raw = response.headers.get("Retry-After", "").strip()
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_detail(body: dict | None) -> str:
+    """Pull a short, secret-free reason out of a Zendesk error body."""
+    if not body:
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        error = error.get("title") or error.get("message")
+    description = body.get("description")
+    parts = [str(part) for part in (error, description) if part]
+    return "; ".join(parts)[:200]

@@ -1,0 +1,55 @@
+"""Prometheus metrics, read from the store at scrape time: right for any number of workers and instances."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from read_receipts.store import Store
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class StoreCollector:
+    """Turns the store's tallies and queues into metric families."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield every metric, from one read of the store."""
+        figures = self.store.figures(time.time())
+        tallies = figures["tallies"]
+        yield _counter("read_receipts_opens", "Pixel loads triaged, by kind of load.", "kind", tallies, "opens:")
+        yield _counter("read_receipts_notes", "Note deliveries settled, by outcome.", "outcome", tallies, "notes:")
+        yield _counter(
+            "read_receipts_zendesk_answers", "Zendesk API answers, by HTTP status.", "status", tallies, "zendesk:"
+        )
+        depth = GaugeMetricFamily("read_receipts_queue_depth", "Work waiting, by queue.", labels=["queue"])
+        oldest = GaugeMetricFamily(
+            "read_receipts_oldest_pending_seconds", "Age of the oldest waiting item, by queue.", labels=["queue"]
+        )
+        for queue, (count, age) in sorted(figures["queues"].items()):
+            depth.add_metric([queue], count)
+            oldest.add_metric([queue], age)
+        yield depth
+        yield oldest
+
+
+def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], prefix: str) -> CounterMetricFamily:
+    """One counter family from the tallies whose keys start with `prefix`."""
+    family = CounterMetricFamily(name, help_text, labels=[label])
+    for key, count in sorted(tallies.items()):
+        if key.startswith(prefix):
+            family.add_metric([key.removeprefix(prefix)], count)
+    return family
+
+
+def exposition(store: Store) -> bytes:
+    """Render the metrics in Prometheus' text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store))
+    return generate_latest(registry)

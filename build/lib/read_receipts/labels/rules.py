@@ -1,0 +1,132 @@
+"""The User-Agent rules behind the labels: mail clients, image proxies, scanners and machine evidence, as compiled patterns."""
+
+from __future__ import annotations
+
+import re
+
+# Image proxies of webmail services: a real open whose reader's address is hidden.
+# These run before any bot check: a generic bot list once dropped every Gmail open.
+PROXIES = (
+    (re.compile(r"GoogleImageProxy|ggpht\.com"), "Gmail", "through Google's image proxy"),
+    (re.compile(r"YahooMailProxy"), "Yahoo Mail", "through Yahoo's image proxy"),
+    (re.compile(r"SuperhumanProxy"), "Superhuman", "through Superhuman's image proxy"),
+    (re.compile(r"SeznamEmailProxy"), "Seznam Email", "through Seznam's image proxy"),
+    (re.compile(r"RamblerMail"), "Rambler Mail", "through Rambler's image proxy"),
+    (re.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
+)
+
+# Gmail's content sampling fetches images ahead of any reading, like its prefetch.
+GMAIL_SAMPLING = re.compile(r"Gmail-content-sampling")
+
+# Mail security scanners: gateways and URL checkers that fetch a message's images.
+SCANNER_AGENTS = re.compile(
+    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security|"
+    r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io",
+    re.I,
+)
+
+# Mail clients by their own token, checked before ua-parser: many embed a
+# browser engine that the parser would name instead (eM Client as Chrome, ...).
+MAIL_CLIENTS = tuple(
+    (re.compile(pattern), name)
+    for pattern, name in (
+        (r"Outlook-iOS", "Outlook for iOS"),
+        (r"Outlook-Android", "Outlook for Android"),
+        (r"MacOutlook|^Outlook/[\d.]+ .*Darwin", "Outlook for Mac"),
+        (r"OneOutlook/", "Outlook for Windows"),  # the new Outlook, an Edge WebView
+        (r"Microsoft Outlook|Microsoft Office Outlook|ms-office|MSOffice", "Outlook"),
+        (r"WindowsMail/", "Windows Mail"),
+        (r"Outlook-Express/", "Windows Live Mail"),
+        (r"Thunderbird|Icedove", "Thunderbird"),
+        (r"SeaMonkey|Iceape", "SeaMonkey"),
+        (r"Spicebird/", "Spicebird"),
+        (r"^Airmail ", "Airmail"),
+        (r"eM ?Client", "eM Client"),
+        (r"BlueMail", "BlueMail"),
+        (r"Postbox", "Postbox"),
+        (r"Lotus-Notes", "Lotus Notes"),
+        (r"^Barca(Pro)?/", "Barca"),
+        (r"^The Bat!", "The Bat!"),
+        (r"^Evolution/", "Evolution"),
+        (r"kmail", "KMail"),
+        (r"Mailbird/", "Mailbird"),
+        (r"Mailspring/", "Mailspring"),
+        (r"Foxmail/", "Foxmail"),
+        (r"MailMaster", "Mail Master"),
+        (r"ymail|Yahoo Mail|YahooMobileMail|YahooMobile/1\.0 \(mail", "Yahoo Mail"),
+        (r"NaverMailApp", "NAVER Mail"),
+        (r"^MailBar/", "MailBar"),
+        (r"ExchangeWebServices/.* Mail/", "Apple Mail"),
+        (r"\bSpark(?:Desktop)?/|Readdle", "Spark"),
+        (r"Superhuman", "Superhuman"),
+        (r"ZohoMail|Zoho Mail", "Zoho Mail"),
+        (r"\bNewton/|CloudMagic", "Newton"),
+        (r"[Tt]utanota", "Tutanota"),
+        (r"Fastmail", "Fastmail"),
+        (r"^Eudora|Eudora/", "Eudora"),
+        (r"Mail\.Ru Mail|MailRuMail|ru\.mail\.mailapp|Mail\.Ru/|MRMail/", "Mail.ru"),
+        (r"Sparrow/", "Sparrow"),
+        (r"Android-Gmail/|GoogleGmail|com\.google\.Gmail", "Gmail"),
+        (r"Polymail", "Polymail"),
+        (r"ProtonMail|Proton Mail", "Proton Mail"),
+        (r"FairEmail", "FairEmail"),
+        (r"K-9 Mail", "K-9 Mail"),
+        (r"Canary Mail", "Canary Mail"),
+    )
+)
+
+# A product token ending in bot, spider or crawler: "Googlebot/2.1", "(compatible; bingbot",
+# "360Spider". Case matters: a phone model in the Android device field is written
+# "CUBOT" or "XBot", never with a lower-case letter or digit before "bot".
+BOT_TOKEN = re.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
+# Phone models that end in "bot" (CUBOT, XBot): removed before looking for a bot's token.
+PHONE_MODELS = re.compile(r"\b(?:cubot|xbot)\b", re.I)
+# A contact for the operator, as crawlers write it: "+http://...", "; http://...", an e-mail address.
+# A bare homepage in parentheses is left alone: some small browsers name theirs.
+CONTACT = re.compile(r"(?:\+|; ?|- )(?:https?://|www\.)|[\w.+-]+@[\w-]+\.[a-z]{2,}|\(at\)|\[at\]", re.I)
+# HTTP libraries and command-line tools, named as the first product of the string.
+LIBRARIES = re.compile(
+    r"^(?:curl|libcurl|PycURL|Wget|python-requests|Python-urllib|Python/|aiohttp|httpx|HTTPie|urllib3|Scrapy|"
+    r"Go-http-client|Go |Java/|Apache-HttpClient|Jakarta Commons|okhttp|axios|node-fetch|node-superagent|undici|"
+    r"got |PostmanRuntime|insomnia|Dart/|Faraday|Ruby|rest-client|Typhoeus|Excon|http\.rb|Mechanize|"
+    r"libwww-perl|lwp-|LWP::|WWW-Mechanize|PHP|Guzzle|GuzzleHttp|Zend_Http|Laminas|Symfony|RestSharp|"
+    r"WinHttp|WinHTTP|CFNetwork/|Deno|reqwest|hyper|Apache-CXF|Jersey|unirest|"
+    r"aws-sdk|Boto|ElasticMapReduce|Hadoop|AHC|fasthttp|Embarcadero|Indy Library|lua-resty|"
+    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri)",
+    re.I,
+)
+# Machines named anywhere in the string: discovery requests, headless browsers,
+# link unfurlers, document fetchers, internet-wide scanners and monitors.
+MACHINE_PRODUCTS = re.compile(
+    r"Existence Discovery|Protocol Discovery|Microsoft Office Discovery|GoogleDocs|Google-Apps-Script|"
+    r"Google-Read-Aloud|Google Favicon|Google Web Preview|Google-Document-Conversion|FeedFetcher|"
+    r"Headless|PhantomJS|SlimerJS|Puppeteer|Playwright|Selenium|Chrome-Lighthouse|Lighthouse|"
+    r"facebookexternalhit|Iframely|embedly|(?<!Technology )(?<!Technology%20)Preview|ImgProxy|Slack-|TelegramBot|"
+    r"Censys|zgrab|Detectify|Netcraft|OpenVAS|Nessus|Nmap|nikto|sqlmap|Arachni|masscan|Acunetix|"
+    r"Qualys|Nuclei|WPScan|probe|Probe|check_http|monitor|Monitor|Pingdom|uptime|Uptime|StatusCake|"
+    r"Site24x7|Datadog|NewRelic|Zabbix|Nagios|fetcher|Fetcher|scraper|Scraper|archiver|Archiver|"
+    r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|SEO|seo[a-z]*/",
+)
+# WebKit without Safari's tokens is Apple Mail's own view.
+APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
+# In an app built on Electron the app's own product comes just before Chrome's.
+ELECTRON_APP = re.compile(r"\(KHTML, like Gecko\) (?:\S+ )*?([A-Za-z][\w.%-]*?)/[\w.-]+ Chrome/")
+# Parser names that say how a client is built, not which client it is.
+ENGINE_NAMES = frozenset({"Other", "Electron", "Mobile Safari UI/WKWebView"})
+# Patterns of the crawler list that also name people's apps and phones (WhatsApp, HTC Butterfly,
+# ViewSonic, the Sogou and Coc Coc browsers, ...): left out, the rest of the list is used as it is.
+CRAWLER_LIST_EXCEPTIONS = frozenset(
+    {
+        "WhatsApp", "Butterfly", "Sonic", "008\\/", "Sogou", "Fluid", "Viber", "Blackboard", "Freespoke\\/",
+        "Podimo", "Code\\/1\\.", "MetaIAB Facebook", "okhttp", "Notion\\/", "Instapaper\\/", "Wayback",
+        "Overcast\\/", "splash Version\\/", "coccoc", "RED\\/", "AP3A\\.240617\\.008",
+    }
+)  # fmt: skip
+# A person's client names the device or system it runs on; a string with none of these is a program's.
+PLATFORM = re.compile(
+    r"Windows|Win(?:NT|32|64|9[58]|CE)|Macintosh|Mac ?OS|Mac_OS|Darwin|CFNetwork|Linux|Android|iPhone|iPad|iPod|"
+    r"iOS|watchOS|tvOS|CrOS|X11|BlackBerry|BB10|Symbian|Series ?[46]0|S60|Nokia|MIDP|CLDC|Opera|Mobile|Tizen|"
+    r"KaiOS|webOS|PlayStation|Xbox|Nintendo|SmartTV|SMART-TV|Roku|BSD|SunOS|Amiga|Haiku|OS/2|BeOS|Fuchsia|"
+    r"HarmonyOS|Dalvik|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\(.*;.*\)",
+    re.I,
+)

@@ -1,0 +1,175 @@
+"""The tables: opens and events as they come in, what triage and delivery keep, and the rollups."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _outbox_columns() -> list[Column]:
+    """What every outbox row has besides its state: tries, its lease, and the last outcome."""
+    return [
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("lease_until", Float, nullable=False, server_default="0"),
+        Column("lease_owner", String(36)),
+        Column("last_status", Integer),
+        Column("last_error", String(300)),
+        Column("done_at", Float),
+    ]
+
+
+opens = Table(
+    "opens",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("requester_id", BigInteger),
+    Column("comment_id", BigInteger),
+    Column("opened_at", Float, nullable=False),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    Column("sent", String(40)),  # the reply's send time as the img tag carried it
+    Column("client", String(40)),  # set at triage: the mail client or browser
+    Column("kind", String(16)),  # set at triage: person, apple_preload, scanner, ...
+    # From a signed tracking link: the signature proves the ticket, no requester check.
+    Column("signed", Boolean, nullable=False, server_default=text("false")),
+    # new -> noted | counted | skipped (a kind not noted) | rejected | unverified | closed | deleted
+    Column("state", String(16), nullable=False, server_default="new"),
+    Index("ix_opens_state", "state"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # open | click
+    Column("occurred_at", Float, nullable=False),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
+    Column("target", Text),  # where a click went
+    Column("state", String(8), nullable=False, server_default="new"),  # new -> queued (for webhooks)
+    Index("ix_events_state", "state"),
+)
+
+# The outbox of webhook calls: one row per event and receiver, delivered at least once.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),  # the receiver's key for de-duplication
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),  # pending -> done | failed
+    *_outbox_columns(),
+    Index("ix_webhooks_due", "state", "due_at"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("requester_id", BigInteger),
+    # checking (a worker is asking Zendesk, or will again at retry_at), or
+    # the status Zendesk gave: new, open, pending, solved, closed, deleted ...
+    Column("status", String(16), nullable=False),
+    Column("checked_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", Float, nullable=False, server_default="0"),
+    Column("opted_out", Boolean, nullable=False, server_default=text("false")),  # carries OPT_OUT_TAG
+)
+
+replies = Table(
+    "replies",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    # The reply's comment id, or 0 when the pixel did not say which reply.
+    Column("reply_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_open_at", Float, nullable=False),
+    Column("last_open_at", Float, nullable=False),
+    Column("opens", Integer, nullable=False, server_default="0"),
+    Column("opens_noted", Integer, nullable=False, server_default="0"),
+    Column("next_note_at", Float, nullable=False, server_default="0"),
+    Column("summary_pending", Boolean, nullable=False, server_default=text("false")),
+    Column("read_noted", Boolean, nullable=False, server_default=text("false")),  # a person's open has its note
+    Column("sent_at", Float),  # when the reply was sent, if the img tag said
+    Column("first_read_at", Float),  # the first open by a person
+    Index("ix_replies_first_open_at", "first_open_at"),
+)
+
+# Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
+replies_sent = Table(
+    "replies_sent",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reply_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("sent_at", Float, nullable=False),
+    Index("ix_replies_sent_sent_at", "sent_at"),
+)
+
+# Opens per UTC day, kind and client, kept up to date by triage: the dashboard
+# reads these few rows instead of millions of opens.
+daily_opens = Table(
+    "daily_opens",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("client", String(40), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+# Tracking-link events per campaign (from link metadata) and type, kept by dispatch.
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("campaign", String(80), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("reply_key", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # first | summary
+    Column("open_id", BigInteger),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    # pending -> done | logged (dry run) | failed (final) | skipped
+    Column("state", String(16), nullable=False, server_default="pending"),
+    *_outbox_columns(),
+    Index("ix_deliveries_due", "state", "due_at"),
+)
+
+# Monotonic counts for /metrics (opens by kind, notes by outcome, Zendesk answers by
+# status): kept apart from the rows themselves, which retention deletes.
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("used", Integer, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+)
