@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -36,8 +37,12 @@ def test_requirements_txt_and_pyproject_declare_the_same_dependencies():
 
 @pytest.mark.server
 def test_the_built_package_carries_its_data_and_works_without_the_checkout(tmp_path):
+    source = tmp_path / "source"  # setuptools builds in the source tree: keep the checkout clean
+    shutil.copytree(ROOT / "read_receipts", source / "read_receipts", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True,
         timeout=300,
     )
