@@ -14,6 +14,19 @@ branch_labels = None
 depends_on = None
 
 
+def _outbox_columns() -> list[sa.Column]:
+    """The state, tries, lease and last outcome every outbox row has (deliveries, webhooks)."""
+    return [
+        sa.Column("state", sa.String(length=16), server_default="pending", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("lease_until", sa.Float(), server_default="0", nullable=False),
+        sa.Column("lease_owner", sa.String(length=36), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(length=300), nullable=True),
+        sa.Column("done_at", sa.Float(), nullable=True),
+    ]
+
+
 def upgrade() -> None:
     """The schema as it stood when migrations began."""
     op.create_table(
@@ -47,13 +60,7 @@ def upgrade() -> None:
         sa.Column("open_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("due_at", sa.Float(), nullable=False),
-        sa.Column("state", sa.String(length=16), server_default="pending", nullable=False),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("lease_until", sa.Float(), server_default="0", nullable=False),
-        sa.Column("lease_owner", sa.String(length=36), nullable=True),
-        sa.Column("last_status", sa.Integer(), nullable=True),
-        sa.Column("last_error", sa.String(length=300), nullable=True),
-        sa.Column("done_at", sa.Float(), nullable=True),
+        *_outbox_columns(),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
@@ -152,13 +159,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("due_at", sa.Float(), nullable=False),
-        sa.Column("state", sa.String(length=16), server_default="pending", nullable=False),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("lease_until", sa.Float(), server_default="0", nullable=False),
-        sa.Column("lease_owner", sa.String(length=36), nullable=True),
-        sa.Column("last_status", sa.Integer(), nullable=True),
-        sa.Column("last_error", sa.String(length=300), nullable=True),
-        sa.Column("done_at", sa.Float(), nullable=True),
+        *_outbox_columns(),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("webhooks", schema=None) as batch_op:
