@@ -67,6 +67,7 @@ class Posting(PacedWork):
         """Bind the arguments every final outcome of one delivery shares."""
 
         def finish(state: str, status: int | None, error: str) -> bool:
+            """Record the delivery's final outcome; True, for it was settled."""
             self.store.finish_delivery(row, state, self.clock(), self.settings.note_interval, covered, status, error)
             return True
 

@@ -118,6 +118,7 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
+        """Set up each new SQLite connection: WAL, and transactions left to us."""
         # Take over transaction control from the driver, so BEGIN IMMEDIATE
         # below is the only BEGIN: workers then queue for the write lock
         # instead of failing with "database is locked" on upgrade.
@@ -131,6 +132,7 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        """Begin reads deferred and writes immediate."""
         reading = conn.get_execution_options().get("deferred_begin")
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
