@@ -1,0 +1,95 @@
+"""Pacing of Zendesk calls: the shared budgets, pauses after Zendesk's answers, and retry delays."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from read_receipts.delivery.zendesk import Answer
+from read_receipts.settings import Settings
+from read_receipts.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
+AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
+SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
+
+
+class Pacing:
+    """Keeps every worker's Zendesk calls within the account's limits and away from a failing Zendesk."""
+
+    def __init__(self, store: Store, zendesk, settings: Settings):
+        self.store = store
+        self.zendesk = zendesk
+        self.settings = settings
+        self._failing = False  # the last call of this worker failed
+
+    def gate(self, now: float, note_for: int | None = None) -> float:
+        """Take budget for one call; return seconds to wait when there is none."""
+        if self.zendesk.dry_run:
+            return 0.0
+        held = self.store.held_until("zendesk")
+        if held > now:
+            return held - now
+        wanted = [("requests", 60.0, self.settings.requests_per_minute)]
+        if note_for is not None:
+            wanted += [
+                ("updates", 60.0, self.settings.updates_per_minute),
+                (f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket),
+            ]
+        return 0.0 if self.store.take(wanted, now) else 5.0
+
+    def observe(self, answer: Answer, now: float, doing: str) -> None:
+        """Log a failed call and pause every worker when Zendesk asks or fails."""
+        verdict = answer.verdict
+        self.store.tally({f"zendesk:{answer.status or 'no answer'}": 1})
+        if verdict in ("ok", "final"):
+            if self._failing:  # Zendesk is back: what waited on it goes now, paced by the budgets
+                log.info("Zendesk answers again; retrying waiting notes and checks now")
+                self.store.retry_waiting_now(now)
+            self._failing = False
+            return
+        self._failing = True
+        if verdict == "throttled":
+            pause = answer.retry_after if answer.retry_after is not None else 60.0
+            self.store.hold("zendesk", now + pause)
+            log.warning("Zendesk rate limit while %s: pausing all calls for %.0f s", doing, pause)
+        elif verdict == "auth":
+            self.store.hold("zendesk", now + 60)
+            log.error(
+                "Zendesk refused the credentials while %s (%s): check ZENDESK_EMAIL and "
+                "ZENDESK_API_TOKEN (or ZENDESK_OAUTH_TOKEN), and that the user is an agent or admin "
+                "with API token access enabled. Notes are kept and retried every %d minutes; "
+                "`flask --app app check-zendesk` tells more.",
+                doing,
+                answer.describe(),
+                AUTH_RETRY // 60,
+            )
+        elif verdict == "retry":
+            self.store.hold("zendesk", now + SHORT_HOLD)
+            log.warning("Zendesk failed while %s (%s); will retry", doing, answer.describe())
+
+    def retry_delay(self, answer: Answer, attempts: int) -> float:
+        """How long to wait before trying a failed call again."""
+        if answer.verdict == "throttled":
+            return answer.retry_after if answer.retry_after is not None else 60.0
+        if answer.verdict == "auth":
+            return AUTH_RETRY
+        return _backoff(attempts)
+
+
+class PacedWork:
+    """Work that calls Zendesk through the shared pacing, under leases of `lease` seconds."""
+
+    def __init__(self, store: Store, zendesk, settings: Settings, pacing: Pacing, lease: float):
+        self.store = store
+        self.zendesk = zendesk
+        self.settings = settings
+        self.pacing = pacing
+        self.lease = lease
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential backoff with jitter, capped so notes follow soon after an outage."""
+    return min(MAX_BACKOFF, 2.0 * 2 ** min(attempts, 10)) * random.uniform(0.5, 1.0)

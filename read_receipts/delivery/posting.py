@@ -1,0 +1,89 @@
+"""Posting notes: claiming one due delivery, writing its words, posting it and recording the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from read_receipts.delivery import notes
+from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.triage import FINAL_TICKET_STATES
+from read_receipts.delivery.zendesk import Answer
+from read_receipts.labels.openers import PERSON
+from read_receipts.settings import Settings
+from read_receipts.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Posting(PacedWork):
+    """Posts queued notes to Zendesk as private comments, one at a time."""
+
+    def __init__(
+        self, store: Store, zendesk, settings: Settings, pacing: Pacing, lease: float, clock: Callable[[], float]
+    ):
+        super().__init__(store, zendesk, settings, pacing, lease)
+        self.clock = clock
+
+    def send_note(self, now: float) -> bool:
+        """Post the next due note, if any; True if one was settled."""
+        rows = self.store.claim_deliveries(now, self.lease, limit=1)
+        return any(self._deliver(row, now) for row in rows)
+
+    def _deliver(self, row, now: float) -> bool:
+        """Post one note and record the outcome."""
+        reply = self.store.reply(row.ticket_id, row.reply_key)
+        if row.kind == "summary" and reply.opens_noted == 0:
+            self.store.release_delivery(row, now + 30)  # the first note goes first
+            return False
+        covered, body = self._note_text(row, reply)
+        finish = self._finisher(row, covered)
+        if not body:
+            return finish("skipped", None, "")
+        ticket = self.store.cached_ticket(row.ticket_id)
+        if ticket is not None and ticket.status in FINAL_TICKET_STATES:
+            return finish("failed", None, f"ticket is {ticket.status}")
+        wait = self.pacing.gate(now, row.ticket_id)
+        if wait:
+            self.store.release_delivery(row, now + wait)
+            return False
+        answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
+        self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")
+        return self._settle_note(row, answer, finish)
+
+    def _note_text(self, row, reply) -> tuple[int, str]:
+        """Return the opens a note covers and its words ('' when nothing is left to say)."""
+        zone = self.settings.note_timezone
+        if row.kind == "first":
+            opened = self.store.open_by_id(row.open_id)
+            kind, client = opened.kind or PERSON, opened.client or ""
+            return 1, notes.first_open(opened.opened_at, row.reply_key, zone, kind, client, reply.sent_at)
+        count = reply.opens - reply.opens_noted
+        if count <= 0:
+            return reply.opens, ""
+        return reply.opens, notes.more_opens(count, reply.last_open_at, row.reply_key, zone)
+
+    def _finisher(self, row, covered: int):
+        """Bind the arguments every final outcome of one delivery shares."""
+
+        def finish(state: str, status: int | None, error: str) -> bool:
+            """Record the delivery's final outcome; True, for it was settled."""
+            self.store.finish_delivery(row, state, self.clock(), self.settings.note_interval, covered, status, error)
+            return True
+
+        return finish
+
+    def _settle_note(self, row, answer: Answer, finish) -> bool:
+        """Record a posted, refused or failed note."""
+        if answer.verdict == "ok":
+            log.info("note added to ticket %s (%s)", row.ticket_id, row.kind)
+            return finish("logged" if self.zendesk.dry_run else "done", answer.status, "")
+        if answer.verdict == "final":
+            if answer.status in (404, 422):
+                status = "deleted" if answer.status == 404 else "closed"
+                self.store.remember_ticket(row.ticket_id, None, status, self.clock())
+            log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
+            return finish("failed", answer.status, answer.describe())
+        due = self.clock() + self.pacing.retry_delay(answer, row.attempts)
+        self.store.release_delivery(row, due, answer.status, answer.describe())
+        return False

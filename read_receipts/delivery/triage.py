@@ -1,0 +1,102 @@
+"""Triage of opens: their labels and verdicts, and the checks of their tickets against Zendesk."""
+
+from __future__ import annotations
+
+import logging
+
+from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.webhooks import Webhooks
+from read_receipts.intake import pixel
+from read_receipts.labels.openers import Classifier
+from read_receipts.settings import Settings
+from read_receipts.store import Store, Verdict
+from read_receipts.store.privacy import kept_address
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # opens settled per round, in one transaction
+FINAL_TICKET_STATES = {"closed", "deleted"}
+
+
+class Triage(PacedWork):
+    """Decides which opens count towards a note, asking Zendesk who each ticket's requester is."""
+
+    def __init__(
+        self,
+        store: Store,
+        zendesk,
+        settings: Settings,
+        pacing: Pacing,
+        lease: float,
+        classifier: Classifier,
+        webhooks: Webhooks | None = None,
+    ):
+        super().__init__(store, zendesk, settings, pacing, lease)
+        self.classifier = classifier
+        self.webhooks = webhooks
+
+    def run(self, now: float) -> bool:
+        """Settle every open that can be decided now, and ask Zendesk about one ticket."""
+        verify = self._must_verify()
+        rows = self.store.decidable_opens(verify, limit=BATCH)
+        known = self.store.cached_tickets({row.ticket_id for row in rows})
+        verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
+        calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
+        self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
+        unknown = self.store.ticket_to_check(now) if verify else None
+        if unknown is not None:
+            self._check_ticket(unknown, now)
+        return bool(rows) or unknown is not None
+
+    def _verdict(self, row, ticket) -> Verdict:
+        """Label an open (client and kind) and decide whether it counts towards a note."""
+        sent_at = pixel.sent_time(row.sent)
+        since_sent = row.opened_at - sent_at if sent_at is not None else None
+        opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
+        state = self._state(row, ticket, opener.kind)
+        if state == "opted_out":
+            return Verdict(row, state)  # not analysed, nothing of the reader kept
+        kept_ip = kept_address(row.ip, self.settings.ip_storage)
+        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip)
+
+    def _state(self, row, ticket, kind: str) -> str:
+        """Return `counted`, or the state of an open that gets no note."""
+        if row.requester_id in self.settings.opt_out_requesters or (ticket is not None and ticket.opted_out):
+            return "opted_out"
+        if self._must_verify() and not row.signed:  # a signed link is its own proof
+            if row.requester_id is None:
+                return "unverified"
+            if ticket.status != "deleted" and ticket.requester_id != row.requester_id:
+                # debug: a flood of forged ids must not flood the log
+                log.debug("open of ticket %s ignored: %s is not its requester", row.ticket_id, row.requester_id)
+                return "rejected"
+        if ticket is not None and ticket.status in FINAL_TICKET_STATES:
+            return ticket.status
+        return "counted" if kind in self.settings.note_kinds else "skipped"
+
+    def _must_verify(self) -> bool:
+        """Verification needs Zendesk; a dry run has nothing to check against."""
+        return self.settings.verify_requester and not self.zendesk.dry_run
+
+    def _check_ticket(self, ticket_id: int, now: float) -> None:
+        """Ask Zendesk who a ticket's requester is; on failure, try again later."""
+        attempts = self.store.claim_ticket_check(ticket_id, now, self.lease)
+        if attempts is None:
+            return  # another worker took it first
+        wait = self.pacing.gate(now)
+        if wait:
+            self.store.postpone_ticket_check(ticket_id, now + wait, failed=False)
+            return
+        answer = self.zendesk.ticket(ticket_id)
+        self.pacing.observe(answer, now, f"checking ticket {ticket_id}")
+        found = (answer.body or {}).get("ticket") or {}
+        requester, status = found.get("requester_id"), found.get("status")
+        if answer.status == 404:
+            self.store.remember_ticket(ticket_id, None, "deleted", now)
+        elif answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
+            tags = found.get("tags") if isinstance(found.get("tags"), list) else []
+            opted_out = bool(self.settings.opt_out_tag) and self.settings.opt_out_tag in tags
+            self.store.remember_ticket(ticket_id, requester, status[:16], now, opted_out)
+        else:
+            delay = self.pacing.retry_delay(answer, attempts)
+            self.store.postpone_ticket_check(ticket_id, now + delay, failed=True)

@@ -1,0 +1,78 @@
+"""Budgets and holds every worker and instance shares through the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.engine import Connection
+
+from read_receipts.store.database import Database, insert_ignore
+from read_receipts.store.schema import budgets, deliveries, holds, tickets
+
+
+class BudgetStore(Database):
+    """Fixed-window budgets of calls, pauses of all calls, and the work waiting on them."""
+
+    def take(self, budgets_wanted: Sequence[tuple[str, float, int]], now: float) -> bool:
+        """Use one unit of each (key, window, limit) budget, or of none of them.
+
+        The budgets are shared by every worker and instance through the store.
+        """
+        try:
+            with self.engine.begin() as conn:
+                for key, window, limit in budgets_wanted:
+                    if not _take_one(conn, key, window, limit, now):
+                        raise _Refused  # roll back the units already taken
+        except _Refused:
+            return False
+        return True
+
+    def forget_budgets(self, before: float) -> None:
+        """Drop budget windows that ended long ago (per-ticket keys pile up)."""
+        with self.engine.begin() as conn:
+            conn.execute(budgets.delete().where(budgets.c.window_start < before))
+
+    def hold(self, key: str, until: float) -> None:
+        """Pause all calls of one kind until a time (e.g. Zendesk's Retry-After)."""
+        with self.engine.begin() as conn:
+            insert_ignore(conn, holds, key=key, until=until)
+            conn.execute(update(holds).where(holds.c.key == key, holds.c.until < until).values(until=until))
+
+    def held_until(self, key: str) -> float:
+        """Return when a hold ends (0 when none)."""
+        with self.reading() as conn:
+            return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
+
+    def retry_waiting_now(self, now: float) -> None:
+        """Make every delivery and ticket check waiting after a failure due now."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.state == "pending", deliveries.c.attempts > 0, deliveries.c.due_at > now)
+                .values(due_at=now)
+            )
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.status == "checking", tickets.c.attempts > 0, tickets.c.retry_at > now)
+                .values(retry_at=now)
+            )
+
+
+class _Refused(Exception):
+    """A budget had no unit left."""
+
+
+def _take_one(conn: Connection, key: str, window: float, limit: int, now: float) -> bool:
+    """Use one unit of a fixed-window budget."""
+    insert_ignore(conn, budgets, key=key, window_start=now, used=0)
+    expired = budgets.c.window_start + window <= now
+    granted = conn.execute(
+        update(budgets)
+        .where(budgets.c.key == key, or_(expired, budgets.c.used < limit))
+        .values(
+            used=case((expired, 1), else_=budgets.c.used + 1),
+            window_start=case((expired, now), else_=budgets.c.window_start),
+        )
+    )
+    return granted.rowcount == 1
