@@ -130,3 +130,13 @@ def test_readme_quick_start_runs_the_procfile_command():
     )
     assert "pip install -r requirements-dev.txt && .venv/bin/python -m pytest" in quick_start
     assert ".venv/bin/python -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_how_it_works_names_every_module_of_the_package():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How it works") : readme.index("## Development")]
+    modules = [
+        p for p in (ROOT / "read_receipts").rglob("*.py") if p.name != "__init__.py" and "migrations" not in p.parts
+    ]
+    missing = [str(p.relative_to(ROOT)) for p in modules if f"`{p.name}`" not in section]
+    assert missing == []
