@@ -28,7 +28,23 @@ def _outbox_columns() -> list[sa.Column]:
 
 
 def upgrade() -> None:
-    """The schema as it stood when migrations began."""
+    """Create every table of the first schema."""
+    _create_budgets()
+    _create_campaign_events()
+    _create_daily_opens()
+    _create_deliveries()
+    _create_events()
+    _create_holds()
+    _create_opens()
+    _create_replies()
+    _create_replies_sent()
+    _create_tallies()
+    _create_tickets()
+    _create_webhooks()
+
+
+def _create_budgets() -> None:
+    """Create the budgets table."""
     op.create_table(
         "budgets",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -36,6 +52,10 @@ def upgrade() -> None:
         sa.Column("used", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+
+
+def _create_campaign_events() -> None:
+    """Create the campaign_events table."""
     op.create_table(
         "campaign_events",
         sa.Column("campaign", sa.String(length=80), nullable=False),
@@ -43,6 +63,10 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("campaign", "kind"),
     )
+
+
+def _create_daily_opens() -> None:
+    """Create the daily_opens table."""
     op.create_table(
         "daily_opens",
         sa.Column("day", sa.String(length=10), nullable=False),
@@ -51,6 +75,10 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("day", "kind", "client"),
     )
+
+
+def _create_deliveries() -> None:
+    """Create the deliveries table."""
     op.create_table(
         "deliveries",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -66,6 +94,9 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_due", ["state", "due_at"], unique=False)
 
+
+def _create_events() -> None:
+    """Create the events table."""
     op.create_table(
         "events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -81,12 +112,19 @@ def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_state", ["state"], unique=False)
 
+
+def _create_holds() -> None:
+    """Create the holds table."""
     op.create_table(
         "holds",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("until", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+
+
+def _create_opens() -> None:
+    """Create the opens table."""
     op.create_table(
         "opens",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -106,6 +144,9 @@ def upgrade() -> None:
     with op.batch_alter_table("opens", schema=None) as batch_op:
         batch_op.create_index("ix_opens_state", ["state"], unique=False)
 
+
+def _create_replies() -> None:
+    """Create the replies table."""
     op.create_table(
         "replies",
         sa.Column("ticket_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -124,6 +165,9 @@ def upgrade() -> None:
     with op.batch_alter_table("replies", schema=None) as batch_op:
         batch_op.create_index("ix_replies_first_open_at", ["first_open_at"], unique=False)
 
+
+def _create_replies_sent() -> None:
+    """Create the replies_sent table."""
     op.create_table(
         "replies_sent",
         sa.Column("ticket_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -134,12 +178,19 @@ def upgrade() -> None:
     with op.batch_alter_table("replies_sent", schema=None) as batch_op:
         batch_op.create_index("ix_replies_sent_sent_at", ["sent_at"], unique=False)
 
+
+def _create_tallies() -> None:
+    """Create the tallies table."""
     op.create_table(
         "tallies",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+
+
+def _create_tickets() -> None:
+    """Create the tickets table."""
     op.create_table(
         "tickets",
         sa.Column("ticket_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -151,6 +202,10 @@ def upgrade() -> None:
         sa.Column("opted_out", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.PrimaryKeyConstraint("ticket_id"),
     )
+
+
+def _create_webhooks() -> None:
+    """Create the webhooks table."""
     op.create_table(
         "webhooks",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
