@@ -6,6 +6,7 @@ import os
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from config import load_settings
@@ -35,19 +36,49 @@ def zendesk():
     standin.stop()
 
 
+_session_databases: list[str] = []
+
+
 def postgres_url() -> str:
-    """The PostgreSQL given by TEST_DATABASE_URL, or skip the test."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url:
+    """A PostgreSQL database of this test run's own, made on the server TEST_DATABASE_URL names; or skip."""
+    given = os.environ.get("TEST_DATABASE_URL", "")
+    if not given:
         pytest.skip("TEST_DATABASE_URL is not set")
-    return url
+    if not _session_databases:
+        _session_databases.append(_own_database(load_settings({"DATABASE_URL": given}).database_url))
+    return _session_databases[0]
+
+
+def _own_database(given: str) -> str:
+    """Create a database for this run, so runs side by side on one server never meet; the given one if we may not."""
+    name = f"read_receipts_test_{os.getpid()}"
+    engine = create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # no CREATEDB right: share the given database
+        return given
+    finally:
+        engine.dispose()
+    return make_url(given).set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session):
+    """Drop this run's own database."""
+    for url in _session_databases:
+        parsed = make_url(url)
+        engine = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        engine.dispose()
 
 
 def empty_database(backend: str, tmp_path) -> str:
     """Return the URL of a database with no tables at all, of the given backend."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path}/receipts.db"
-    url = load_settings({"DATABASE_URL": postgres_url()}).database_url
+    url = postgres_url()
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
