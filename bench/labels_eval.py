@@ -35,9 +35,12 @@ MACHINE, PEOPLE, SOFTWARE, PROXY = "machine", "person", "software", "proxy"
 MATOMO_TRUTH = {"browser": PEOPLE, "mobile app": PEOPLE, "pim": PEOPLE, "library": MACHINE}
 # Matomo lists webmail image proxies as bots; each one carries a person's real read.
 MAIL_PROXIES = ("Image Proxy", "Mail Proxy", "Email Proxy")
-# Machines that Matomo files among browsers and apps: headless engines, Office's discovery
-# request and a vulnerability scanner. Nobody reads mail in one.
-MACHINES_AMONG_PEOPLE = ("Headless", "Existence Discovery", "OpenVAS")
+# Machines that Matomo files among browsers and apps: headless engines (Lightpanda is one, for
+# automation), Office's discovery request, a vulnerability scanner, software updaters, a media
+# server and Power Query's data fetcher. Nobody reads mail in one.
+MACHINES_AMONG_PEOPLE = (
+    "Headless", "Lightpanda", "Existence Discovery", "OpenVAS", "Updater", "MediaServer", "Microsoft.Data.Mashup",
+)  # fmt: skip
 MATOMO = "matomo_Tests_"
 CORPUS_FILES = {
     "crawler-user-agents": "crawler-user-agents.json",

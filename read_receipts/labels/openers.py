@@ -178,8 +178,11 @@ def _is_machine(agent: str) -> bool:
     return bool(
         rules.BOT_TOKEN.search(rules.PHONE_MODELS.sub("", agent))
         or rules.CONTACT.search(agent)
+        or (rules.CONTACT_URL.search(agent) and not rules.HOMEPAGE_OF_APP.search(agent))
         or rules.LIBRARIES.search(agent)
         or rules.MACHINE_PRODUCTS.search(agent)
+        or rules.NAMED_IN_ENGINE.search(agent)
+        or rules.GOOGLE_FETCHER.search(agent)
         or _CRAWLERS.search(agent)
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
     )

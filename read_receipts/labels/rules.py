@@ -81,9 +81,21 @@ MAIL_CLIENTS = tuple(
 BOT_TOKEN = re.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
 # Phone models that end in "bot" (CUBOT, XBot): removed before looking for a bot's token.
 PHONE_MODELS = re.compile(r"\b(?:cubot|xbot)\b", re.I)
-# A contact for the operator, as crawlers write it: "+http://...", "; http://...", an e-mail address.
-# A bare homepage in parentheses is left alone: some small browsers name theirs.
-CONTACT = re.compile(r"(?:\+|; ?|- )(?:https?://|www\.)|[\w.+-]+@[\w-]+\.[a-z]{2,}|\(at\)|\[at\]", re.I)
+# A contact for the operator: an e-mail address, written out or hidden ("(at)").
+CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\(at\)|\[at\]", re.I)
+# A web address: a crawler's "+http://...", a monitor's "(https://...)". People's clients seldom carry
+# one, and those that do name the device they run on or call themselves a browser (below).
+CONTACT_URL = re.compile(r"https?://|www\.", re.I)
+# A consumer device or system that an app names beside its homepage ("iOS podcast app", "Apple Watch"),
+# or a client that calls itself a browser ("QtWeb Internet Browser/1.7 http://www.QtWeb.net"):
+# such an address is an app's homepage, not a crawler operator's contact.
+HOMEPAGE_OF_APP = re.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
+# A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
+# nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
+NAMED_IN_ENGINE = re.compile(r"like Gecko; ?[A-Za-z]")
+# Google's fetchers and services name themselves "Google-<Purpose>" ("Google-AMPHTML",
+# "Google-Site-Verification"); Google's apps for people do not.
+GOOGLE_FETCHER = re.compile(r"\bGoogle-[A-Z]")
 # HTTP libraries and command-line tools, named as the first product of the string.
 LIBRARIES = re.compile(
     r"^(?:curl|libcurl|PycURL|Wget|python-requests|Python-urllib|Python/|aiohttp|httpx|HTTPie|urllib3|Scrapy|"
