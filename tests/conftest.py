@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -16,6 +17,15 @@ from read_receipts.store.upgrade import upgrade
 from tests.zendesk_standin import ZendeskStandIn
 
 BACKENDS = ["sqlite", "postgresql"]
+THUNDERBIRD_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"
+
+
+class MailClient(FlaskClient):
+    """A test client that loads pages as a mail client does, not with Werkzeug's own User-Agent (a library's)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_USER_AGENT"] = THUNDERBIRD_AGENT
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +128,7 @@ def make_app(zendesk, sqlite_url):
         settings = load_settings({k: v for k, v in values.items() if v is not None})
         prepare_store(settings)  # as the gunicorn master does before any worker starts
         apps.append(create_app(settings))
+        apps[-1].test_client_class = MailClient
         return apps[-1]
 
     yield build

@@ -32,7 +32,7 @@ def test_first_open_adds_one_private_timestamped_note(service, zendesk):
     [note] = zendesk.notes_on(42)
     assert note.public is False
     assert re.fullmatch(
-        r"Read receipt: the requester opened the email with reply #9001 on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.",
+        r"Read receipt: the requester opened the email with reply #9001 in Thunderbird on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.",
         note.body,
     )
     assert zendesk.violations == []
@@ -50,7 +50,7 @@ def test_unknown_reply_placeholder_is_not_an_error(service, zendesk):
     response = client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id={{ticket.latest_public_comment.id}}")
     assert response.status_code == 200
     drain(courier)
-    assert "the email with a reply on" in zendesk.notes_on(42)[0].body
+    assert "the email with a reply in Thunderbird on" in zendesk.notes_on(42)[0].body
 
 
 def test_tag_is_added_never_replacing_tags(service, zendesk):

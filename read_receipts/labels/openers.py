@@ -185,7 +185,16 @@ def _is_machine(agent: str) -> bool:
         or rules.GOOGLE_FETCHER.search(agent)
         or _CRAWLERS.search(agent)
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
+        or _library_shaped(agent)
     )
+
+
+def _library_shaped(agent: str) -> bool:
+    """Whether a User-Agent is only `product/version` tokens that the parser names no browser, app or device in."""
+    if not rules.LIBRARY_SHAPE.match(agent) or rules.PLAIN_BROWSERS.search(agent) or rules.PLATFORM.search(agent):
+        return False
+    family, device = _parsed(agent)
+    return family in ("", "Other") and device in ("", "Other")
 
 
 def _mail_client(agent: str) -> str | None:

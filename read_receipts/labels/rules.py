@@ -90,6 +90,12 @@ CONTACT_URL = re.compile(r"https?://|www\.", re.I)
 # or a client that calls itself a browser ("QtWeb Internet Browser/1.7 http://www.QtWeb.net"):
 # such an address is an app's homepage, not a crawler operator's contact.
 HOMEPAGE_OF_APP = re.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
+# An HTTP library's shape: only `product/version` tokens, with no comment naming a platform
+# ("curl/8.5.0", "ApacheBench/2.3", "collectd/5.5.1").
+LIBRARY_SHAPE = re.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
+# Browsers that send only their own product token: text-mode browsers, and products named "...Browser".
+# They beat the library shape above ("w3m/0.5.3", "Lynx/2.8.9", "PrivacyBrowser/1.0").
+PLAIN_BROWSERS = re.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", re.I)
 # A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
 # nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
 NAMED_IN_ENGINE = re.compile(r"like Gecko; ?[A-Za-z]")
@@ -134,11 +140,12 @@ CRAWLER_LIST_EXCEPTIONS = frozenset(
         "Overcast\\/", "splash Version\\/", "coccoc", "RED\\/", "AP3A\\.240617\\.008",
     }
 )  # fmt: skip
-# A person's client names the device or system it runs on; a string with none of these is a program's.
+# A person's client names the device or system it runs on (Cronet: the network stack of Android apps);
+# a string of bare `product/version` tokens with none of these is a program's.
 PLATFORM = re.compile(
     r"Windows|Win(?:NT|32|64|9[58]|CE)|Macintosh|Mac ?OS|Mac_OS|Darwin|CFNetwork|Linux|Android|iPhone|iPad|iPod|"
     r"iOS|watchOS|tvOS|CrOS|X11|BlackBerry|BB10|Symbian|Series ?[46]0|S60|Nokia|MIDP|CLDC|Opera|Mobile|Tizen|"
     r"KaiOS|webOS|PlayStation|Xbox|Nintendo|SmartTV|SMART-TV|Roku|BSD|SunOS|Amiga|Haiku|OS/2|BeOS|Fuchsia|"
-    r"HarmonyOS|Dalvik|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\(.*;.*\)",
+    r"HarmonyOS|Dalvik|Cronet|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\(.*;.*\)",
     re.I,
 )
