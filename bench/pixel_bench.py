@@ -38,9 +38,8 @@ import servers
 
 sys.path.insert(0, str(servers.ROOT))  # the service's modules and tests/ live at the repository root
 
-import pixel  # noqa: E402
-
 import config  # noqa: E402
+from read_receipts.intake import pixel  # noqa: E402
 from read_receipts.links.tokens import Tracker  # noqa: E402
 from tests.zendesk_standin import ZendeskStandIn  # noqa: E402
 
