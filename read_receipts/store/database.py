@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from read_receipts.labels.openers import PERSON
+from read_receipts.store.counting import counted_as
 from read_receipts.store.schema import (
     budgets,
     campaign_events,
@@ -42,6 +42,7 @@ from read_receipts.store.schema import (
     tickets,
     webhooks,
 )
+from read_receipts.store.shelf import Shelf
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,7 @@ class Store:
         self.engine = _engine(url)
         self._open_sql = _insert_sql("opens", _OPEN_COLUMNS, self.engine.dialect.paramstyle)
         self._event_sql = _insert_sql("events", _EVENT_COLUMNS, self.engine.dialect.paramstyle)
-        self._pixel = threading.local()
-        self._pixel_connections: list = []
+        self._pixel = Shelf(self._pixel_connection)  # request threads share a few connections
         self._label = (
             update(opens)
             .where(opens.c.id == bindparam("i"))
@@ -73,9 +73,7 @@ class Store:
 
     def close(self) -> None:
         """Close every connection, the request threads' own included."""
-        for conn in self._pixel_connections:
-            conn.close()
-        self._pixel_connections.clear()
+        self._pixel.close()
         self.engine.dispose()
 
     def create_schema(self) -> None:
@@ -109,28 +107,21 @@ class Store:
             return conn.execute(query.where(events.c.kind == kind) if kind else query).all()
 
     def _insert_now(self, sql: str, values: dict) -> None:
-        """Run a hot-path INSERT on the request thread's own connection."""
-        conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
-        try:
+        """Run a hot-path INSERT on a kept connection (a broken one is never reused)."""
+        with self._pixel.lend() as conn:
             _insert_soon(conn, sql, values)
-        except Exception:
-            self._pixel.conn = None
-            self._pixel_connections.remove(conn)
-            conn.invalidate()  # a broken connection is never reused
-            raise
 
     def _pixel_connection(self):
-        """Check out the request thread's own connection."""
-        self._pixel.conn = self.engine.raw_connection()
+        """Check out a connection for the hot path."""
+        conn = self.engine.raw_connection()
         if self.engine.dialect.name == "sqlite":
             # SQLite's own busy wait sleeps up to 100 ms between tries and keeps
             # missing the short gaps between other writers: _insert_soon polls.
-            self._pixel.conn.driver_connection.execute("PRAGMA busy_timeout = 0")
+            conn.driver_connection.execute("PRAGMA busy_timeout = 0")
             # Checkpoints (which sync the disk) fall to the courier's commits;
             # this backstop only matters where no courier runs.
-            self._pixel.conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
-        self._pixel_connections.append(self._pixel.conn)
-        return self._pixel.conn
+            conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
+        return conn
 
     def reading(self) -> Connection:
         """Open a connection for reads (on SQLite, without taking the write lock)."""
@@ -325,8 +316,9 @@ class Store:
             kinds: dict[str, int] = {}
             days: dict[tuple[str, str, str], int] = {}
             opened = {v.open.id: v.open.opened_at for v in verdicts}
+            states = {v.open.id: v.state for v in verdicts}
             for label in labels:
-                kind = label["k"] or "opted_out"  # opted-out loads are not analysed
+                kind = counted_as(states[label["i"]], label["k"])  # only verified loads count as readers
                 kinds[f"opens:{kind}"] = kinds.get(f"opens:{kind}", 0) + 1
                 day = (_utc_day(opened[label["i"]]), kind, label["c"] or "")
                 days[day] = days.get(day, 0) + 1
@@ -584,7 +576,8 @@ def _events_matching(conn: Connection, ticket_ids: set[int], requester_id: int |
         if (
             str(data.get("ticket_id", "")) in wanted_tickets
             or (requester_id is not None and str(data.get("requester_id", "")) == str(requester_id))
-            or (meta and all(str(data.get(key)) == str(value) for key, value in meta.items()))
+            # a key the link lacks, or holds null, matches nothing
+            or (meta and all(data.get(key) is not None and str(data[key]) == str(value) for key, value in meta.items()))
         ):
             found.append(event_id)
     return found
