@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from read_receipts.delivery import notes
+from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import CONNECT_TIMEOUT, Answer
 from read_receipts.intake import pixel
@@ -56,6 +57,7 @@ class Courier:
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
         self._failing = False  # the last call of this worker failed
+        self.silence = SilenceReport()  # says, once a minute, why opens got no note
 
     # -- the background thread ------------------------------------------------
 
@@ -127,6 +129,7 @@ class Courier:
         verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
         calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
         self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
+        self.silence.add(verdicts, now)
         unknown = self.store.ticket_to_check(now) if verify else None
         if unknown is not None:
             self._check_ticket(unknown, now)
