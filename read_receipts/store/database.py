@@ -64,7 +64,7 @@ class Store:
         self.engine = _engine(url)
         self._open_sql = _insert_sql("opens", _OPEN_COLUMNS, self.engine.dialect.paramstyle)
         self._event_sql = _insert_sql("events", _EVENT_COLUMNS, self.engine.dialect.paramstyle)
-        self._pixel = Shelf(self._pixel_connection)  # request threads share a few connections
+        self._pixel = Shelf(self._pixel_connection, self.engine.dialect.name)  # shared by request threads
         self._label = (
             update(opens)
             .where(opens.c.id == bindparam("i"))

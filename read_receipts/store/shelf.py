@@ -6,19 +6,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# Writes queue for SQLite's one write lock anyway, and PostgreSQL's pool (5 + 5 per
-# worker) must keep room for the courier and the dashboard: a handful is enough for
-# however many request threads a worker runs.
-PIXEL_CONNECTIONS = 4
+# SQLite has one write lock: request threads queue for it here, on a Python lock,
+# rather than polling the file. PostgreSQL's pool (5 + 5 per worker) must keep room
+# for the courier and the dashboard: a handful is enough for any number of threads.
+PIXEL_CONNECTIONS = {"sqlite": 1, "postgresql": 4}
 
 
 class Shelf:
     """Raw connections kept open between requests and lent to one thread at a time."""
 
-    def __init__(self, connect: Callable[[], object], limit: int = PIXEL_CONNECTIONS):
+    def __init__(self, connect: Callable[[], object], dialect: str):
         self._connect = connect
         self._idle: list = []
-        self._slots = threading.BoundedSemaphore(limit)
+        self._slots = threading.BoundedSemaphore(PIXEL_CONNECTIONS.get(dialect, 1))
         self.every: list = []  # every connection made, for close()
 
     @contextmanager
