@@ -14,7 +14,9 @@ from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import DryRun, Zendesk
 from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
+from read_receipts.insights.logins import LoginGuard
 from read_receipts.intake import pixel
+from read_receipts.intake.limits import MAX_BODY, BodyLimit
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
@@ -23,6 +25,14 @@ from read_receipts.operations.startup import announce, configure_logging, prepar
 from read_receipts.store import Store
 
 log = logging.getLogger("read_receipts")
+
+# The dashboard's pages use their own inline styles and nothing else: no script, no frame, no outside resource.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
@@ -34,6 +44,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app = Flask(__name__)
     # No 308 from /c//x to /c/x: an invalid link gets a 404 page, never a redirect.
     app.url_map.merge_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
     store = Store(settings.database_url)
     zendesk = (
         DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
@@ -44,12 +55,14 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
     tracker = _tracker(settings)
     links = LinkRecorder(store, courier, tracker)
-    app.extensions.update(tracker=tracker, links=links)
+    app.extensions.update(tracker=tracker, links=links, logins=LoginGuard())
     app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier), links.open)
+    app.wsgi_app = BodyLimit(app.wsgi_app)
     if settings.proxy_hops:  # outermost, so the pixel sees the real client address
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _add_routes(app, store)
+    app.after_request(_security_headers)
     app.register_blueprint(board)
     _add_click_route(app, links)
     commands.register(app)
@@ -71,6 +84,13 @@ def _open_recorder(store: Store, courier: Courier):
         courier.wake.set()
 
     return record
+
+
+def _security_headers(response: Response) -> Response:
+    """Forbid framing, sniffing and any script or outside resource on every Flask answer."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _tracker(settings: Settings) -> Tracker | None:

@@ -3,6 +3,13 @@
 # gunicorn 27's control socket has one path per user: a second instance would collide.
 control_socket_disable = True
 
+# Threads, not sync workers: a client that sends half a request and waits holds
+# one thread, not the whole worker (nor its courier). Idle connections go back to
+# gunicorn's poller after 5 s; the reverse proxy in front (README, Security)
+# buffers slow clients so that none of this is reached in production.
+worker_class = "gthread"
+threads = 64
+
 # Pixel URLs are short, but a mangled one should still get its image: allow
 # gunicorn's largest request line (its default is 4094 bytes).
 limit_request_line = 8190

@@ -88,10 +88,9 @@ def database_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://") :]
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(
-            f"DATABASE_URL is not a database URL (got {url!r}): use sqlite:///file.db "
-            "or postgresql://user:password@host:5432/dbname."
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError(  # never the URL itself: it may hold the password
+            "DATABASE_URL is not a database URL: use sqlite:///file.db or postgresql://user:password@host:5432/dbname."
         ) from None
     if parsed.drivername in ("postgresql", "postgresql+psycopg"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -267,3 +266,13 @@ def log_level(level: str) -> str:
     if level.upper() not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))} (got {level!r}).")
     return level.upper()
+
+
+def long_secret(env: Mapping[str, str], name: str) -> str:
+    """Require a secret too long to guess, when it is set."""
+    secret = env[name]
+    if secret and len(secret) < 32:
+        raise ConfigError(
+            f'{name} must be at least 32 characters: `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+        )
+    return secret

@@ -45,10 +45,10 @@ def test_metrics_count_opens_notes_answers_and_queues(make_app, zendesk):
 
 
 def test_metrics_token_is_required_when_set(make_app):
-    client = make_app(METRICS_TOKEN="t0ken-for-prometheus").test_client()
+    client = make_app(METRICS_TOKEN="t0ken-for-prometheus-" + "x" * 20).test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    response = client.get("/metrics", headers={"Authorization": "Bearer t0ken-for-prometheus"})
+    response = client.get("/metrics", headers={"Authorization": "Bearer t0ken-for-prometheus-" + "x" * 20})
     assert response.status_code == 200 and "read_receipts_queue_depth" in response.get_data(as_text=True)
 
 

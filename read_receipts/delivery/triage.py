@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import Classifier
@@ -34,6 +35,7 @@ class Triage(PacedWork):
         super().__init__(store, zendesk, settings, pacing, lease)
         self.classifier = classifier
         self.webhooks = webhooks
+        self.silence = SilenceReport()  # says, once a minute, why opens got no note
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
@@ -43,6 +45,7 @@ class Triage(PacedWork):
         verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
         calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
         self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
+        self.silence.add(verdicts, now)
         unknown = self.store.ticket_to_check(now) if verify else None
         if unknown is not None:
             self._check_ticket(unknown, now)

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from read_receipts.labels.openers import Classifier
 from read_receipts.links.signatures import signature
 from read_receipts.store import Store
+from read_receipts.store.counting import NOT_READS
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ TIMEOUT = (3.05, 10)
 MAX_BACKOFF = 600.0
 GIVE_UP_AFTER = 3 * 86400  # a call still failing after three days is recorded as failed
 BATCH = 20
-# Pixel loads not sent on: forged or unprovable ones, and those of requesters who opted out.
-UNPROVEN = {"rejected", "unverified", "opted_out"}
+# Pixel loads not sent on: forged or unprovable ones (a ticket Zendesk does not have
+# included), and those of requesters who opted out.
+UNPROVEN = set(NOT_READS)
 
 
 class Webhooks:

@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from read_receipts.labels.openers import PERSON
 from read_receipts.store import Store
+from read_receipts.store.counting import NOT_READS
 from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies, replies_sent
 
 # Time from a reply to its first reading, in buckets people think in.
@@ -40,10 +41,13 @@ class Period:
 def period(first: str | None, last: str | None, today: date | None = None, span: int = 30) -> Period:
     """Read a date range from query values; the last `span` days by default, at most a year."""
     today = today or datetime.now(UTC).date()
-    end = _day(last) or today
-    start = _day(first) or end - timedelta(days=span - 1)
-    start, end = min(start, end), max(start, end)
-    return Period(max(start, end - timedelta(days=366)), end)
+    try:
+        end = _day(last) or today
+        start = _day(first) or end - timedelta(days=span - 1)
+        start, end = min(start, end), max(start, end)
+        return Period(max(start, end - timedelta(days=366)), end)
+    except OverflowError:
+        raise ValueError("from and to must be dates between 0002-01-01 and 9999-12-31") from None
 
 
 def _day(value: str | None) -> date | None:
@@ -58,6 +62,7 @@ def summary(store: Store, when: Period) -> dict:
     with store.reading() as conn:
         per_day = {day: {"people": 0, "machines": 0} for day in when.days()}
         clients: dict[str, int] = {}
+        not_reads: dict[str, int] = {}  # loads that proved nothing, by why
         rows = conn.execute(
             select(daily_opens.c.day, daily_opens.c.kind, daily_opens.c.client, daily_opens.c.count).where(
                 daily_opens.c.day >= when.first.isoformat(), daily_opens.c.day <= when.last.isoformat()
@@ -69,6 +74,8 @@ def summary(store: Store, when: Period) -> dict:
                 clients[client or "unknown"] = clients.get(client or "unknown", 0) + count
             elif kind in MACHINE_KINDS:
                 per_day[day]["machines"] += count
+            elif kind in NOT_READS:
+                not_reads[kind] = not_reads.get(kind, 0) + count
         return {
             "opens_per_day": per_day,
             "clients": dict(sorted(clients.items(), key=lambda item: -item[1])),
@@ -76,6 +83,7 @@ def summary(store: Store, when: Period) -> dict:
             "time_to_open": _time_to_open(conn, when),
             "recent": [_open_row(row) for row in conn.execute(select(opens).order_by(opens.c.id.desc()).limit(20))],
             "campaigns": _campaigns(conn),
+            "not_counted": not_reads,
         }
 
 
@@ -167,6 +175,15 @@ def _event_row(row) -> dict:
     }
 
 
+def _meta(raw: str) -> dict:
+    """An event's link metadata ({} when it was cut short and no longer parses)."""
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
@@ -175,10 +192,16 @@ def timeline(store: Store, ticket_id: int) -> list[dict]:
     """A ticket's opens and link events, oldest first."""
     with store.reading() as conn:
         found = [_open_row(row) for row in conn.execute(select(opens).where(opens.c.ticket_id == ticket_id))]
+        # LIKE narrows the rows down; the exact match is made on the parsed metadata.
         named = or_(
-            events.c.meta.like(f'%"ticket_id": {ticket_id}%'), events.c.meta.like(f'%"ticket_id": "{ticket_id}"%')
+            events.c.meta.contains(f'"ticket_id": {ticket_id}', autoescape=True),
+            events.c.meta.contains(f'"ticket_id": "{ticket_id}"', autoescape=True),
         )
-        found += [_event_row(row) for row in conn.execute(select(events).where(named))]
+        found += [
+            _event_row(row)
+            for row in conn.execute(select(events).where(named))
+            if str(_meta(row.meta).get("ticket_id")) == str(ticket_id)
+        ]
     return sorted(found, key=lambda item: item["at"])
 
 
@@ -198,7 +221,8 @@ def listing(store: Store, source: str, filters: dict, after_id: int, limit: int)
         with store.reading() as conn:
             return [_open_row(row) for row in conn.execute(query)]
     if filters.get("campaign"):
-        query = query.where(events.c.meta.like(f'%"campaign": {json.dumps(filters["campaign"])}%'))
+        # autoescape: % and _ in a campaign name are literal characters, not wildcards
+        query = query.where(events.c.meta.contains(f'"campaign": {json.dumps(filters["campaign"])}', autoescape=True))
     if filters.get("kind"):
         query = query.where(events.c.kind == filters["kind"])
     with store.reading() as conn:

@@ -11,13 +11,15 @@ import io
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from read_receipts.insights import analytics
 from read_receipts.intake import pixel
 
 board = Blueprint("dashboard", __name__, template_folder="templates")
 PAGE_MAX = 1000
+REPLY_BODY_MAX = 64 * 1024  # a reply-sent payload is a few hundred bytes
+STAMP_TOLERANCE = 300.0  # seconds a Zendesk webhook's timestamp may be off: older ones are replays
 
 
 def _settings():
@@ -43,14 +45,26 @@ def _allowed(api: bool) -> Response | None:
     settings = _settings()
     if not (settings.admin_user and settings.admin_password) and not (api and settings.api_token):
         return Response("the dashboard is off: set ADMIN_USER and ADMIN_PASSWORD\n", 404, mimetype="text/plain")
-    auth = request.authorization
-    if auth is not None and auth.type == "basic" and settings.admin_password:
-        user_ok = hmac.compare_digest((auth.username or "").encode(), settings.admin_user.encode())
-        password_ok = hmac.compare_digest((auth.password or "").encode(), settings.admin_password.encode())
-        if user_ok and password_ok:
-            return None
     if api and bearer_matches(settings.api_token):
         return None
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not settings.admin_password:
+        return _log_in()
+    logins, address = current_app.extensions["logins"], request.remote_addr or "unknown"
+    wait = logins.wait_for(address)
+    if wait:
+        return Response("too many failed logins: wait and try again\n", 429, {"Retry-After": str(int(wait) + 1)})
+    user_ok = hmac.compare_digest((auth.username or "").encode(), settings.admin_user.encode())
+    password_ok = hmac.compare_digest((auth.password or "").encode(), settings.admin_password.encode())
+    if user_ok and password_ok:
+        logins.succeeded(address)
+        return None
+    logins.failed(address, auth.username or "")
+    return _log_in()
+
+
+def _log_in() -> Response:
+    """Ask for the dashboard login."""
     return Response("log in\n", 401, {"WWW-Authenticate": 'Basic realm="read receipts", charset="UTF-8"'})
 
 
@@ -71,7 +85,7 @@ def _login(api: bool):
 @_login(api=False)
 def main_page():
     """Opens per day, replies opened, time to first open, clients, recent opens, campaigns."""
-    when = analytics.period(request.args.get("from"), request.args.get("to"))
+    when = _period()
     figures = analytics.summary(_store(), when)
     return render_template("dashboard.html", when=when, figures=figures, chart=_chart(figures["opens_per_day"]))
 
@@ -80,6 +94,8 @@ def main_page():
 @_login(api=False)
 def ticket_page(ticket_id: int):
     """One ticket's opens and clicks, with a link to it in Zendesk."""
+    if pixel.zendesk_id(str(ticket_id)) is None:  # no Zendesk id is this long
+        abort(404, "no such ticket")
     settings = _settings()
     agent_url = settings.zendesk_url or (
         f"https://{settings.zendesk_subdomain}.zendesk.com" if settings.zendesk_subdomain else ""
@@ -88,11 +104,19 @@ def ticket_page(ticket_id: int):
     return render_template("ticket.html", ticket_id=ticket_id, rows=rows, agent_url=agent_url)
 
 
+def _period() -> analytics.Period:
+    """The period asked for in `from` and `to`; 400 for dates out of range."""
+    try:
+        return analytics.period(request.args.get("from"), request.args.get("to"))
+    except ValueError as error:
+        abort(400, str(error))
+
+
 @board.get("/api/summary")
 @_login(api=True)
 def api_summary():
     """The main page's figures as JSON."""
-    when = analytics.period(request.args.get("from"), request.args.get("to"))
+    when = _period()
     return jsonify(
         period={"from": when.first.isoformat(), "to": when.last.isoformat()}, **analytics.summary(_store(), when)
     )
@@ -134,7 +158,7 @@ def _filters() -> tuple[dict, int, int]:
 def _int(raw: str | None, name: str) -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ValueError(f"{name} must be a whole number")
     return int(raw)
 
@@ -144,11 +168,11 @@ def _time(raw: str | None, name: str) -> float | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-22T13:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _csv(items: list[dict], source: str) -> Response:
@@ -170,12 +194,34 @@ def _csv(items: list[dict], source: str) -> Response:
 @_login(api=True)
 def erasure():
     """Delete what is stored for {"ticket_id"}, {"requester_id"} or link metadata, and say what was deleted."""
-    asked = request.get_json(silent=True)
+    try:
+        ticket_id, requester_id, meta = _erasure_request(request.get_json(silent=True))
+    except ValueError as error:
+        return jsonify(error={"status": 400, "message": str(error)}), 400
+    return jsonify(deleted=_store().erase(ticket_id, requester_id, meta)), 200
+
+
+def _erasure_request(asked) -> tuple[int | None, int | None, dict]:
+    """Read what an erasure names; ValueError unless every key names something definite."""
     if not isinstance(asked, dict) or not asked:
-        return jsonify(error={"status": 400, "message": 'send JSON such as {"ticket_id": 42}'}), 400
-    ticket_id = pixel.zendesk_id(str(asked.pop("ticket_id", "")))
-    requester_id = pixel.zendesk_id(str(asked.pop("requester_id", "")))
-    return jsonify(deleted=_store().erase(ticket_id, requester_id, asked)), 200
+        raise ValueError('send JSON such as {"ticket_id": 42}, {"requester_id": 7} or {"campaign": "november"}')
+    meta = dict(asked)
+    ticket_id, requester_id = _erasure_id(meta, "ticket_id"), _erasure_id(meta, "requester_id")
+    for key, value in meta.items():
+        if not key or isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+            raise ValueError(f"{key or 'a key'!r} needs a non-empty string or number: an erasure names what it erases")
+    return ticket_id, requester_id, meta
+
+
+def _erasure_id(asked: dict, name: str) -> int | None:
+    """Take a Zendesk id out of an erasure request; ValueError when the key is there without an id."""
+    if name not in asked:
+        return None
+    raw = asked.pop(name)
+    parsed = pixel.zendesk_id(str(raw)) if isinstance(raw, int | str) and not isinstance(raw, bool) else None
+    if parsed is None:
+        raise ValueError(f"{name} must be a Zendesk id, e.g. 42")
+    return parsed
 
 
 @board.post("/zendesk/replies")
@@ -184,10 +230,17 @@ def reply_sent():
     secret = _settings().zendesk_webhook_secret
     if not secret:
         return jsonify(error={"status": 404, "message": "set ZENDESK_WEBHOOK_SECRET to receive Zendesk's webhook"}), 404
-    body = request.get_data()
     stamp = request.headers.get("X-Zendesk-Webhook-Signature-Timestamp", "")
+    offered = request.headers.get("X-Zendesk-Webhook-Signature", "")
+    if not offered or not _recent(stamp):  # refused before a byte of the body is read
+        return jsonify(error={"status": 401, "message": "missing signature, or timestamp not within 5 minutes"}), 401
+    # A declared length over the limit gets 413 unread; a chunked body is read one byte past it, no more.
+    request.max_content_length = REPLY_BODY_MAX + 1
+    body = request.get_data()
+    if len(body) > REPLY_BODY_MAX:
+        abort(413, f"a reply-sent webhook body is at most {REPLY_BODY_MAX} bytes")
     expected = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected.encode(), request.headers.get("X-Zendesk-Webhook-Signature", "").encode()):
+    if not hmac.compare_digest(expected.encode(), offered.encode()):
         return jsonify(error={"status": 401, "message": "bad X-Zendesk-Webhook-Signature"}), 401
     try:
         sent = json.loads(body)
@@ -200,6 +253,17 @@ def reply_sent():
     sent_at = pixel.sent_time(str(sent.get("sent", ""))) or datetime.now().timestamp()
     known = not _store().record_reply_sent(ticket_id, reply_key, sent_at)
     return jsonify(recorded=not known), 200
+
+
+def _recent(stamp: str) -> bool:
+    """Whether a webhook's ISO 8601 timestamp is within STAMP_TOLERANCE of now (Zendesk's advice against replays)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return abs(datetime.now(UTC).timestamp() - moment.timestamp()) <= STAMP_TOLERANCE
+    except (ValueError, OverflowError):
+        return False
 
 
 def _chart(per_day: dict[str, dict]) -> dict:

@@ -23,7 +23,13 @@ class StoreCollector:
         """Yield every metric, from one read of the store."""
         figures = self.store.figures(time.time())
         tallies = figures["tallies"]
-        yield _counter("read_receipts_opens", "Pixel loads triaged, by kind of load.", "kind", tallies, "opens:")
+        yield _counter(
+            "read_receipts_opens",
+            "Pixel loads triaged: verified ones by kind of reader, the rest as rejected, unverified, deleted or opted_out.",
+            "kind",
+            tallies,
+            "opens:",
+        )
         yield _counter("read_receipts_notes", "Note deliveries settled, by outcome.", "outcome", tallies, "notes:")
         yield _counter(
             "read_receipts_zendesk_answers", "Zendesk API answers, by HTTP status.", "status", tallies, "zendesk:"

@@ -31,16 +31,30 @@ class LinkRecorder:
         self._record("open", token, environ)
 
     def click(self, token: str, environ: dict) -> str | None:
-        """Record a click and return where it goes; None for a token that is not ours."""
+        """Record a click and return where it goes; None for a token that is not a click link of ours."""
+        if environ.get("REQUEST_METHOD") == "HEAD":  # a link checker's probe is not a click
+            return self.target(token)
         return self._record("click", token, environ)
 
-    def _record(self, kind: str, token: str, environ: dict) -> str | None:
-        """Check the token, then store the event (and the ticket open it proves)."""
+    def target(self, token: str) -> str | None:
+        """Where a click link goes, recording nothing; None for anything else."""
+        link = self._link(token)
+        return link.target if link is not None else None
+
+    def _link(self, token: str):
+        """The link a token carries; None when it is not ours."""
         if self.tracker is None:
             return None
         try:
-            link = self.tracker.decode(token)
+            return self.tracker.decode(token)
         except TokenError:
+            return None
+
+    def _record(self, kind: str, token: str, environ: dict) -> str | None:
+        """Check the token, then store the event (and the ticket open it proves)."""
+        link = self._link(token)
+        # An open pixel's token on /c/ is no click: nothing to record, nowhere to go.
+        if link is None or (kind == "click" and link.target is None):
             return None
         event = pixel.with_client(
             {"kind": kind, "meta": json.dumps(link.meta)[:META_MAX], "target": link.target}, environ, "occurred_at"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +29,10 @@ OPEN_PREFIX = "/o/"
 CLICK_PREFIX = "/c/"
 _SALT = "tracking-link"
 _FERNET_START = "gAAAAA"  # every Fernet token starts with its version byte, 0x80
+# Whitespace, control characters and backslashes: browsers and header writers read them differently.
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f\\]")
+# Letters (any script), digits, dots and hyphens, or an IPv6 literal: no %-escapes, no header tricks.
+_HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")
 
 
 class TokenError(ValueError):
@@ -130,11 +135,17 @@ class Tracker:
 
 def check_target(target: str) -> str:
     """Accept only a plain absolute http(s) URL with a host: no scheme tricks, no protocol-relative links."""
-    if not isinstance(target, str) or any(ch in target for ch in "\\\r\n\t\x00 ") or target != target.strip():
+    if not isinstance(target, str) or _UNSAFE.search(target) or target != target.strip():
         raise TargetError(f"not a plain URL: {target!r}")
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise TargetError(f"click targets must be absolute http(s) URLs: {target!r}")
+    try:
+        parts.port  # noqa: B018 -- raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise TargetError(f"click targets need a valid port: {target!r}") from None
+    if not _HOST.fullmatch(parts.hostname):
+        raise TargetError(f"click targets need a plain host name: {target!r}")
     if parts.username or parts.password:
         raise TargetError(f"click targets may not carry credentials: {target!r}")
     return target

@@ -14,6 +14,7 @@ from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
 from read_receipts.links.tokens import TargetError
 from read_receipts.operations.db_commands import db
+from read_receipts.operations.explain import explain_command
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(rewrite_html_command)
     app.cli.add_command(erase_command)
     app.cli.add_command(db)
+    app.cli.add_command(explain_command)
 
 
 @click.command("img-tag")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Sequence
 
 from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+
+from read_receipts.store.shelf import Shelf
 
 OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent", "signed")
 EVENT_COLUMNS = ("kind", "occurred_at", "ip", "user_agent", "meta", "target")
@@ -22,14 +23,11 @@ class Database:
         self.engine = _engine(url)
         self._open_sql = _insert_sql("opens", OPEN_COLUMNS, self.engine.dialect.paramstyle)
         self._event_sql = _insert_sql("events", EVENT_COLUMNS, self.engine.dialect.paramstyle)
-        self._pixel = threading.local()
-        self._pixel_connections: list = []
+        self._pixel = Shelf(self._pixel_connection, self.engine.dialect.name)  # shared by request threads
 
     def close(self) -> None:
         """Close every connection, the request threads' own included."""
-        for conn in self._pixel_connections:
-            conn.close()
-        self._pixel_connections.clear()
+        self._pixel.close()
         self.engine.dispose()
 
     def ping(self) -> None:
@@ -38,28 +36,21 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def _insert_now(self, sql: str, values: dict) -> None:
-        """Run a hot-path INSERT on the request thread's own connection."""
-        conn = getattr(self._pixel, "conn", None) or self._pixel_connection()
-        try:
+        """Run a hot-path INSERT on a kept connection (a broken one is never reused)."""
+        with self._pixel.lend() as conn:
             _insert_soon(conn, sql, values)
-        except Exception:
-            self._pixel.conn = None
-            self._pixel_connections.remove(conn)
-            conn.invalidate()  # a broken connection is never reused
-            raise
 
     def _pixel_connection(self):
-        """Check out the request thread's own connection."""
-        self._pixel.conn = self.engine.raw_connection()
+        """Check out a connection for the hot path."""
+        conn = self.engine.raw_connection()
         if self.engine.dialect.name == "sqlite":
             # SQLite's own busy wait sleeps up to 100 ms between tries and keeps
             # missing the short gaps between other writers: _insert_soon polls.
-            self._pixel.conn.driver_connection.execute("PRAGMA busy_timeout = 0")
+            conn.driver_connection.execute("PRAGMA busy_timeout = 0")
             # Checkpoints (which sync the disk) fall to the courier's commits;
             # this backstop only matters where no courier runs.
-            self._pixel.conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
-        self._pixel_connections.append(self._pixel.conn)
-        return self._pixel.conn
+            conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
+        return conn
 
     def reading(self) -> Connection:
         """Open a connection for reads (on SQLite, without taking the write lock)."""

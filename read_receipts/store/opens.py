@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
+from read_receipts.store.counting import counted_as
 from read_receipts.store.database import OPEN_COLUMNS, Database
 from read_receipts.store.replies import ByReply, count_replies
 from read_receipts.store.rollups import add_counts, add_tallies, utc_day
@@ -115,8 +116,9 @@ def _count_labels(conn: Connection, verdicts: Sequence[Verdict], labels: list[di
     kinds: dict[str, int] = {}
     days: dict[tuple[str, str, str], int] = {}
     opened = {v.open.id: v.open.opened_at for v in verdicts}
+    states = {v.open.id: v.state for v in verdicts}
     for label in labels:
-        kind = label["k"] or "opted_out"  # opted-out loads are not analysed
+        kind = counted_as(states[label["i"]], label["k"])  # only verified loads count as readers
         kinds[f"opens:{kind}"] = kinds.get(f"opens:{kind}", 0) + 1
         day = (utc_day(opened[label["i"]]), kind, label["c"] or "")
         days[day] = days.get(day, 0) + 1

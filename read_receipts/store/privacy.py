@@ -81,7 +81,8 @@ def _events_matching(conn: Connection, ticket_ids: set[int], requester_id: int |
         if (
             str(data.get("ticket_id", "")) in wanted_tickets
             or (requester_id is not None and str(data.get("requester_id", "")) == str(requester_id))
-            or (meta and all(str(data.get(key)) == str(value) for key, value in meta.items()))
+            # a key the link lacks, or holds null, matches nothing
+            or (meta and all(data.get(key) is not None and str(data[key]) == str(value) for key, value in meta.items()))
         ):
             found.append(event_id)
     return found
