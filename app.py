@@ -56,8 +56,9 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     tracker = _tracker(settings)
     links = LinkRecorder(store, courier, tracker)
     app.extensions.update(tracker=tracker, links=links, logins=LoginGuard())
-    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier), links.open)
     app.wsgi_app = BodyLimit(app.wsgi_app)
+    # Outside the body limit: the pixel never reads a body (gunicorn discards it unkept), and always answers.
+    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier), links.open)
     if settings.proxy_hops:  # outermost, so the pixel sees the real client address
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -201,12 +201,22 @@ def raw_request(service: Service, head: bytes, body: bytes = b"") -> bytes:
         return sock.recv(200)
 
 
-@pytest.mark.parametrize("path", ["/zendesk/replies", "/pixel.gif?ticket_id=1", "/api/erasure", "/healthz"])
+@pytest.mark.parametrize("path", ["/zendesk/replies", "/api/erasure", "/healthz"])
 def test_an_oversized_body_gets_413_without_being_read(hostile, path):
     service, _ = hostile
     head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n\r\n".encode()
     answer = raw_request(service, head, b"x" * 65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer
+
+
+@pytest.mark.parametrize(("method", "status"), [("GET", b"200"), ("POST", b"405")])
+def test_the_pixel_answers_a_request_with_a_huge_body_without_reading_it(hostile, method, status):
+    service, _ = hostile
+    head = f"{method} /pixel.gif?ticket_id=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n\r\n".encode()
+    answer = raw_request(service, head, b"x" * 65536)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer  # answered before the body was sent
+    if method == "GET":
+        assert b"Content-Type: image/gif" in answer
 
 
 def test_a_chunked_body_over_the_limit_gets_413(hostile):

@@ -11,7 +11,7 @@ _TOO_LARGE = json.dumps({"error": {"status": 413, "message": f"request bodies ar
 _HEADERS = [
     ("Content-Type", "application/json"),
     ("Content-Length", str(len(_TOO_LARGE))),
-    ("Connection", "close"),  # the unread body is never read: the connection goes with it
+    ("Connection", "close"),  # for servers that honour it; gunicorn discards the unread body, keeping none of it
 ]
 
 
