@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -99,6 +100,11 @@ def make_app(zendesk, sqlite_url):
 def app(make_app):
     """An app on SQLite talking to the stand-in."""
     return make_app()
+
+
+def unspool(app) -> None:
+    """Move what the app's pixel spooled into its store, as its courier's next round does first."""
+    app.extensions["courier"].spool_drain.run(time.time())
 
 
 def drain(courier, rounds: int = 200) -> None:
