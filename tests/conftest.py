@@ -79,12 +79,13 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def make_app(zendesk, sqlite_url):
+def make_app(zendesk, sqlite_url, tmp_path):
     """Build apps against the stand-in (keywords override settings); close them after."""
     apps = []
 
     def build(database_url: str = sqlite_url, **env):
-        values = {"DATABASE_URL": database_url, **zendesk.env(), **env}
+        # Each test its own spool: one shared with another test's store would be drained into it.
+        values = {"DATABASE_URL": database_url, "SPOOL_DIR": str(tmp_path / "spool"), **zendesk.env(), **env}
         settings = load_settings({k: v for k, v in values.items() if v is not None})
         prepare_store(settings)  # as the gunicorn master does before any worker starts
         apps.append(create_app(settings))
