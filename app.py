@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
@@ -17,6 +18,7 @@ from read_receipts.insights.dashboard import bearer_matches, board
 from read_receipts.insights.logins import LoginGuard
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
+from read_receipts.intake.spool import Spool
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
@@ -51,18 +53,19 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     )
     classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
     webhooks = Webhooks(store, settings.webhook_urls, settings.webhook_secret, classifier)
-    courier = Courier(store, zendesk, settings, classifier, webhooks=webhooks)
-    app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier)
+    spool = Spool(settings.spool_dir)
+    courier = Courier(store, zendesk, settings, classifier, webhooks=webhooks, spool=spool)
+    app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier, spool=spool)
     tracker = _tracker(settings)
-    links = LinkRecorder(store, courier, tracker)
+    links = LinkRecorder(spool, tracker)
     app.extensions.update(tracker=tracker, links=links, logins=LoginGuard())
     app.wsgi_app = BodyLimit(app.wsgi_app)
     # Outside the body limit: the pixel never reads a body (gunicorn discards it unkept), and always answers.
-    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, _open_recorder(store, courier), links.open)
+    app.wsgi_app = pixel.PixelRoute(app.wsgi_app, pixel.spooler(spool), links.open)
     if settings.proxy_hops:  # outermost, so the pixel sees the real client address
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    _add_routes(app, store)
+    _add_routes(app, store, courier)
     app.after_request(_security_headers)
     app.register_blueprint(board)
     _add_click_route(app, links)
@@ -71,20 +74,6 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
         announce(settings)
         courier.start()
     return app
-
-
-def _open_recorder(store: Store, courier: Courier):
-    """Return what the pixel calls to store an open and wake the courier."""
-
-    def record(values: dict) -> None:
-        try:
-            store.record_open(values)
-        except Exception:  # never a broken image in the customer's mail
-            log.exception("could not store an open; answering with the image anyway")
-            return
-        courier.wake.set()
-
-    return record
 
 
 def _security_headers(response: Response) -> Response:
@@ -115,18 +104,22 @@ def _add_click_route(app: Flask, links: LinkRecorder) -> None:
         return response
 
 
-def _add_routes(app: Flask, store: Store) -> None:
+def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
     """Register the HTTP routes (the pixel is answered ahead of them, by pixel.PixelRoute)."""
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        """Say whether the store answers."""
+        """Say whether the store answers, and how much waits in this instance's spool."""
+        spool = courier.spool_drain.backlog(time.time())
+        writable = courier.spool_drain.spool.writable()
         try:
             store.ping()
-        except Exception:
-            log.exception("health check: the store is unreachable")
-            return jsonify(status="unavailable", store="unreachable"), 503
-        return jsonify(status="ok", store="ok"), 200
+        except Exception as error:
+            log.warning("health check: the store is unreachable (%s)", str(error).splitlines()[0][:200])
+            # Opens still reach the spool: degraded, not failing, while the spool takes them.
+            status = ("degraded", 200) if writable else ("unavailable", 503)
+            return jsonify(status=status[0], store="unreachable", spool=spool), status[1]
+        return jsonify(status="ok" if writable else "degraded", store="ok", spool=spool), 200
 
     @app.get("/metrics")
     def metrics_page() -> Response:
@@ -134,7 +127,7 @@ def _add_routes(app: Flask, store: Store) -> None:
         token = app.extensions["settings"].metrics_token
         if token and not bearer_matches(token):
             return Response("metrics need the bearer token in METRICS_TOKEN\n", 401, {"WWW-Authenticate": "Bearer"})
-        return Response(metrics.exposition(store), mimetype=metrics.CONTENT_TYPE)
+        return Response(metrics.exposition(store, courier), mimetype=metrics.CONTENT_TYPE)
 
     @app.get("/")
     def index() -> Response:

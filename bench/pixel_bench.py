@@ -2,7 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/pixel_bench.py            # about 70 s
+    .venv/bin/python bench/pixel_bench.py            # SQLite, and PostgreSQL when TEST_DATABASE_URL is set
+    .venv/bin/python bench/pixel_bench.py --database sqlite --database postgresql://postgres@127.0.0.1/test
     .venv/bin/python bench/pixel_bench.py --seconds 3 --pairs 2   # quicker, noisier
 
 Needs wrk for trustworthy figures (Debian/Ubuntu: `apt-get install -y wrk`). Without wrk it falls back to
@@ -10,7 +11,8 @@ Python threads, which on a 2-core machine saturate the client before the server:
 are then only indicative. `--client python` forces the fallback.
 
 The servers are the Procfile's `web:` command, run with bash (the bind address rewritten to 127.0.0.1), and
-the same command with the app spec swapped for bench/bare_wsgi.py. Zendesk is tests/zendesk_standin.py on
+the same command with the app spec swapped for bench/bare_wsgi.py. Each app run gets a fresh store: a SQLite file,
+or a database created on the named PostgreSQL server and dropped after the run. Zendesk is tests/zendesk_standin.py on
 127.0.0.1. Each gunicorn runs in its own process group, killed at the end of its run; every file lives in
 one temp directory that is removed on exit.
 """
@@ -22,7 +24,6 @@ import os
 import platform
 import re
 import signal
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+import backends
 import loadgen
 import servers
 
@@ -50,7 +52,8 @@ SLOW_ZENDESK_SECONDS = 2.0
 LAG_LOADS_PER_SECOND = 5.0
 LAG_WAIT_SECONDS = 15.0  # after the last load, how long notes may still arrive
 LAG_LIMITS = {"ZENDESK_UPDATES_PER_MINUTE": "300", "ZENDESK_REQUESTS_PER_MINUTE": "2500"}
-TARGETS = {"ratio": 0.5, "p99_ms": 50.0, "lag_p95_s": 2.0}
+TARGETS = {"ratio": 0.75, "p99_ms": 50.0, "lag_p95_s": 2.0}
+IDLE_SETTLE_SECONDS = 3.0
 _LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
 
 
@@ -79,6 +82,7 @@ class Run:
     """One server's figures under one load."""
 
     kind: str
+    backend: str
     load: loadgen.LoadResult
     rss_mib: list[float]
     stop_seconds: float
@@ -89,10 +93,10 @@ class Run:
 
 @dataclass(frozen=True)
 class Serving:
-    """A running gunicorn, its database file and the Zendesk stand-in it talks to."""
+    """A running gunicorn, its store and the Zendesk stand-in it talks to."""
 
     server: servers.Gunicorn
-    db: Path
+    store: backends.SQLiteStore | backends.PostgreSQLStore
     zendesk: ZendeskStandIn
 
 
@@ -107,24 +111,31 @@ class Bench:
     started: int = 0
 
     @contextmanager
-    def serving(self, kind: str, extra_env: dict[str, str] | None = None, delay: float = 0.0) -> Iterator[Serving]:
-        """Run a gunicorn (app or bare) with a fresh database and a fresh Zendesk stand-in."""
+    def serving(
+        self, kind: str, backend: str = "sqlite", extra_env: dict[str, str] | None = None, delay: float = 0.0
+    ) -> Iterator[Serving]:
+        """Run a gunicorn (app or bare) with a fresh store and a fresh Zendesk stand-in."""
         # Fresh per run: the stand-in enforces Zendesk's rate limits, which one run's notes must not spend
         # for the next, and each fresh database has its own budgets, blind to the other runs'.
         self.started += 1
         rundir = self.tmp / f"{self.started:02d}-{kind}"
         rundir.mkdir()
-        db = rundir / "bench.db"
+        store = backends.make_store(backend if kind == "app" else "sqlite", rundir)
         port = servers.free_port()
         command = self.web_command if kind == "app" else servers.bare_command(self.web_command)
-        with standin() as zendesk:
-            zendesk.delay = delay
-            env = service_env(port, self.args.workers, db, zendesk, extra_env or {})
-            with servers.Gunicorn(command, env, port, self.args.workers, rundir / "gunicorn.log") as server:
-                yield Serving(server, db, zendesk)
+        try:
+            with standin() as zendesk:
+                zendesk.delay = delay
+                env = service_env(port, self.args.workers, store.url, rundir / "spool", zendesk, extra_env or {})
+                with servers.Gunicorn(command, env, port, self.args.workers, rundir / "gunicorn.log") as server:
+                    yield Serving(server, store, zendesk)
+        finally:
+            store.drop()
 
 
-def service_env(port: int, workers: int, db: Path, zendesk: ZendeskStandIn, extra: dict[str, str]) -> dict[str, str]:
+def service_env(
+    port: int, workers: int, database_url: str, spool_dir: Path, zendesk: ZendeskStandIn, extra: dict[str, str]
+) -> dict[str, str]:
     """The environment a Procfile host would give: ours, minus any setting inherited from this shell."""
     inherited = {s.name for s in config.SETTINGS} | {"GUNICORN_CMD_ARGS"}
     env = {k: v for k, v in os.environ.items() if k not in inherited}
@@ -132,7 +143,8 @@ def service_env(port: int, workers: int, db: Path, zendesk: ZendeskStandIn, extr
         PATH=f"{servers.VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         PORT=str(port),
         WEB_CONCURRENCY=str(workers),
-        DATABASE_URL=f"sqlite:///{db}",
+        DATABASE_URL=database_url,
+        SPOOL_DIR=str(spool_dir),
         TRACKING_KEYS=BENCH_TRACKING_KEY,
         **zendesk.env(),
         **extra,
@@ -144,39 +156,30 @@ def service_env(port: int, workers: int, db: Path, zendesk: ZendeskStandIn, extr
 
 
 def throughput_phase(bench: Bench) -> list[Run]:
-    """Alternate bare and app runs, so machine noise hits both alike."""
+    """Alternate bare and app runs (one per backend), so machine noise hits all alike."""
     runs = []
     for pair in range(bench.args.pairs):
-        for kind in ("bare", "app"):
-            run = throughput_run(bench, kind)
+        for kind, backend in [("bare", "sqlite"), *(("app", b) for b in bench.args.database)]:
+            run = throughput_run(bench, kind, backend)
             runs.append(run)
-            print(f"  pair {pair + 1} {kind:4}: {run.load.rate:8.0f} req/s", flush=True)
+            label = kind if kind == "bare" else f"app on {run.backend}"
+            print(f"  round {pair + 1} {label:18}: {run.load.rate:8.0f} req/s", flush=True)
     return runs
 
 
-def throughput_run(bench: Bench, kind: str) -> Run:
+def throughput_run(bench: Bench, kind: str, backend: str) -> Run:
     """Saturate one fresh server for --seconds and record what it did."""
-    with bench.serving(kind) as serving:
-        server = serving.server
+    with bench.serving(kind, backend) as serving:
+        server, store = serving.server, serving.store
         bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
-        before = count_opens(serving.db)
+        before = store.counts() if kind == "app" else None
         result = bench.load.run(server.port, bench.args.connections, bench.args.seconds)
-        after = count_opens(serving.db)
+        after = store.counts() if kind == "app" else None
         rss = server.worker_rss_mib()
-    run = Run(kind, result, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+    run = Run(kind, store.name, result, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
     if before and after:
         run.stored, run.untriaged = after[0] - before[0], after[1]
     return run
-
-
-def count_opens(db: Path) -> tuple[int, int] | None:
-    """Return (opens stored, opens still new), or None when there is no database (the bare app)."""
-    if not db.exists():
-        return None
-    with sqlite3.connect(db, timeout=30) as conn:  # WAL: reading never blocks the workers
-        total, new = conn.execute("SELECT count(*), coalesce(sum(state = 'new'), 0) FROM opens").fetchone()
-    conn.close()
-    return total, new
 
 
 def log_problems(log_path: Path) -> list[str]:
@@ -190,23 +193,24 @@ def log_problems(log_path: Path) -> list[str]:
 # -- phase 2: latency while Zendesk is slow --------------------------------------------
 
 
-def latency_phase(bench: Bench) -> tuple[Run, int]:
+def latency_phase(bench: Bench, backend: str) -> tuple[Run, int]:
     """Load the app with --connections clients while every Zendesk answer takes 2 s."""
-    with bench.serving("app", delay=SLOW_ZENDESK_SECONDS) as serving:
+    with bench.serving("app", backend, delay=SLOW_ZENDESK_SECONDS) as serving:
         server = serving.server
         bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
         result = bench.load.run(server.port, bench.args.connections, bench.args.latency_seconds)
         rss = server.worker_rss_mib()
         calls = serving.zendesk.count_calls()
-    return Run("app", result, rss, server.stop_seconds, log_problems=log_problems(server.log_path)), calls
+    run = Run("app", serving.store.name, result, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+    return run, calls
 
 
 # -- phase 3: delivery lag with a healthy Zendesk ---------------------------------------
 
 
-def lag_phase(bench: Bench) -> tuple[list[float], Run]:
+def lag_phase(bench: Bench, backend: str) -> tuple[list[float], Run]:
     """Load each lag ticket once, spaced out, and time each note's arrival at the stand-in."""
-    with bench.serving("app", LAG_LIMITS) as serving:
+    with bench.serving("app", backend, LAG_LIMITS) as serving:
         server = serving.server
         sent, latencies = send_spaced_loads(server.port)
         notes = wait_for_notes(serving.zendesk, LAG_TICKETS, time.monotonic() + LAG_WAIT_SECONDS)
@@ -221,7 +225,7 @@ def lag_phase(bench: Bench) -> tuple[list[float], Run]:
         p99_ms=loadgen.percentile(latencies, 99),
         max_ms=latencies[-1] if latencies else 0.0,
     )
-    return lags, Run("app", load, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+    return lags, Run("app", serving.store.name, load, rss, server.stop_seconds, log_problems(server.log_path))
 
 
 def send_spaced_loads(port: int) -> tuple[dict[int, float], list[float]]:
@@ -253,6 +257,21 @@ def wait_for_notes(zendesk: ZendeskStandIn, tickets: range, deadline: float) -> 
         if len(firsts) == len(tickets) or time.monotonic() > deadline:
             return firsts
         time.sleep(0.05)
+
+
+# -- phase 4: an idle service ----------------------------------------------------------
+
+
+def idle_phase(bench: Bench, backend: str) -> float:
+    """Return the CPU the whole service (master and workers) uses per second while nothing happens, in ms."""
+    with bench.serving("app", backend) as serving:
+        server = serving.server
+        time.sleep(IDLE_SETTLE_SECONDS)  # start-up work (first rounds, clean-up) is not idleness
+        pids = [server.proc.pid, *server.worker_pids()]
+        before = servers.cpu_seconds(pids)
+        time.sleep(bench.args.idle_seconds)
+        used = servers.cpu_seconds(pids) - before
+    return used / bench.args.idle_seconds * 1000
 
 
 # -- checks and the report ---------------------------------------------------------------
@@ -287,74 +306,100 @@ def _cpuinfo() -> list[str]:
         return []
 
 
-def report(bench: Bench, runs: list[Run], slow: tuple[Run, int], lag: tuple[list[float], Run], same: bool) -> bool:
+@dataclass
+class Figures:
+    """What the phases measured on one backend."""
+
+    slow: tuple[Run, int]
+    lag: tuple[list[float], Run]
+    idle_ms: float
+
+
+def report(bench: Bench, runs: list[Run], figures: dict[str, Figures], same: bool) -> bool:
     """Print the figures table; return whether every target was met."""
     bare = [r for r in runs if r.kind == "bare"]
-    app = [r for r in runs if r.kind == "app"]
+    bare_rate = statistics.median(r.load.rate for r in bare)
+    rows = [("pixel throughput, bare WSGI (median)", f"{bare_rate:,.0f} req/s", "", None)]
+    for backend, measured in figures.items():
+        app = [r for r in runs if r.kind == "app" and r.backend == _name(backend)]
+        rows += _backend_rows(bench, _name(backend), bare, app, measured)
+    rows.append(("bare worker RSS after throughput load", _mib(bare[-1].rss_mib), "", None))
+    print()
+    _table(["metric", "measured", "target", "met"], [(m, v, t, _verdict(ok)) for m, v, t, ok in rows])
+    print()
+    _details(bench, runs, figures, same)
+    return all(ok for *_rest, ok in rows if ok is not None)
+
+
+def _backend_rows(bench: Bench, name: str, bare: list[Run], app: list[Run], measured: Figures) -> list[tuple]:
+    """The table's rows for the app on one backend."""
     bare_rate = statistics.median(r.load.rate for r in bare)
     app_rate = statistics.median(r.load.rate for r in app)
     ratio = app_rate / bare_rate if bare_rate else 0.0
     pair_ratio = statistics.median(a.load.rate / b.load.rate for a, b in zip(app, bare, strict=True))
-    saturated_p99 = statistics.median(r.load.p99_ms for r in app)
-    slow_run, zendesk_calls = slow
-    lags, lag_run = lag
-    lag_p50, lag_p95 = loadgen.percentile(lags, 50), loadgen.percentile(lags, 95)
+    slow_run, _calls = measured.slow
+    lags, lag_run = measured.lag
+    lag_p95 = loadgen.percentile(lags, 95)
     lag_p95_all = lag_p95 if len(lags) == len(LAG_TICKETS) else float("inf")  # a missing note is a miss
-    rows = [
-        ("pixel throughput, bare WSGI (median)", f"{bare_rate:,.0f} req/s", "", None),
-        ("pixel throughput, app (median)", f"{app_rate:,.0f} req/s", "", None),
-        ("ratio app / bare (of medians)", f"{ratio:.2f}", ">= 0.5", ratio >= TARGETS["ratio"]),
-        ("ratio app / bare (median of pairs)", f"{pair_ratio:.2f}", "", None),
-        ("latency p99 at saturation, healthy Zendesk (median)", f"{saturated_p99:.1f} ms", "", None),
-        (f"latency p50, {bench.args.connections} clients, Zendesk 2 s", f"{slow_run.load.p50_ms:.1f} ms", "", None),
+    clients = bench.args.connections
+    return [
+        (f"[{name}] pixel throughput, app (median)", f"{app_rate:,.0f} req/s", "", None),
+        (f"[{name}] ratio app / bare (of medians)", f"{ratio:.2f}", ">= 0.75", ratio >= TARGETS["ratio"]),
+        (f"[{name}] ratio app / bare (median of pairs)", f"{pair_ratio:.2f}", "", None),
         (
-            f"latency p99, {bench.args.connections} clients, Zendesk 2 s",
+            f"[{name}] latency p99 at saturation (median)",
+            f"{statistics.median(r.load.p99_ms for r in app):.1f} ms",
+            "",
+            None,
+        ),
+        (f"[{name}] latency p50, {clients} clients, Zendesk 2 s", f"{slow_run.load.p50_ms:.1f} ms", "", None),
+        (
+            f"[{name}] latency p99, {clients} clients, Zendesk 2 s",
             f"{slow_run.load.p99_ms:.1f} ms",
             "< 50 ms",
             slow_run.load.p99_ms < TARGETS["p99_ms"],
         ),
-        ("delivery lag p50", f"{lag_p50:.3f} s", "", None),
-        ("delivery lag p95", f"{lag_p95:.3f} s", "< 2 s", lag_p95_all < TARGETS["lag_p95_s"]),
-        ("notes delivered", f"{len(lags)} / {len(LAG_TICKETS)}", "all", len(lags) == len(LAG_TICKETS)),
-        ("worker RSS after throughput load", _mib(app[-1].rss_mib), "", None),
-        ("worker RSS after slow-Zendesk load", _mib(slow_run.rss_mib), "", None),
-        ("worker RSS after delivery-lag load", _mib(lag_run.rss_mib), "", None),
-        ("bare worker RSS after throughput load", _mib(bare[-1].rss_mib), "", None),
+        (f"[{name}] delivery lag p50", f"{loadgen.percentile(lags, 50):.3f} s", "", None),
+        (f"[{name}] delivery lag p95", f"{lag_p95:.3f} s", "< 2 s", lag_p95_all < TARGETS["lag_p95_s"]),
+        (f"[{name}] notes delivered", f"{len(lags)} / {len(LAG_TICKETS)}", "all", len(lags) == len(LAG_TICKETS)),
+        (f"[{name}] idle CPU, master + {bench.args.workers} workers", f"{measured.idle_ms:.1f} ms/s", "", None),
+        (f"[{name}] worker RSS after throughput load", _mib(app[-1].rss_mib), "", None),
+        (f"[{name}] worker RSS after slow-Zendesk load", _mib(slow_run.rss_mib), "", None),
+        (f"[{name}] worker RSS after delivery-lag load", _mib(lag_run.rss_mib), "", None),
     ]
-    print()
-    _table(["metric", "measured", "target", "met"], [(m, v, t, _verdict(ok)) for m, v, t, ok in rows])
-    print()
-    _details(bench, bare, app, slow_run, zendesk_calls, lag_run, same)
-    return all(ok for *_rest, ok in rows if ok is not None)
 
 
-def _details(bench, bare: list[Run], app: list[Run], slow_run: Run, calls: int, lag_run: Run, same: bool) -> None:
+def _name(backend: str) -> str:
+    """The short name of a --database value."""
+    return "sqlite" if backend == "sqlite" else "postgresql"
+
+
+def _details(bench: Bench, runs: list[Run], figures: dict[str, Figures], same: bool) -> None:
     """Print the per-run figures behind the medians and what the logs said."""
-    print("runs, in order:", " ".join(f"{r.kind}={r.load.rate:,.0f}" for r in _interleave(bare, app)))
-    for run in app:
+    print("runs, in order:", " ".join(f"{r.kind}/{r.backend}={r.load.rate:,.0f}" for r in runs))
+    for run in (r for r in runs if r.kind == "app"):
         print(
-            f"  app run: {run.load.requests} pixels served, {run.stored} opens stored, "
+            f"  app run on {run.backend}: {run.load.requests} pixels served, {run.stored} opens stored, "
             f"{run.untriaged} still untriaged at the end; p50 {run.load.p50_ms:.1f} ms, p99 {run.load.p99_ms:.1f} ms; "
             f"errors {run.load.errors}; graceful stop {run.stop_seconds:.1f} s"
         )
-    print(
-        f"slow Zendesk: {slow_run.load.requests} pixels in {slow_run.load.seconds:.1f} s "
-        f"({slow_run.load.rate:,.0f} req/s), max {slow_run.load.max_ms:.1f} ms, errors {slow_run.load.errors}, "
-        f"{calls} Zendesk calls answered (2 s each), graceful stop {slow_run.stop_seconds:.1f} s"
-    )
-    print(f"delivery-lag loads: p50 {lag_run.load.p50_ms:.1f} ms, max {lag_run.load.max_ms:.1f} ms per pixel")
+    problems = [line for run in runs if run.kind == "app" for line in run.log_problems]
+    for backend, measured in figures.items():
+        (slow_run, calls), (_lags, lag_run) = measured.slow, measured.lag
+        print(
+            f"slow Zendesk on {_name(backend)}: {slow_run.load.requests} pixels in {slow_run.load.seconds:.1f} s "
+            f"({slow_run.load.rate:,.0f} req/s), max {slow_run.load.max_ms:.1f} ms, errors {slow_run.load.errors}, "
+            f"{calls} Zendesk calls answered (2 s each), graceful stop {slow_run.stop_seconds:.1f} s"
+        )
+        print(
+            f"delivery-lag loads on {_name(backend)}: p50 {lag_run.load.p50_ms:.1f} ms, max {lag_run.load.max_ms:.1f} ms"
+        )
+        problems += slow_run.log_problems + lag_run.log_problems
     print(f"bare and app answer the same bytes and pixel headers: {'yes' if same else 'NO'}")
-    problems = [line for run in [*app, slow_run, lag_run] for line in run.log_problems]
     print(f"warning/error lines logged by the app servers: {len(problems)}")
     for line in problems[:5]:
         print(f"  {line[:200]}")
     print(f"load generator: {bench.load.name}")
-
-
-def _interleave(bare: list[Run], app: list[Run]) -> Iterator[Run]:
-    """Yield runs in the order they ran."""
-    for pair in zip(bare, app, strict=True):
-        yield from pair
 
 
 def _mib(values: list[float]) -> str:
@@ -386,11 +431,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU measurement (default 10)")
+    parser.add_argument(
+        "--database",
+        action="append",
+        help="sqlite, or a postgresql:// URL of a server to make a database per run on; repeatable "
+        "(default: sqlite, and TEST_DATABASE_URL's server when it is set)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--route", choices=("pixel", "link"), default="pixel", help="load /pixel.gif or signed /o/<token>.gif links"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not args.database:
+        args.database = ["sqlite", *filter(None, [os.environ.get("TEST_DATABASE_URL")])]
+    return args
 
 
 def pick_load(choice: str, tmp: Path, route: str) -> loadgen.WrkLoad | loadgen.PythonLoad:
@@ -427,6 +482,20 @@ def phase(title: str, step: Callable[[], object]) -> object:
     return result
 
 
+def measure_backend(bench: Bench, backend: str) -> Figures:
+    """Run the latency, delivery-lag and idle phases on one backend."""
+    name = _name(backend)
+    slow = phase(
+        f"[{name}] latency: Zendesk answers in {SLOW_ZENDESK_SECONDS:g} s", lambda: latency_phase(bench, backend)
+    )
+    lag = phase(
+        f"[{name}] delivery lag: {len(LAG_TICKETS)} first opens, {LAG_LOADS_PER_SECOND:g} per second",
+        lambda: lag_phase(bench, backend),
+    )
+    idle = phase(f"[{name}] idle CPU over {bench.args.idle_seconds:g} s", lambda: idle_phase(bench, backend))
+    return Figures(slow, lag, idle)
+
+
 def main() -> int:
     """Run every phase and print the table."""
     args = parse_args()
@@ -435,16 +504,13 @@ def main() -> int:
     web_command = servers.loopback_only(servers.procfile_web_command())
     print(f"date {time.strftime('%Y-%m-%d %H:%M %Z')}; {machine()}")
     print(f"web: {web_command}  (workers {args.workers}, {args.connections} clients, route {args.route})", flush=True)
+    print(f"stores: {', '.join(_name(b) for b in args.database)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="pixel-bench-") as tmp:
         bench = Bench(args, Path(tmp), pick_load(args.client, Path(tmp), args.route), web_command)
         same = phase("checking both servers answer alike", lambda: same_answer(bench))
-        runs = phase(f"throughput: {args.pairs} x (bare, app) x {args.seconds:g} s", lambda: throughput_phase(bench))
-        slow = phase(f"latency: Zendesk answers in {SLOW_ZENDESK_SECONDS:g} s", lambda: latency_phase(bench))
-        lag = phase(
-            f"delivery lag: {len(LAG_TICKETS)} first opens, {LAG_LOADS_PER_SECOND:g} per second",
-            lambda: lag_phase(bench),
-        )
-        met = report(bench, runs, slow, lag, same)
+        runs = phase(f"throughput: {args.pairs} rounds x {args.seconds:g} s", lambda: throughput_phase(bench))
+        figures = {backend: measure_backend(bench, backend) for backend in args.database}
+        met = report(bench, runs, figures, same)
     return 1 if args.check and not met else 0
 
 

@@ -82,6 +82,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def spool_dir(raw: str, database: str) -> str:
+    """The spool directory: as set, else beside a SQLite file (like its WAL), else `spool` in the working directory."""
+    if raw:
+        return raw
+    if database.startswith("sqlite:///") and len(database) > len("sqlite:///"):
+        return database.removeprefix("sqlite:///") + "-spool"
+    return "spool"
+
+
 def database_url(url: str) -> str:
     """Normalise DATABASE_URL to a SQLAlchemy URL with a bundled driver."""
     if url.startswith("postgres://"):  # Heroku-style alias

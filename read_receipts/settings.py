@@ -50,6 +50,11 @@ SETTINGS = (
         "true",
         "Upgrade the database's schema at start-up, once, under a lock; false: run `flask --app app db upgrade` when deploying.",
     ),
+    Setting(
+        "SPOOL_DIR",
+        "",
+        "Directory on the instance's own disk where the pixel spools opens until they are stored; default `<SQLite file>-spool` beside a SQLite store, else `spool` in the working directory.",
+    ),
     Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
     Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
     Setting(
@@ -129,6 +134,7 @@ class Settings:
 
     database_url: str = field(repr=False)
     public_url: str
+    spool_dir: str = "spool"
     auto_upgrade: bool = True
     zendesk_url: str = ""
     zendesk_auth: str = field(default="", repr=False)
@@ -174,6 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     auth = values.zendesk_auth(env)
     return Settings(
         database_url=values.database_url(env["DATABASE_URL"]),
+        spool_dir=values.spool_dir(env["SPOOL_DIR"], env["DATABASE_URL"]),
         public_url=values.public_url(env),
         auto_upgrade=values.flag(env, "DATABASE_AUTO_UPGRADE"),
         zendesk_url=values.zendesk_url(env) if auth else "",

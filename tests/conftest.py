@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from flask.testing import FlaskClient
@@ -119,12 +120,13 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def make_app(zendesk, sqlite_url):
+def make_app(zendesk, sqlite_url, tmp_path):
     """Build apps against the stand-in (keywords override settings); close them after."""
     apps = []
 
     def build(database_url: str = sqlite_url, **env):
-        values = {"DATABASE_URL": database_url, **zendesk.env(), **env}
+        # Each test its own spool: one shared with another test's store would be drained into it.
+        values = {"DATABASE_URL": database_url, "SPOOL_DIR": str(tmp_path / "spool"), **zendesk.env(), **env}
         settings = load_settings({k: v for k, v in values.items() if v is not None})
         prepare_store(settings)  # as the gunicorn master does before any worker starts
         apps.append(create_app(settings))
@@ -141,6 +143,11 @@ def make_app(zendesk, sqlite_url):
 def app(make_app):
     """An app on SQLite talking to the stand-in."""
     return make_app()
+
+
+def unspool(app) -> None:
+    """Move what the app's pixel spooled into its store, as its courier's next round does first."""
+    app.extensions["courier"].spool_drain.run(time.time())
 
 
 def drain(courier, rounds: int = 200) -> None:

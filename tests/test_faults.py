@@ -9,7 +9,7 @@ import pytest
 
 from read_receipts.delivery.courier import AUTH_RETRY, MAX_BACKOFF
 from read_receipts.store import Store
-from tests.conftest import Clock, drain
+from tests.conftest import Clock, drain, unspool
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=5"
 
@@ -236,4 +236,7 @@ def test_pixel_answers_even_when_the_store_fails(app, caplog):
         conn.exec_driver_sql("DROP TABLE opens")
     response = app.test_client().get(PIXEL)
     assert response.status_code == 200 and response.data.startswith(b"GIF89a")
-    assert "could not store an open" in caplog.text
+    assert app.test_client().get("/healthz").json["spool"]["bytes"] > 0  # it waits in the spool
+    with pytest.raises(Exception, match="opens"):
+        unspool(app)
+    assert app.test_client().get("/healthz").json["spool"]["bytes"] > 0  # and still does

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
 from read_receipts.store.schema import deliveries, opens
-from tests.conftest import drain
+from tests.conftest import drain, unspool
 from tests.test_server import THUNDERBIRD, Service
 
 CURL = {"User-Agent": "curl/8.5.0"}
@@ -33,8 +33,12 @@ def test_metrics_count_opens_notes_answers_and_queues(make_app, zendesk):
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=2", headers=CURL)
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers=THUNDERBIRD)
     before = samples(client.get("/metrics").get_data(as_text=True))
-    assert before[("read_receipts_queue_depth", (("queue", "opens"),))] == 3
-    assert before[("read_receipts_oldest_pending_seconds", (("queue", "opens"),))] >= 0
+    assert before[("read_receipts_spool_bytes", ())] > 0  # spooled, not yet stored
+    assert before[("read_receipts_spool_oldest_seconds", ())] >= 0
+    unspool(app)
+    stored = samples(client.get("/metrics").get_data(as_text=True))
+    assert stored[("read_receipts_queue_depth", (("queue", "opens"),))] == 3
+    assert stored[("read_receipts_spool_bytes", ())] == 0
     drain(app.extensions["courier"])
     after = samples(client.get("/metrics").get_data(as_text=True))
     assert after[("read_receipts_opens_total", (("kind", "person"),))] == 2

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from read_receipts.intake import pixel
-from tests.conftest import drain
+from tests.conftest import drain, unspool
 
 
 def test_pixel_is_a_43_byte_transparent_gif(app):
@@ -98,13 +98,17 @@ def test_client_address_comes_through_the_configured_proxies_only(make_app, tmp_
     forwarded = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
     for app in (behind_proxy, direct):
         app.test_client().get("/pixel.gif?ticket_id=42&requester_id=7", headers=forwarded)
+        unspool(app)
     assert behind_proxy.extensions["store"].open_by_id(1).ip == "203.0.113.9"
     assert direct.extensions["store"].open_by_id(1).ip == "127.0.0.1"
 
 
-def test_open_is_stored_before_the_answer(app):
+def test_open_is_spooled_before_the_answer_and_stored_by_the_courier(app):
     client = app.test_client()
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers={"User-Agent": "Thunderbird/128"})
+    assert app.extensions["store"].open_by_id(1) is None
+    assert client.get("/healthz").json["spool"]["bytes"] > 0
+    unspool(app)
     stored = app.extensions["store"].open_by_id(1)
     assert (stored.ticket_id, stored.requester_id, stored.comment_id, stored.user_agent) == (
         42,
@@ -116,12 +120,13 @@ def test_open_is_stored_before_the_answer(app):
 
 def test_healthz_reports_the_store(app):
     client = app.test_client()
-    assert client.get("/healthz").json == {"status": "ok", "store": "ok"}
+    assert client.get("/healthz").json == {"status": "ok", "store": "ok", "spool": {"bytes": 0, "oldest_seconds": 0.0}}
     store = app.extensions["store"]
     store.engine.dispose()
     store.engine = create_engine("sqlite:////nonexistent/dir/receipts.db")  # the disk went away
-    response = client.get("/healthz")
-    assert response.status_code == 503 and response.json["store"] == "unreachable"
+    response = client.get("/healthz")  # the pixel still has its spool: degraded, not failing
+    assert response.status_code == 200 and response.json["status"] == "degraded"
+    assert response.json["store"] == "unreachable"
 
 
 def test_unknown_route_and_method_get_json_errors(app):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from read_receipts.store.privacy import kept_address
 from read_receipts.store.schema import deliveries, events, opens, replies, tickets
-from tests.conftest import Clock, drain
+from tests.conftest import Clock, drain, unspool
 
 KEY = "k" * 40
 API = "a" * 40
@@ -102,6 +102,7 @@ def test_erasure_api_needs_its_token_or_the_login(make_app):
     good = {"Authorization": f"Bearer {API}"}
     assert client.post("/api/erasure", data="nonsense", headers=good).status_code == 400
     client.get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
+    unspool(client.application)
     answer = client.post("/api/erasure", json={"ticket_id": 42}, headers=good)
     assert answer.status_code == 200 and answer.json["deleted"]["opens"] == 1
     login = {"Authorization": "Basic " + base64.b64encode(b"lead:correct horse battery").decode()}

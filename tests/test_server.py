@@ -46,7 +46,9 @@ class Service:
     def __init__(self, tmp_path: Path, env: dict[str, str], cwd: Path = ROOT):
         self.port = free_port()
         self.log = tmp_path / f"service-{self.port}.log"
-        self.env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "PYTHONPATH": str(ROOT), **env}
+        self.env = {**os.environ, "PORT": str(self.port), "WEB_CONCURRENCY": "2", "PYTHONPATH": str(ROOT)}
+        # Each instance its own spool (kept across its restarts), as each host has its own disk.
+        self.env.update({"SPOOL_DIR": str(tmp_path / f"spool-{self.port}"), **env})
         # gunicorn from the environment running the tests, as a Procfile host has it on PATH
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         self.cwd = cwd
@@ -193,6 +195,9 @@ def test_kill_9_loses_no_answered_open_and_doubles_no_note(services, zendesk, sq
         service.start()
     for ticket in range(1000, 1060):
         service.load(f"ticket_id={ticket}&requester_id=7&comment_id=1")
+    deadline = time.monotonic() + 30  # spooled at once, stored by the couriers soon after
+    while count_opens(sqlite_url) < answered + 60 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert count_opens(sqlite_url) == answered + 60
     zendesk.wait_for_notes(60, timeout=60)
     deadline = time.monotonic() + 30  # a doubled note can arrive before the last single one

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from read_receipts.intake import pixel
 from read_receipts.links.tokens import TargetError, TokenError, Tracker, check_target
-from tests.conftest import drain
+from tests.conftest import drain, unspool
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40
@@ -173,6 +173,7 @@ def test_open_pixel_answers_the_image_and_stores_the_event(tracked):
     response = client.get(url.removeprefix(BASE), headers={"User-Agent": "Thunderbird/128"})
     assert response.status_code == 200 and response.data == pixel.GIF
     assert response.headers["Cache-Control"].startswith("no-store")
+    unspool(app)
     [event] = app.extensions["store"].events()
     assert (event.kind, json.loads(event.meta), event.user_agent) == (
         "open",
@@ -194,6 +195,7 @@ def test_click_redirects_to_the_signed_target_and_is_stored(tracked):
     url = tracker.click_url("https://example.com/offer?x=1", {"campaign": "november"})
     response = client.get(url.removeprefix(BASE))
     assert response.status_code == 302 and response.headers["Location"] == "https://example.com/offer?x=1"
+    unspool(app)
     [event] = app.extensions["store"].events("click")
     assert event.target == "https://example.com/offer?x=1"
 

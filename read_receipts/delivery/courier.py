@@ -10,9 +10,11 @@ from collections.abc import Callable
 
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
+from read_receipts.delivery.spool_drain import SpoolDrain
 from read_receipts.delivery.triage import BATCH, Triage
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import CONNECT_TIMEOUT
+from read_receipts.intake.spool import Spool
 from read_receipts.labels.openers import Classifier
 from read_receipts.links import recorder as links
 from read_receipts.settings import Settings
@@ -25,6 +27,8 @@ __all__ = ["AUTH_RETRY", "MAX_BACKOFF", "Courier"]
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
+FAILED_ROUND_LOG_SECONDS = 60.0  # while the store is away, one log line a minute, not one a round
+STORE_RETRY_MAX = 5.0  # longest wait between rounds while they fail: spooled opens move soon after the store is back
 
 
 class Courier:
@@ -38,6 +42,7 @@ class Courier:
         classifier: Classifier,
         clock: Callable[[], float] = time.time,
         webhooks: Webhooks | None = None,
+        spool: Spool | None = None,
     ):
         self.store = store
         self.webhooks = webhooks
@@ -45,6 +50,9 @@ class Courier:
         self.settings = settings
         self.clock = clock
         self.wake = threading.Event()
+        self.spool_drain = SpoolDrain(store, spool) if spool is not None else None
+        if spool is not None:
+            spool.wake = self.wake  # each spooled open wakes this worker's courier
         # A lease outlives the one Zendesk call its holder may make; after a
         # kill -9 the work it held is picked up again once it runs out.
         self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
@@ -54,6 +62,7 @@ class Courier:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
+        self._failures, self._next_failure_log = 0, 0.0
 
     @property
     def classifier(self) -> Classifier:
@@ -85,23 +94,37 @@ class Courier:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
+                self._failures = 0
             except Exception:  # a store hiccup must not kill delivery for good
-                log.exception("delivery round failed; trying again shortly")
-                busy = False
+                self._failed_round()
+                continue
             if busy:
                 self._stopping.wait(BREATHER)
             else:
                 self.wake.wait(POLL_SECONDS)
                 self.wake.clear()
 
+    def _failed_round(self) -> None:
+        """Log a failed round (the first in full, then a line a minute) and wait a little longer each time."""
+        self._failures += 1
+        now = time.monotonic()
+        if self._failures == 1:
+            log.exception("delivery round failed (new opens wait in the spool); trying again shortly")
+            self._next_failure_log = now + FAILED_ROUND_LOG_SECONDS
+        elif now >= self._next_failure_log:
+            log.warning("delivery rounds still failing (%d in a row); new opens wait in the spool", self._failures)
+            self._next_failure_log = now + FAILED_ROUND_LOG_SECONDS
+        self._stopping.wait(min(STORE_RETRY_MAX, 0.25 * 2 ** min(self._failures, 5)))
+
     # -- one round ------------------------------------------------------------
 
     def run_once(self) -> bool:
         """Triage due opens and send one due note; True if anything moved."""
         now = self.clock()
+        moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
             self._clean_up(now)
-        moved = self.dispatch_events(now)
+        moved = self.dispatch_events(now) or moved
         moved = self.triage_opens(now) or moved
         if self.webhooks is not None and self.webhooks.urls:
             moved = self.webhooks.send_due(self.clock(), self.lease) or moved

@@ -1,7 +1,8 @@
-"""Prometheus metrics, read from the store at scrape time: right for any number of workers and instances."""
+"""Prometheus metrics, read from the store at scrape time (right for any number of workers and instances), and the instance's spool."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from read_receipts.store import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+log = logging.getLogger(__name__)
 
 
 class StoreCollector:
@@ -20,8 +22,12 @@ class StoreCollector:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        """Yield every metric, from one read of the store."""
-        figures = self.store.figures(time.time())
+        """Yield every metric, from one read of the store (none while it is away: the spool's still are)."""
+        try:
+            figures = self.store.figures(time.time())
+        except Exception as error:
+            log.warning("metrics: the store is unreachable (%s)", str(error).splitlines()[0][:200])
+            return
         tallies = figures["tallies"]
         yield _counter(
             "read_receipts_opens",
@@ -43,6 +49,37 @@ class StoreCollector:
             oldest.add_metric([queue], age)
         yield depth
         yield oldest
+        yield _counter(
+            "read_receipts_spool",
+            "Records the spool could not take (lost: disk full or unwritable) or could not read (unreadable), all instances.",
+            "outcome",
+            tallies,
+            "spool:",
+        )
+
+
+class SpoolCollector:
+    """This instance's spool: what waits on its disk to be stored."""
+
+    def __init__(self, courier):
+        self.courier = courier
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the spool's backlog, read from its directory now."""
+        drain = self.courier.spool_drain
+        if drain is None:
+            return
+        backlog = drain.backlog(time.time())
+        yield GaugeMetricFamily(
+            "read_receipts_spool_bytes",
+            "Bytes spooled on this instance's disk, not yet stored.",
+            value=backlog["bytes"],
+        )
+        yield GaugeMetricFamily(
+            "read_receipts_spool_oldest_seconds",
+            "Age of the oldest record spooled on this instance, not yet stored.",
+            value=backlog["oldest_seconds"],
+        )
 
 
 def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], prefix: str) -> CounterMetricFamily:
@@ -54,8 +91,9 @@ def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], pre
     return family
 
 
-def exposition(store: Store) -> bytes:
+def exposition(store: Store, courier) -> bytes:
     """Render the metrics in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))
+    registry.register(SpoolCollector(courier))
     return generate_latest(registry)

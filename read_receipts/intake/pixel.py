@@ -105,6 +105,16 @@ class PixelRoute:
         return [GIF] if method == "GET" else []
 
 
+def spooler(spool) -> Callable[[dict], None]:
+    """Return what the pixel calls to record an open: one line appended to the local spool."""
+    append = spool.append
+
+    def record(values: dict) -> None:
+        append("o", values)
+
+    return record
+
+
 def _first_values(query: str) -> dict[str, str]:
     """Parse a query string; the first of repeated keys wins, as with Flask's args."""
     try:

@@ -1,15 +1,12 @@
-"""Opens and clicks of signed tracking links: stored as events; those naming a ticket prove an open."""
+"""Opens and clicks of signed tracking links: spooled, then stored as events; those naming a ticket prove an open."""
 
 from __future__ import annotations
 
 import json
-import logging
 
 from read_receipts.intake import pixel
+from read_receipts.intake.spool import Spool
 from read_receipts.links.tokens import TokenError, Tracker
-from read_receipts.store import Store
-
-log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 NOT_A_LINK = (
@@ -21,9 +18,8 @@ META_MAX = 4000  # characters of metadata kept per event
 class LinkRecorder:
     """Records what tracking links report; never raises into the request."""
 
-    def __init__(self, store: Store, courier, tracker: Tracker | None):
-        self.store = store
-        self.courier = courier
+    def __init__(self, spool: Spool, tracker: Tracker | None):
+        self.spool = spool
         self.tracker = tracker
 
     def open(self, token: str, environ: dict) -> None:
@@ -59,11 +55,7 @@ class LinkRecorder:
         event = pixel.with_client(
             {"kind": kind, "meta": json.dumps(link.meta)[:META_MAX], "target": link.target}, environ, "occurred_at"
         )
-        try:
-            self.store.record_event(event)
-            self.courier.wake.set()
-        except Exception:  # never a broken image or a lost redirect
-            log.exception("could not store a tracking link's %s; answering all the same", kind)
+        self.spool.append("e", event)  # never raises: a failure is counted and logged by the spool
         return link.target
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
+from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from read_receipts.intake import spool
 from read_receipts.settings import Settings
 from read_receipts.store import Store
 from read_receipts.store.upgrade import SchemaError, check_current, upgrade
@@ -17,22 +21,52 @@ log = logging.getLogger("read_receipts")
 def prepare_store(settings: Settings) -> None:
     """Upgrade the schema (or check it, with DATABASE_AUTO_UPGRADE off), or stop with a message that says what to do."""
     configure_logging(settings.log_level)
+    try:
+        spool_dir = spool.prepare(settings.spool_dir)
+    except spool.SpoolError as error:
+        _stop(str(error))
     store = Store(settings.database_url)
     try:
         if settings.auto_upgrade:
             upgrade(store.engine)
         else:
             check_current(store.engine)
+        _remember_store(spool_dir, settings.database_url)
     except SchemaError as error:
         _stop(f"Cannot use the store named by DATABASE_URL: {error}")
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        if isinstance(error, OperationalError) and _known_store(spool_dir, settings.database_url):
+            # A restart during an outage of a store this instance used: the pixel needs only the spool.
+            log.warning(
+                "the store is unreachable (%s); starting anyway: opens wait in the spool until it answers", reason
+            )
+            return
         _stop(
             f"Cannot open the store named by DATABASE_URL ({reason}). Check that the database server is "
             "reachable and the user may create tables, or that the SQLite file's directory exists and is writable."
         )
     finally:
         store.close()
+
+
+def _store_mark(database_url: str) -> str:
+    """A fingerprint of the store (its URL without the password)."""
+    plain = make_url(database_url).set(password=None).render_as_string()
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def _remember_store(spool_dir: Path, database_url: str) -> None:
+    """Note in the spool that this store was reached, so a restart during its outage may go ahead."""
+    (spool_dir / ".store").write_text(_store_mark(database_url))
+
+
+def _known_store(spool_dir: Path, database_url: str) -> bool:
+    """Whether this spool has already been used with this store."""
+    try:
+        return (spool_dir / ".store").read_text() == _store_mark(database_url)
+    except OSError:
+        return False
 
 
 def _stop(message: str) -> None:

@@ -7,10 +7,13 @@ from read_receipts.store.outbox import OutboxStore
 from read_receipts.store.privacy import PrivacyStore
 from read_receipts.store.replies import ReplyStore
 from read_receipts.store.rollups import RollupStore
+from read_receipts.store.spooling import SpoolStore
 from read_receipts.store.tickets import TicketStore
 
 
-class Store(OpenStore, ReplyStore, TicketStore, OutboxStore, EventStore, BudgetStore, RollupStore, PrivacyStore):
+class Store(
+    OpenStore, ReplyStore, TicketStore, OutboxStore, EventStore, BudgetStore, RollupStore, PrivacyStore, SpoolStore
+):
     """All reads and writes of the service's tables."""
 
 

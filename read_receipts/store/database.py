@@ -1,16 +1,10 @@
-"""The store's base: the engine, SQLite's locking, the hot-path INSERT, and dialect helpers."""
+"""The store's base: the engine, SQLite's locking, and dialect helpers."""
 
 from __future__ import annotations
-
-import sqlite3
-import time
-from collections.abc import Sequence
 
 from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-
-from read_receipts.store.shelf import Shelf
 
 OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent", "signed")
 EVENT_COLUMNS = ("kind", "occurred_at", "ip", "user_agent", "meta", "target")
@@ -21,36 +15,15 @@ class Database:
 
     def __init__(self, url: str):
         self.engine = _engine(url)
-        self._open_sql = _insert_sql("opens", OPEN_COLUMNS, self.engine.dialect.paramstyle)
-        self._event_sql = _insert_sql("events", EVENT_COLUMNS, self.engine.dialect.paramstyle)
-        self._pixel = Shelf(self._pixel_connection, self.engine.dialect.name)  # shared by request threads
 
     def close(self) -> None:
-        """Close every connection, the request threads' own included."""
-        self._pixel.close()
+        """Close every connection."""
         self.engine.dispose()
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         with self.reading() as conn:
             conn.execute(text("SELECT 1"))
-
-    def _insert_now(self, sql: str, values: dict) -> None:
-        """Run a hot-path INSERT on a kept connection (a broken one is never reused)."""
-        with self._pixel.lend() as conn:
-            _insert_soon(conn, sql, values)
-
-    def _pixel_connection(self):
-        """Check out a connection for the hot path."""
-        conn = self.engine.raw_connection()
-        if self.engine.dialect.name == "sqlite":
-            # SQLite's own busy wait sleeps up to 100 ms between tries and keeps
-            # missing the short gaps between other writers: _insert_soon polls.
-            conn.driver_connection.execute("PRAGMA busy_timeout = 0")
-            # Checkpoints (which sync the disk) fall to the courier's commits;
-            # this backstop only matters where no courier runs.
-            conn.driver_connection.execute("PRAGMA wal_autocheckpoint = 20000")
-        return conn
 
     def reading(self) -> Connection:
         """Open a connection for reads (on SQLite, without taking the write lock)."""
@@ -67,29 +40,6 @@ def insert_ignore(conn: Connection, table: Table, **values) -> bool:
     statement = dialect(conn).insert(table).values(**values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
-
-
-def _insert_soon(conn, sql: str, values: dict, patience: float = 20.0) -> None:
-    """Run one INSERT, retrying every 0.2 ms while SQLite is busy with another writer."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            cursor = conn.cursor()
-            cursor.execute(sql, values)
-            cursor.close()
-            conn.commit()
-            return
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                raise
-            time.sleep(0.0002)
-
-
-def _insert_sql(table: str, columns: Sequence[str], paramstyle: str) -> str:
-    """Write a hot-path INSERT in the driver's own parameter style."""
-    mark = "%({})s" if paramstyle == "pyformat" else ":{}"
-    placeholders = ", ".join(mark.format(column) for column in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
 
 
 def _engine(url: str) -> Engine:

@@ -16,8 +16,9 @@ class EventStore(Database):
     """Reads and writes of tracking events and of replies sent."""
 
     def record_event(self, event: dict) -> None:
-        """Store a tracking link's open or click (a hot path: one INSERT)."""
-        self._insert_now(self._event_sql, event)
+        """Store one tracking-link event directly (links spool theirs; this serves imports and tests)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(events).values(**event))
 
     def events(self, kind: str | None = None) -> Sequence[Row]:
         """Return stored tracking events, oldest first."""

@@ -173,3 +173,15 @@ holds = Table(
     Column("key", String(64), primary_key=True),
     Column("until", Float, nullable=False),
 )
+
+# How far each spool segment (a local file of opens and events, see intake/spool.py)
+# has been moved into the store: advanced in the same transaction as the rows it
+# moved, so a segment is never stored twice whatever dies in between.
+spool_segments = Table(
+    "spool_segments",
+    metadata,
+    Column("segment", String(80), primary_key=True),
+    Column("position", BigInteger, nullable=False),  # bytes of the segment stored so far
+    Column("done", Boolean, nullable=False, server_default=text("false")),  # fully stored; the file is deleted
+    Column("updated_at", Float, nullable=False),
+)

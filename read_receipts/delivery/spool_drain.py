@@ -1,0 +1,92 @@
+"""Moving spooled opens and events into the store: in batches, exactly once, whatever dies in between."""
+
+from __future__ import annotations
+
+import logging
+
+from read_receipts.intake.spool import Segment, Spool
+from read_receipts.store import Store
+from read_receipts.store.spooling import StaleSpoolPosition
+
+log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 500  # records per transaction: short transactions leave the store to the rest of the courier
+
+
+class SpoolDrain:
+    """Drains this process's segment, and any segment of the instance that no writer holds any more."""
+
+    def __init__(self, store: Store, spool: Spool):
+        self.store = store
+        self.spool = spool
+        self.positions: dict[str, int] = {}  # how far segments were stored, as this process last knew
+
+    def run(self, now: float) -> bool:
+        """Move every complete record spooled so far into the store; True if any moved."""
+        lost = self.spool.take_lost()
+        if lost:
+            try:
+                self.store.count_spool_losses(lost)
+            except Exception:
+                self.spool.put_back_lost(lost)
+                raise
+        moved = False
+        for name in self.spool.segment_names():
+            segment = self.spool.open_segment(name)
+            if segment is None:
+                continue  # another process writes or drains it
+            try:
+                moved = self._drain(segment, now) or moved
+            finally:
+                segment.close(delete=segment.sealed and self._fully_stored(segment))
+        return moved
+
+    def _drain(self, segment: Segment, now: float) -> bool:
+        """Store a segment's complete records from where it was left, a batch per transaction."""
+        start = self._position(segment.name)
+        moved = False
+        while True:
+            batch = segment.read(start or 0, BATCH_RECORDS)
+            done = segment.sealed and batch.end >= segment.size()
+            if batch.end == (start or 0) and not done:
+                return moved  # nothing new yet
+            if batch.unreadable:
+                log.warning("spool segment %s: %d unreadable lines skipped", segment.name, batch.unreadable)
+            try:
+                self.store.store_spooled(
+                    segment.name, start, batch.end, batch.records, now, done=done, unreadable=batch.unreadable
+                )
+            except StaleSpoolPosition:
+                self.positions.pop(segment.name, None)  # another courier got there first: look again next round
+                return moved
+            self.positions[segment.name] = start = batch.end
+            moved = moved or bool(batch.records)
+            if done:
+                return moved
+
+    def _position(self, name: str) -> int | None:
+        """Where draining a segment starts (None: it was never stored from)."""
+        if name in self.positions:
+            return self.positions[name]
+        known = self.store.spool_position(name)
+        if known is None:
+            return None
+        self.positions[name] = known[0]
+        return known[0]
+
+    def _fully_stored(self, segment: Segment) -> bool:
+        """Whether a sealed segment has nothing left to store (so its file can go)."""
+        position = self.positions.get(segment.name)
+        stored = position is not None and position >= segment.size()
+        if stored:
+            self.positions.pop(segment.name, None)
+        return stored
+
+    def backlog(self, now: float) -> dict:
+        """The instance's spool: bytes not yet stored and the oldest record's age (positions from the store when it answers)."""
+        names = self.spool.segment_names()
+        try:
+            positions = self.store.spool_positions(names)
+        except Exception:  # the store is away: what this process knows
+            positions = self.positions
+        return self.spool.backlog(positions, now)

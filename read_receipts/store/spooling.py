@@ -1,0 +1,73 @@
+"""Spooled opens and events moved into the store, exactly once, with how far each spool segment got."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import insert, select, update
+
+from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore
+from read_receipts.store.rollups import add_tallies
+from read_receipts.store.schema import events, opens, spool_segments
+
+
+class StaleSpoolPosition(RuntimeError):
+    """Another courier moved this part of the segment first: nothing was stored."""
+
+
+class SpoolStore(Database):
+    """Reads and writes of the spool's segment positions, and the rows they carry."""
+
+    def spool_position(self, segment: str) -> tuple[int, bool] | None:
+        """How far a segment was stored, and whether it was fully stored; None for one never seen."""
+        with self.reading() as conn:
+            row = conn.execute(
+                select(spool_segments.c.position, spool_segments.c.done).where(spool_segments.c.segment == segment)
+            ).first()
+        return (row.position, row.done) if row else None
+
+    def spool_positions(self, segments: Iterable[str]) -> dict[str, int]:
+        """How far each of these segments was stored (those never seen are left out)."""
+        names = list(segments)
+        if not names:
+            return {}
+        query = select(spool_segments.c.segment, spool_segments.c.position)
+        with self.reading() as conn:
+            return dict(conn.execute(query.where(spool_segments.c.segment.in_(names))).all())
+
+    def store_spooled(
+        self, segment: str, start: int | None, end: int, records: Sequence[dict], now: float, **counts: int
+    ) -> None:
+        """Insert a segment's records and advance its position from `start` to `end`, in one transaction.
+
+        `start` is None for a segment never stored from; done=True marks it fully stored. Raises
+        StaleSpoolPosition (storing nothing) when the position is no longer `start`.
+        """
+        done = bool(counts.pop("done", False))
+        with self.engine.begin() as conn:
+            position = {"position": end, "done": done, "updated_at": now}
+            if start is None:
+                moved = insert_ignore(conn, spool_segments, segment=segment, **position)
+            else:
+                moved = conn.execute(
+                    update(spool_segments)
+                    .where(spool_segments.c.segment == segment, spool_segments.c.position == start)
+                    .values(**position)
+                    .returning(spool_segments.c.segment)
+                ).first()
+            if not moved:
+                raise StaleSpoolPosition(segment)
+            _insert(conn, opens, OPEN_COLUMNS, [r for r in records if r.get("k") == "o"], {"signed": False})
+            _insert(conn, events, EVENT_COLUMNS, [r for r in records if r.get("k") == "e"], {})
+            add_tallies(conn, {f"spool:{name}": n for name, n in counts.items() if n})
+
+    def count_spool_losses(self, lost: int) -> None:
+        """Add records the spool could not write to the tally /metrics reports."""
+        with self.engine.begin() as conn:
+            add_tallies(conn, {"spool:lost": lost})
+
+
+def _insert(conn, table, columns: Sequence[str], records: list[dict], defaults: dict) -> None:
+    """Insert records as rows of a table, keeping only its columns."""
+    if records:
+        conn.execute(insert(table), [{c: r.get(c, defaults.get(c)) for c in columns} for r in records])

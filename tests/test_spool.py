@@ -1,0 +1,139 @@
+"""The spool's segments: whole records only, partial lines left for later, takeover of dead writers, rotation."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+
+import pytest
+
+from read_receipts.intake import spool as spooling
+from read_receipts.intake.spool import Spool
+from read_receipts.store import Store
+
+
+@pytest.fixture
+def spool(tmp_path) -> Spool:
+    """A spool in a fresh directory."""
+    return Spool(spooling.prepare(tmp_path / "spool"))
+
+
+def open_record(ticket: int) -> dict:
+    """An open as the pixel spools it."""
+    return {
+        "ticket_id": ticket,
+        "requester_id": 7,
+        "comment_id": 1,
+        "sent": None,
+        "opened_at": time.time(),
+        "ip": "127.0.0.1",
+        "user_agent": "Thunderbird/128",
+    }
+
+
+def test_records_are_read_back_whole_and_a_partial_last_line_waits(spool):
+    spool.append("o", open_record(1))
+    spool.append("o", open_record(2))
+    live = spool.open_segment(spool.live)
+    with open(spool.directory / spool.live, "ab") as writer:  # a record its writer has half written
+        writer.write(b'{"k":"o","ticket_id":3')
+    batch = live.read(0, max_lines=100)
+    assert [r["ticket_id"] for r in batch.records] == [1, 2] and batch.unreadable == 0
+    assert batch.end < live.size()  # the partial line is not consumed
+    live.close()
+
+
+def test_an_unparsable_line_is_counted_and_skipped_not_blocking(spool):
+    spool.append("o", open_record(1))
+    with open(spool.directory / spool.live, "ab") as writer:
+        writer.write(b"not json\n")
+    spool.append("o", open_record(2))
+    batch = spool.open_segment(spool.live).read(0, max_lines=100)
+    assert [r["ticket_id"] for r in batch.records] == [1, 2] and batch.unreadable == 1
+
+
+def test_a_live_writer_s_segment_cannot_be_taken_over_a_dead_one_can(spool, tmp_path):
+    other = Spool(spool.directory)  # another worker of the instance
+    other.append("o", open_record(1))
+    assert spool.open_segment(other.live) is None  # its writer holds it
+    name = other.live
+    other.close()  # the writer is gone (as after a kill -9: its flock went with it)
+    taken = spool.open_segment(name)
+    assert taken is not None and taken.sealed
+    assert Spool(spool.directory).open_segment(name) is None  # one drainer at a time
+    taken.close()
+
+
+def test_a_sealed_segment_with_a_torn_last_record_is_finished(spool):
+    spool.append("o", open_record(1))
+    name = spool.live
+    with open(spool.directory / name, "ab") as writer:
+        writer.write(b'{"k":"o","tick')  # the disk filled mid-record
+    spool.close()
+    segment = spool.open_segment(name)
+    batch = segment.read(0, max_lines=100)
+    assert len(batch.records) == 1 and batch.unreadable == 1 and batch.end == segment.size()
+    segment.close()
+
+
+def test_the_writer_rolls_to_a_new_segment_by_size_and_age(spool, monkeypatch):
+    monkeypatch.setattr(spooling, "SEGMENT_BYTES", 100)
+    spool.append("o", open_record(1))
+    first = spool.live
+    spool.append("o", open_record(2))
+    spool.append("o", open_record(3))
+    assert spool.live != first and len(spool.segment_names()) == 3  # one record each past 100 bytes
+    monkeypatch.setattr(spooling, "SEGMENT_BYTES", 10**6)
+    spool.append("o", open_record(5))
+    spool._rolls_at = time.monotonic() - 1  # the live segment is SEGMENT_SECONDS old
+    spool.append("o", open_record(4))
+    assert len(spool.segment_names()) == 4
+
+
+def test_a_segment_is_stored_once_even_by_two_drainers(spool, sqlite_url):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+
+    store = Store(sqlite_url)
+    for ticket in range(10):
+        spool.append("o", open_record(ticket))
+    spool.close()
+    first, second = SpoolDrain(store, Spool(spool.directory)), SpoolDrain(store, Spool(spool.directory))
+    second.positions = {}
+    assert first.run(time.time()) is True
+    assert second.run(time.time()) is False
+    assert [store.open_by_id(i).ticket_id for i in range(1, 11)] == list(range(10))
+    assert store.open_by_id(11) is None and spool.segment_names() == []  # stored, then deleted
+    store.close()
+
+
+def test_a_stale_position_stores_nothing(spool, sqlite_url):
+    from read_receipts.store.spooling import StaleSpoolPosition
+
+    store = Store(sqlite_url)
+    store.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
+    with pytest.raises(StaleSpoolPosition):  # a courier that read the position before the first commit
+        store.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
+    with pytest.raises(StaleSpoolPosition):
+        store.store_spooled("seg", 0, 10, [{"k": "o", **open_record(1)}], time.time())
+    assert store.open_by_id(2) is None
+    store.close()
+
+
+def test_an_unusable_spool_directory_is_refused_with_a_fix(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(spooling.SpoolError, match="Point SPOOL_DIR at a writable directory"):
+        spooling.prepare(blocker / "spool")
+
+
+def test_appends_that_fail_are_counted_not_raised(spool, caplog):
+    spool.append("o", open_record(1))
+    spool.close()
+    os.rename(spool.directory, spool.directory.with_name("gone"))
+    spool.directory.write_text("not a directory")
+    for ticket in range(3):
+        spool.append("o", open_record(ticket))
+    assert spool.lost == 3 and not spool.writable()
+    assert caplog.text.count("could not write to the spool") == 1  # once a minute, not once a record
+    assert fcntl  # flock is what marks a live writer

@@ -1,0 +1,195 @@
+"""The spool through the real gunicorn: a PostgreSQL outage, kill -9, an unwritable spool, tracking links."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from read_receipts.intake import pixel
+from read_receipts.store import Store
+from read_receipts.store.schema import events, opens
+from read_receipts.store.upgrade import upgrade
+from tests.conftest import postgres_url
+from tests.tcp_proxy import TcpProxy
+from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.server
+OUTAGE_SECONDS = 60  # a managed database's failover takes 30 to 120 s
+TICKETS = range(5000, 5010)
+FAST = {"ZENDESK_UPDATES_PER_MINUTE": "300", "ZENDESK_REQUESTS_PER_MINUTE": "2500"}
+
+
+@pytest.fixture
+def postgresql_behind_proxy():
+    """A dedicated PostgreSQL database at this release's schema, reached through a proxy the test can cut."""
+    server = make_url(postgres_url()).set(drivername="postgresql+psycopg")
+    name = f"spool_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    direct = server.set(database=name).render_as_string(hide_password=False)
+    store = Store(direct)
+    upgrade(store.engine)
+    proxy = TcpProxy(server.port or 5432)
+    yield proxy, server.set(database=name, port=proxy.port).render_as_string(hide_password=False), store
+    proxy.close()
+    store.close()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def marks(store: Store) -> list[str]:
+    """The marks (the `sent` value each test load carries) of the opens stored."""
+    with store.reading() as conn:
+        return sorted(conn.execute(select(opens.c.sent)).scalars())
+
+
+def wait_until(condition, timeout: float) -> bool:
+    """Poll a condition until it holds or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def load_marked(service, numbers: range) -> list[float]:
+    """Load one pixel per number, over the reply tickets, marked so each stored open can be told apart; return latencies."""
+    session = requests.Session()
+    session.headers.update(THUNDERBIRD)
+    latencies = []
+    for n in numbers:
+        ticket = TICKETS[n % len(TICKETS)]
+        began = time.monotonic()
+        response = session.get(
+            f"{service.url}/pixel.gif?ticket_id={ticket}&requester_id=7&comment_id=1&sent=m{n}", timeout=10
+        )
+        assert response.status_code == 200 and response.content == pixel.GIF
+        latencies.append(time.monotonic() - began)
+    return latencies
+
+
+def expected(count: int) -> list[str]:
+    """The marks of loads 0 .. count-1, sorted as marks() returns them."""
+    return sorted(f"m{n}" for n in range(count))
+
+
+def outage_env(zendesk, url: str) -> dict[str, str]:
+    """A service on the proxied PostgreSQL, with budgets that do not slow the test."""
+    for ticket in TICKETS:
+        zendesk.add_ticket(ticket, requester_id=7)
+    return {"DATABASE_URL": url, **zendesk.env(), **FAST}
+
+
+def assert_stored_once_and_noted(store: Store, zendesk, count: int) -> None:
+    """Every load stored exactly once, and each reply noted exactly once."""
+    assert wait_until(lambda: len(marks(store)) >= count, timeout=60), f"{len(marks(store))} of {count} stored"
+    assert marks(store) == expected(count), "every open stored, none twice"
+    zendesk.wait_for_notes(len(TICKETS), timeout=60)
+    time.sleep(1.5)  # let any duplicate arrive
+    assert sorted(note.ticket_id for note in zendesk.comments) == list(TICKETS)
+
+
+def test_opens_made_while_postgresql_is_away_are_all_stored_once_and_noted(services, zendesk, postgresql_behind_proxy):  # noqa: F811
+    proxy, url, store = postgresql_behind_proxy
+    service = services(outage_env(zendesk, url))
+    proxy.cut()
+    began = time.monotonic()
+    latencies = load_marked(service, range(500))
+    assert max(latencies) < 1.0, "the pixel does not wait for the store"
+    health = requests.get(service.url + "/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert health.json()["store"] == "unreachable" and health.json()["spool"]["bytes"] > 0
+    assert "read_receipts_spool_bytes " in requests.get(service.url + "/metrics", timeout=5).text
+    time.sleep(max(0.0, began + OUTAGE_SECONDS - time.monotonic()))
+    proxy.restore()
+    assert_stored_once_and_noted(store, zendesk, 500)
+    assert wait_until(lambda: requests.get(service.url + "/healthz", timeout=5).json()["spool"]["bytes"] == 0, 10)
+    assert requests.get(service.url + "/healthz", timeout=5).json()["status"] == "ok"
+    assert service.output().count("delivery round failed") <= 2, "one line per worker, not a flood"
+
+
+def test_kill_9_during_the_outage_loses_nothing_the_restarted_service_drains_it(
+    services,  # noqa: F811
+    zendesk,
+    postgresql_behind_proxy,
+):
+    proxy, url, store = postgresql_behind_proxy
+    service = services(outage_env(zendesk, url))
+    proxy.cut()
+    began = time.monotonic()
+    load_marked(service, range(250))
+    service.kill(signal.SIGKILL)
+    service.start()  # while the store is still away: the pixel needs only the spool
+    assert "starting anyway" in service.output()
+    load_marked(service, range(250, 500))
+    time.sleep(max(0.0, began + OUTAGE_SECONDS - time.monotonic()))
+    proxy.restore()
+    assert_stored_once_and_noted(store, zendesk, 500)
+
+
+def test_kill_9_while_the_spool_drains_stores_nothing_twice(services, zendesk, postgresql_behind_proxy):  # noqa: F811
+    proxy, url, store = postgresql_behind_proxy
+    service = services(outage_env(zendesk, url))
+    proxy.cut()
+    threads = [threading.Thread(target=load_marked, args=(service, range(n, 2000, 4))) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    proxy.restore()
+    assert wait_until(lambda: len(marks(store)) > 0, timeout=30)
+    seen = len(marks(store))
+    service.kill(signal.SIGKILL)  # in the middle of draining (500 records a transaction)
+    service.start()
+    assert wait_until(lambda: len(marks(store)) >= 2000, timeout=60)
+    assert marks(store) == sorted(f"m{n}" for n in range(2000)), f"killed with {seen} of 2000 stored"
+
+
+def test_an_unwritable_spool_still_answers_and_counts_the_loss(services, zendesk, sqlite_url, tmp_path):  # noqa: F811
+    spool_dir = tmp_path / "spool"
+    service = services({"DATABASE_URL": sqlite_url, "SPOOL_DIR": str(spool_dir), **zendesk.env()})
+    spool_dir.rename(tmp_path / "spool-gone")
+    spool_dir.write_text("the disk is gone")  # even root cannot create a file under a file
+    for _ in range(20):
+        response = service.load("ticket_id=42&requester_id=7&comment_id=1")
+        assert response.status_code == 200 and response.content == pixel.GIF
+
+    def lost() -> float:
+        for line in requests.get(service.url + "/metrics", timeout=5).text.splitlines():
+            if line.startswith('read_receipts_spool_total{outcome="lost"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    assert wait_until(lambda: lost() == 20, timeout=10), service.output()
+    assert 1 <= service.output().count("could not write to the spool") <= 2, "once a minute per worker"
+    assert requests.get(service.url + "/healthz", timeout=5).json()["status"] == "degraded"
+
+
+def test_tracking_link_opens_and_clicks_go_through_the_spool(services, zendesk, sqlite_url, tmp_path):  # noqa: F811
+    from read_receipts.links.tokens import Tracker
+
+    key = "test-only-signing-key-" + "k" * 20
+    service = services({"DATABASE_URL": sqlite_url, "TRACKING_KEYS": key, **zendesk.env()})
+    tracker = Tracker(service.url, (key,))
+    opened = requests.get(tracker.open_url({"ticket_id": 42, "comment_id": 9}), headers=THUNDERBIRD, timeout=5)
+    assert opened.status_code == 200 and opened.content == pixel.GIF
+    click = requests.get(
+        tracker.click_url("https://example.com/x", {"campaign": "c"}), allow_redirects=False, timeout=5
+    )
+    assert click.status_code == 302 and click.headers["Location"] == "https://example.com/x"
+    [note] = zendesk.wait_for_notes(1, ticket_id=42)
+    assert "reply #9" in note.body
+    store = Store(sqlite_url)
+    with store.reading() as conn:
+        assert sorted(conn.execute(select(events.c.kind)).scalars()) == ["click", "open"]
+    store.close()
