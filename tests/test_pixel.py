@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -133,3 +134,22 @@ def test_unknown_route_and_method_get_json_errors(app):
     client = app.test_client()
     assert client.get("/nope").json["error"]["status"] == 404
     assert client.post("/pixel.gif").status_code == 405
+
+
+_QUERY_PARTS = st.sampled_from(
+    [*"&=+%2Fabcdeiklmnopqrstu_0123456789", "ticket_id", "requester_id", "comment_id", "sent", "%5F", "%3D", "%26"]
+)
+
+
+@settings(max_examples=2000)
+@given(st.lists(_QUERY_PARTS, max_size=40).map("".join))
+def test_the_pixel_reads_its_fields_as_parse_qsl_does(query):
+    try:
+        pairs = parse_qsl(query, max_num_fields=20)
+    except ValueError:  # more fields than any pixel URL: no open
+        pairs = []
+    expected: dict[str, str] = {}
+    for key, value in pairs:
+        expected.setdefault(key, value)
+    wanted = {"ticket_id", "requester_id", "comment_id", "sent"}
+    assert pixel._first_values(query) == {key: value for key, value in expected.items() if key in wanted}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = ["AUTH_RETRY", "MAX_BACKOFF", "Courier"]
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
+COURIER_NICENESS = 10  # added to the worker's niceness, for this thread only
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
 FAILED_ROUND_LOG_SECONDS = 60.0  # while the store is away, one log line a minute, not one a round
 STORE_RETRY_MAX = 5.0  # longest wait between rounds while they fail: spooled opens move soon after the store is back
@@ -91,6 +93,7 @@ class Courier:
 
     def _loop(self) -> None:
         """Work while there is work; otherwise wait for a wake-up or the poll."""
+        _yield_to_requests()
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
@@ -157,3 +160,15 @@ class Courier:
             purged = self.store.purge(now - self.settings.retention_days * 86400)
             if any(purged.values()):
                 log.info("retention: deleted %s", ", ".join(f"{n} {what}" for what, n in purged.items() if n))
+
+
+def _yield_to_requests() -> None:
+    """Run this thread at a lower priority than the worker's request threads (Linux schedules threads apart).
+
+    On a saturated machine the pixel answers first and the courier catches up in
+    bigger batches; on an idle one nothing changes.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COURIER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at the worker's priority
+        pass

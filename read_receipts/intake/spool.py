@@ -115,7 +115,7 @@ class Spool:
                 self._write(line)
         except OSError as error:
             self._count_loss(error)
-        if self.wake is not None:
+        if self.wake is not None and not self.wake.is_set():  # a set Event needs no lock taken again
             self.wake.set()
 
     def _write(self, line: bytes) -> None:
