@@ -14,6 +14,7 @@ from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import DryRun, Zendesk
 from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
+from read_receipts.insights.dead_letters_page import dead_letters_page
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _add_routes(app, store)
     app.register_blueprint(board)
+    app.register_blueprint(dead_letters_page)
     _add_click_route(app, links)
     commands.register(app)
     if deliver:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.triage import BATCH, Triage
@@ -118,13 +119,28 @@ class Courier:
     def dispatch_events(self, now: float) -> bool:
         """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
         rows = self.store.new_events(limit=BATCH)
+        try:
+            self._dispatch(rows, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            for row in rows:  # one at a time, to find the event at fault
+                try:
+                    self._dispatch([row], now)
+                except Exception as error:
+                    if not is_poison(error):
+                        raise
+                    set_aside(self.store, "events", row.id, error)
+        return bool(rows)
+
+    def _dispatch(self, rows, now: float) -> None:
+        """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
             calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
             proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
             campaigns = {row.id: links.campaign_of(row) for row in rows}
             self.store.dispatch_events(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
-        return bool(rows)
 
     def _clean_up(self, now: float) -> None:
         """Every ten minutes: forget old budget windows, and delete what is past retention."""

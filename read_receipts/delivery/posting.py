@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from read_receipts.delivery import notes
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.triage import FINAL_TICKET_STATES
 from read_receipts.delivery.zendesk import Answer
@@ -28,7 +29,17 @@ class Posting(PacedWork):
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
         rows = self.store.claim_deliveries(now, self.lease, limit=1)
-        return any(self._deliver(row, now) for row in rows)
+        return any(self._deliver_or_set_aside(row, now) for row in rows)
+
+    def _deliver_or_set_aside(self, row, now: float) -> bool:
+        """Deliver one note; a delivery our own code fails on is set aside, and the others go on."""
+        try:
+            return self._deliver(row, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            set_aside(self.store, "deliveries", row.id, error)
+            return True
 
     def _deliver(self, row, now: float) -> bool:
         """Post one note and record the outcome."""

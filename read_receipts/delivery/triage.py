@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
@@ -40,13 +41,39 @@ class Triage(PacedWork):
         verify = self._must_verify()
         rows = self.store.decidable_opens(verify, limit=BATCH)
         known = self.store.cached_tickets({row.ticket_id for row in rows})
-        verdicts = [self._verdict(row, known.get(row.ticket_id)) for row in rows]
-        calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
-        self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
+        verdicts = [v for row in rows if (v := self._verdict_or_set_aside(row, known.get(row.ticket_id)))]
+        self._settle(verdicts, now)
         unknown = self.store.ticket_to_check(now) if verify else None
         if unknown is not None:
             self._check_ticket(unknown, now)
         return bool(rows) or unknown is not None
+
+    def _settle(self, verdicts: list[Verdict], now: float) -> None:
+        """Settle a batch in one transaction; if it fails, settle each open alone and set aside the one at fault."""
+        calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
+        try:
+            self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
+            return
+        except Exception as error:
+            if not is_poison(error):
+                raise
+        for verdict in verdicts:
+            try:
+                self.store.settle_opens([verdict], now, self.settings.note_interval, calls_for)
+            except Exception as error:
+                if not is_poison(error):
+                    raise
+                set_aside(self.store, "opens", verdict.open.id, error)
+
+    def _verdict_or_set_aside(self, row, ticket) -> Verdict | None:
+        """Judge one open; an open that cannot be judged is set aside."""
+        try:
+            return self._verdict(row, ticket)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            set_aside(self.store, "opens", row.id, error)
+            return None
 
     def _verdict(self, row, ticket) -> Verdict:
         """Label an open (client and kind) and decide whether it counts towards a note."""

@@ -161,10 +161,18 @@ def _event_row(row) -> dict:
         "id": row.id,
         "type": row.kind,
         "at": _iso(row.occurred_at),
-        "meta": json.loads(row.meta),
+        "meta": _meta(row.meta),
         "target": row.target,
         "ip": row.ip,
     }
+
+
+def _meta(stored: str):
+    """An event's metadata; a row stored broken by an older release shows as its raw text, not a 500."""
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return {"unreadable": stored[:200]}
 
 
 def _iso(timestamp: float) -> str:

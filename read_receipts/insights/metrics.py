@@ -37,6 +37,12 @@ class StoreCollector:
             oldest.add_metric([queue], age)
         yield depth
         yield oldest
+        dead = GaugeMetricFamily(
+            "read_receipts_dead_letters", "Work set aside after a failure, by table.", labels=["table"]
+        )
+        for table, count in sorted(self.store.dead_counts().items()):
+            dead.add_metric([table], count)
+        yield dead
 
 
 def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], prefix: str) -> CounterMetricFamily:

@@ -6,7 +6,7 @@ import json
 import logging
 
 from read_receipts.intake import pixel
-from read_receipts.links.tokens import TokenError, Tracker
+from read_receipts.links.tokens import TokenError, Tracker, stored_meta
 from read_receipts.store import Store
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,6 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Ro
 NOT_A_LINK = (
     "<!doctype html><meta charset=utf-8><title>Link not valid</title><p>This link is not valid, or has expired.</p>"
 )
-META_MAX = 4000  # characters of metadata kept per event
 
 
 class LinkRecorder:
@@ -42,8 +41,9 @@ class LinkRecorder:
             link = self.tracker.decode(token)
         except TokenError:
             return None
+        # Stored whole: the signature proves it, and signing refused what is too long.
         event = pixel.with_client(
-            {"kind": kind, "meta": json.dumps(link.meta)[:META_MAX], "target": link.target}, environ, "occurred_at"
+            {"kind": kind, "meta": stored_meta(link.meta), "target": link.target}, environ, "occurred_at"
         )
         try:
             self.store.record_event(event)
@@ -77,7 +77,7 @@ def campaign_of(event) -> str:
 
 
 def _meta_of(event) -> dict:
-    """A stored event's link metadata; {} when it was cut at META_MAX and no longer parses."""
+    """A stored event's link metadata; {} when it does not parse."""
     try:
         meta = json.loads(event.meta)
     except ValueError:

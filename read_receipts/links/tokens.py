@@ -28,6 +28,7 @@ OPEN_PREFIX = "/o/"
 CLICK_PREFIX = "/c/"
 _SALT = "tracking-link"
 _FERNET_START = "gAAAAA"  # every Fernet token starts with its version byte, 0x80
+META_MAX = 4000  # characters of a link's metadata as the service stores it (see stored_meta)
 
 
 class TokenError(ValueError):
@@ -36,6 +37,15 @@ class TokenError(ValueError):
 
 class TargetError(ValueError):
     """A click target that is not a plain absolute http(s) URL."""
+
+
+class MetaTooLong(ValueError):
+    """Metadata whose stored form would not fit the service's store."""
+
+
+def stored_meta(meta: dict) -> str:
+    """The JSON a link's metadata is stored as."""
+    return json.dumps(meta)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,9 @@ class Tracker:
     def encode(self, meta: dict, target: str | None = None, expires_in: float | None = None) -> str:
         """Make a token; JSON-serialisable metadata only."""
         payload: dict = {"m": {**self.default_meta, **meta}}
+        stored = len(stored_meta(payload["m"]))
+        if stored > META_MAX:  # refused here, where it enters: the store never cuts it
+            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
         if target is not None:
             payload["u"] = target
         if expires_in is not None:

@@ -12,8 +12,9 @@ from flask.cli import with_appcontext
 
 from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
-from read_receipts.links.tokens import TargetError
+from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
+from read_receipts.operations.dead_letter_commands import dead_letters
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(rewrite_html_command)
     app.cli.add_command(erase_command)
     app.cli.add_command(db)
+    app.cli.add_command(dead_letters)
 
 
 @click.command("img-tag")
@@ -158,6 +160,8 @@ def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: f
         url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
     except TargetError as error:
         raise click.BadParameter(str(error), param_hint="--click") from None
+    except MetaTooLong as error:
+        raise click.BadParameter(str(error), param_hint="--meta") from None
     click.echo(url)
 
 
