@@ -146,6 +146,9 @@ class Courier:
         """Every ten minutes: forget old budget windows, and delete what is past retention."""
         self._next_cleanup = now + 600
         self.store.forget_budgets(now - 3600)
+        expired = self.store.expire_unchecked_opens(now - self.settings.unchecked_open_ttl)
+        if expired:
+            log.info("expired %d opens whose ticket could not be checked in time", expired)
         if self.settings.retention_days:
             purged = self.store.purge(now - self.settings.retention_days * 86400)
             if any(purged.values()):

@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
+CHECK_WINDOW = 10.0  # seconds of each window of the checks' budget
 
 
 class Pacing:
@@ -25,20 +26,41 @@ class Pacing:
         self.settings = settings
         self._failing = False  # the last call of this worker failed
 
-    def gate(self, now: float, note_for: int | None = None) -> float:
-        """Take budget for one call; return seconds to wait when there is none."""
+    def gate(self, now: float, note_for: int | None = None, check: bool = False) -> float:
+        """Take budget for one call; return seconds to wait when there is none.
+
+        A check of a ticket not seen before also takes from the checks' share,
+        so a flood of forged ids leaves the rest of the account's calls to notes.
+        """
         if self.zendesk.dry_run:
             return 0.0
         held = self.store.held_until("zendesk")
         if held > now:
             return held - now
         wanted = [("requests", 60.0, self.settings.requests_per_minute)]
+        if check:
+            wanted.append(self.check_budget())
         if note_for is not None:
             wanted += [
                 ("updates", 60.0, self.settings.updates_per_minute),
                 (f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket),
             ]
-        return 0.0 if self.store.take(wanted, now) else 5.0
+        return self.store.take(wanted, now)
+
+    def check_budget(self) -> tuple[str, float, int]:
+        """The checks' share of the calls, as a budget of ten-second windows.
+
+        Short windows spread the checks over the minute: a flood that spent the
+        minute's share in its first seconds would make a real first open wait
+        for the next minute.
+        """
+        share = self.settings.requests_per_minute * self.settings.check_budget_share
+        return ("checks", CHECK_WINDOW, max(1, int(share * CHECK_WINDOW / 60)))
+
+    def checks_spent(self, now: float) -> bool:
+        """Whether checks used their share of the current window."""
+        key, window, limit = self.check_budget()
+        return self.store.budget_used(key, window, now) >= limit
 
     def observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""

@@ -28,7 +28,8 @@ class Posting(PacedWork):
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
-        rows = self.store.claim_deliveries(now, self.lease, limit=1)
+        per_ticket = None if self.zendesk.dry_run else self.settings.updates_per_ticket
+        rows = self.store.claim_deliveries(now, self.lease, limit=1, per_ticket=per_ticket)
         return any(self._deliver_or_set_aside(row, now) for row in rows)
 
     def _deliver_or_set_aside(self, row, now: float) -> bool:
@@ -45,7 +46,7 @@ class Posting(PacedWork):
         """Post one note and record the outcome."""
         reply = self.store.reply(row.ticket_id, row.reply_key)
         if row.kind == "summary" and reply.opens_noted == 0:
-            self.store.release_delivery(row, now + 30)  # the first note goes first
+            self.store.postpone_delivery(row, now + 30)  # the first note goes first
             return False
         covered, body = self._note_text(row, reply)
         finish = self._finisher(row, covered)
@@ -55,8 +56,8 @@ class Posting(PacedWork):
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
             return finish("failed", None, f"ticket is {ticket.status}")
         wait = self.pacing.gate(now, row.ticket_id)
-        if wait:
-            self.store.release_delivery(row, now + wait)
+        if wait:  # back when the budget that refused frees, not re-examined every few seconds
+            self.store.postpone_delivery(row, now + wait)
             return False
         answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
         self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from read_receipts.delivery.comments import ReplyIds
 from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import Classifier
@@ -35,6 +37,8 @@ class Triage(PacedWork):
         super().__init__(store, zendesk, settings, pacing, lease)
         self.classifier = classifier
         self.webhooks = webhooks
+        self.reply_ids = ReplyIds(store, zendesk, settings, pacing, lease)
+        self.turns = CheckTurns()
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
@@ -43,10 +47,14 @@ class Triage(PacedWork):
         known = self.store.cached_tickets({row.ticket_id for row in rows})
         verdicts = [v for row in rows if (v := self._verdict_or_set_aside(row, known.get(row.ticket_id)))]
         self._settle(verdicts, now)
-        unknown = self.store.ticket_to_check(now) if verify else None
+        if not verify:
+            return bool(rows)
+        asked = self.reply_ids.run(now)
+        spent = self.pacing.checks_spent(now)
+        unknown = None if spent else self.turns.next_ticket(self.store.checks_waiting(now))
         if unknown is not None:
             self._check_ticket(unknown, now)
-        return bool(rows) or unknown is not None
+        return bool(rows) or asked or unknown is not None
 
     def _settle(self, verdicts: list[Verdict], now: float) -> None:
         """Settle a batch in one transaction; if it fails, settle each open alone and set aside the one at fault."""
@@ -84,7 +92,13 @@ class Triage(PacedWork):
         if state == "opted_out":
             return Verdict(row, state)  # not analysed, nothing of the reader kept
         kept_ip = kept_address(row.ip, self.settings.ip_storage)
-        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip)
+        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip, self._names_reply(row, ticket))
+
+    def _names_reply(self, row, ticket) -> bool:
+        """Whether the open's reply id may be named: a signed link's, or a public comment of the ticket."""
+        if row.comment_id is None or row.signed or not self._must_verify() or ticket is None:
+            return True
+        return str(row.comment_id) in (ticket.public_comments or "").split()
 
     def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""
@@ -110,7 +124,7 @@ class Triage(PacedWork):
         attempts = self.store.claim_ticket_check(ticket_id, now, self.lease)
         if attempts is None:
             return  # another worker took it first
-        wait = self.pacing.gate(now)
+        wait = self.pacing.gate(now, check=True)
         if wait:
             self.store.postpone_ticket_check(ticket_id, now + wait, failed=False)
             return

@@ -5,21 +5,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import String, Table, cast, func, literal, select, update
 from sqlalchemy.engine import Row
 
 from read_receipts.store.database import Database
 from read_receipts.store.replies import note_delivered
 from read_receipts.store.rollups import add_tallies
-from read_receipts.store.schema import deliveries, webhooks
+from read_receipts.store.schema import budgets, deliveries, webhooks
 
 
 class OutboxStore(Database):
     """Claims, releases and outcomes of queued deliveries and webhook calls."""
 
-    def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Row]:
-        """Lease up to `limit` due note deliveries to this caller."""
-        return self._claim(deliveries, now, lease, limit)
+    def claim_deliveries(self, now: float, lease: float, limit: int, per_ticket: int | None = None) -> list[Row]:
+        """Lease up to `limit` due note deliveries to this caller, fairly across tickets.
+
+        With `per_ticket` (the notes a ticket may get per 10 minutes), tickets
+        whose window is used up are skipped, and tickets with the fewest notes
+        in their window go first: one busy ticket never holds up the others.
+        """
+        if per_ticket is None:
+            return self._claim(deliveries, now, lease, limit)
+        key = literal("ticket:") + cast(deliveries.c.ticket_id, String)
+        window = (budgets.c.key == key, budgets.c.window_start + 600 > now)
+        used = select(budgets.c.used).where(*window).scalar_subquery()
+        return self._claim(deliveries, now, lease, limit, func.coalesce(used, 0) < per_ticket, func.coalesce(used, 0))
+
+    def postpone_delivery(self, row: Row, due: float) -> None:
+        """Give a leased delivery back untried, to be looked at again at `due` (a budget frees then)."""
+        with self.engine.begin() as conn:
+            where = (deliveries.c.id == row.id, deliveries.c.lease_owner == row.lease_owner)
+            conn.execute(update(deliveries).where(*where).values(due_at=due, lease_until=0))
 
     def release_delivery(self, row: Row, due: float, status: int | None = None, error: str = "") -> None:
         """Give a leased delivery back, to be tried again at `due`."""
@@ -96,16 +112,19 @@ class OutboxStore(Database):
         with self.reading() as conn:
             return conn.execute(select(webhooks).order_by(webhooks.c.id)).all()
 
-    def _claim(self, table: Table, now: float, lease: float, limit: int) -> list[Row]:
-        """Lease due pending rows of an outbox table (deliveries or webhooks)."""
+    def _claim(self, table: Table, now: float, lease: float, limit: int, *fair) -> list[Row]:
+        """Lease due pending rows of an outbox table (deliveries or webhooks).
+
+        `fair`, if given, is (a condition a row's ticket must meet, what to order tickets by first).
+        """
         token = str(uuid.uuid4())
-        due = (table.c.state == "pending", table.c.due_at <= now, table.c.lease_until <= now)
+        due = (table.c.state == "pending", table.c.due_at <= now, table.c.lease_until <= now, *fair[:1])
         with self.engine.begin() as conn:
             ids = (
                 conn.execute(
                     select(table.c.id)
                     .where(*due)
-                    .order_by(table.c.due_at)
+                    .order_by(*fair[1:], table.c.due_at)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
                 )
