@@ -42,6 +42,7 @@ def dashboard(zendesk, sqlite_url, tmp_path):
     """A real service with a week of opens: people on three days, machines on one."""
     playwright = pytest.importorskip("playwright.sync_api")
     executable = chromium()
+    zendesk.add_ticket(42, requester_id=7, replies=[*range(100, 105), 200])  # the replies the opens name
     store = Store(sqlite_url)
     day = 86400
     week_ago = time.time() - 6 * day

@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
-CHECK_WINDOW = 10.0  # seconds of each window of the checks' budget
 
 
 class Pacing:
@@ -26,7 +25,7 @@ class Pacing:
         self.settings = settings
         self._failing = False  # the last call of this worker failed
 
-    def gate(self, now: float, note_for: int | None = None, check: bool = False) -> float:
+    def gate(self, now: float, note_for: int | None = None, check: bool = False, network: str | None = None) -> float:
         """Take budget for one call; return seconds to wait when there is none.
 
         A check of a ticket not seen before also takes from the checks' share,
@@ -39,7 +38,7 @@ class Pacing:
             return held - now
         wanted = [("requests", 60.0, self.settings.requests_per_minute)]
         if check:
-            wanted.append(self.check_budget())
+            wanted += self.check_budgets(network)
         if note_for is not None:
             wanted += [
                 ("updates", 60.0, self.settings.updates_per_minute),
@@ -47,20 +46,29 @@ class Pacing:
             ]
         return self.store.take(wanted, now)
 
-    def check_budget(self) -> tuple[str, float, int]:
-        """The checks' share of the calls, as a budget of ten-second windows.
+    def check_budgets(self, network: str | None) -> list[tuple[str, float, int]]:
+        """The checks' share of the calls a minute, and the half of it any one network may use.
 
-        Short windows spread the checks over the minute: a flood that spent the
-        minute's share in its first seconds would make a real first open wait
-        for the next minute.
+        The half no network can take stays for others: a flood from one network
+        that spent its part in its first seconds leaves room for a real first
+        open from anywhere else in the same minute.
         """
-        share = self.settings.requests_per_minute * self.settings.check_budget_share
-        return ("checks", CHECK_WINDOW, max(1, int(share * CHECK_WINDOW / 60)))
+        share = max(1, int(self.settings.requests_per_minute * self.settings.check_budget_share))
+        return [("checks", 60.0, share), (f"checks:{network}", 60.0, max(1, share // 2))]
 
     def checks_spent(self, now: float) -> bool:
-        """Whether checks used their share of the current window."""
-        key, window, limit = self.check_budget()
+        """Whether checks used their share of the current minute."""
+        key, window, limit = self.check_budgets(None)[0]
         return self.store.budget_used(key, window, now) >= limit
+
+    def networks_spent(self, networks: set[str | None], now: float) -> set[str | None]:
+        """The networks that used their part of the checks' share this minute."""
+        spent = set()
+        for network in networks:
+            key, window, limit = self.check_budgets(network)[1]
+            if self.store.budget_used(key, window, now) >= limit:
+                spent.add(network)
+        return spent
 
     def observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""

@@ -9,7 +9,7 @@ sends ten thousand forged ids gets one turn in each round of sources.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from read_receipts.store.privacy import kept_address
 
@@ -23,19 +23,29 @@ class CheckTurns:
         self._served: dict = {}
         self._counter = itertools.count(1)
 
-    def next_ticket(self, waiting: Sequence) -> int | None:
-        """Pick, among rows of (ip, requester_id, first, ticket_id), the ticket to check next."""
-        if not waiting:
+    def next_ticket(self, waiting: Sequence, spent: Callable[[set], set]) -> tuple[int, str | None] | None:
+        """Pick, among rows of (ip, requester_id, first, ticket_id), the ticket to check next, and its network.
+
+        `spent` names, of the networks given, those that used their part of the checks' budget.
+        """
+        full = spent({network_of(row.ip) for row in waiting}) if waiting else set()
+        open_to = [row for row in waiting if network_of(row.ip) not in full]
+        if not open_to:
             return None
 
         def turn(row) -> tuple:
-            network = kept_address(row.ip, "truncated")
+            network = network_of(row.ip)
             return (self._served.get(network, 0), self._served.get((network, row.requester_id), 0), row.first)
 
-        chosen = min(waiting, key=turn)
-        network = kept_address(chosen.ip, "truncated")
+        chosen = min(open_to, key=turn)
+        network = network_of(chosen.ip)
         if len(self._served) > MAX_REMEMBERED:
             self._served.clear()
         served = next(self._counter)
         self._served[network] = self._served[(network, chosen.requester_id)] = served
-        return chosen.ticket_id
+        return chosen.ticket_id, network
+
+
+def network_of(address: str | None) -> str | None:
+    """The network a client address belongs to: its /24 (IPv4) or /48 (IPv6)."""
+    return kept_address(address, "truncated")

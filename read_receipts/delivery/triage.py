@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from read_receipts.delivery.comments import ReplyIds
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # opens settled per round, in one transaction
 FINAL_TICKET_STATES = {"closed", "deleted"}
+LOOKUP_PAUSE = 1.0  # seconds between looks for tickets to ask Zendesk about, when the last look found none
 
 
 class Triage(PacedWork):
@@ -39,6 +41,7 @@ class Triage(PacedWork):
         self.webhooks = webhooks
         self.reply_ids = ReplyIds(store, zendesk, settings, pacing, lease)
         self.turns = CheckTurns()
+        self._next_lookup = 0.0
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
@@ -47,13 +50,17 @@ class Triage(PacedWork):
         known = self.store.cached_tickets({row.ticket_id for row in rows})
         verdicts = [v for row in rows if (v := self._verdict_or_set_aside(row, known.get(row.ticket_id)))]
         self._settle(verdicts, now)
-        if not verify:
+        if not verify or (rows and now < self._next_lookup):
             return bool(rows)
         asked = self.reply_ids.run(now)
         spent = self.pacing.checks_spent(now)
-        unknown = None if spent else self.turns.next_ticket(self.store.checks_waiting(now))
-        if unknown is not None:
-            self._check_ticket(unknown, now)
+        networks_spent = functools.partial(self.pacing.networks_spent, now=now)
+        unknown = None if spent else self.turns.next_ticket(self.store.checks_waiting(now), networks_spent)
+        if unknown is not None and self._check_ticket(*unknown, now):
+            self.reply_ids.run(now)  # the comments its opens name, without waiting for another round
+        # Finding what Zendesk should be asked scans every waiting open: while a backlog
+        # is being settled and the last look found nothing, look again in a second, not every round.
+        self._next_lookup = now if asked or unknown is not None else now + LOOKUP_PAUSE
         return bool(rows) or asked or unknown is not None
 
     def _settle(self, verdicts: list[Verdict], now: float) -> None:
@@ -119,25 +126,27 @@ class Triage(PacedWork):
         """Verification needs Zendesk; a dry run has nothing to check against."""
         return self.settings.verify_requester and not self.zendesk.dry_run
 
-    def _check_ticket(self, ticket_id: int, now: float) -> None:
-        """Ask Zendesk who a ticket's requester is; on failure, try again later."""
+    def _check_ticket(self, ticket_id: int, network: str | None, now: float) -> bool:
+        """Ask Zendesk who a ticket's requester is; on failure, try again later. True if it was described."""
         attempts = self.store.claim_ticket_check(ticket_id, now, self.lease)
         if attempts is None:
-            return  # another worker took it first
-        wait = self.pacing.gate(now, check=True)
+            return False  # another worker took it first
+        wait = self.pacing.gate(now, check=True, network=network)
         if wait:
             self.store.postpone_ticket_check(ticket_id, now + wait, failed=False)
-            return
+            return False
         answer = self.zendesk.ticket(ticket_id)
         self.pacing.observe(answer, now, f"checking ticket {ticket_id}")
         found = (answer.body or {}).get("ticket") or {}
         requester, status = found.get("requester_id"), found.get("status")
         if answer.status == 404:
             self.store.remember_ticket(ticket_id, None, "deleted", now)
-        elif answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
+            return False
+        if answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
             tags = found.get("tags") if isinstance(found.get("tags"), list) else []
             opted_out = bool(self.settings.opt_out_tag) and self.settings.opt_out_tag in tags
             self.store.remember_ticket(ticket_id, requester, status[:16], now, opted_out)
-        else:
-            delay = self.pacing.retry_delay(answer, attempts)
-            self.store.postpone_ticket_check(ticket_id, now + delay, failed=True)
+            return True
+        delay = self.pacing.retry_delay(answer, attempts)
+        self.store.postpone_ticket_check(ticket_id, now + delay, failed=True)
+        return False
