@@ -112,3 +112,18 @@ def test_sign_url_refuses_metadata_too_long_to_store_and_says_the_limit(sqlite_u
     client.get(fits.removeprefix(app.extensions["settings"].public_url))
     [event] = app.extensions["store"].events()
     assert json.loads(event.meta) == {"note": "é" * 600}, "stored whole"
+
+
+def test_a_job_that_fails_is_logged_once_and_the_notes_go_on(make_app, zendesk, caplog):
+    app = make_app(VERIFY_REQUESTER="false")
+    courier = app.extensions["courier"]
+
+    def broken(now: float) -> bool:
+        raise ValueError("a bug in one job")
+
+    courier.dispatch_events = broken
+    app.test_client().get("/pixel.gif?ticket_id=42&comment_id=1")
+    for _ in range(5):
+        courier.run_once()
+    assert len(zendesk.notes_on(42)) == 1
+    assert caplog.text.count("dispatching events failed; the other work goes on") == 1

@@ -55,6 +55,7 @@ class Courier:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
+        self._failures: dict[str, str] = {}  # the last failure of each job, logged once
 
     @property
     def classifier(self) -> Classifier:
@@ -101,12 +102,31 @@ class Courier:
         """Triage due opens and send one due note; True if anything moved."""
         now = self.clock()
         if now >= self._next_cleanup:
-            self._clean_up(now)
-        moved = self.dispatch_events(now)
-        moved = self.triage_opens(now) or moved
+            self._apart("cleaning up", self._clean_up, now)
+        moved = self._apart("dispatching events", self.dispatch_events, now)
+        moved = self._apart("triaging opens", self.triage_opens, now) or moved
         if self.webhooks is not None and self.webhooks.urls:
-            moved = self.webhooks.send_due(self.clock(), self.lease) or moved
-        return self.send_note(self.clock()) or moved
+            moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
+        return self._apart("posting notes", self.send_note, self.clock()) or moved
+
+    def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:
+        """Run one job of a round: if it fails, log it (once while the same failure repeats) and go on."""
+        try:
+            moved = job(now)
+        except Exception as error:
+            if not is_poison(error):
+                raise  # the store is down or busy: the whole round waits
+            failure = f"{type(error).__name__}: {error}"
+            if self._failures.get(doing) != failure:
+                self._failures[doing] = failure
+                log.exception("%s failed; the other work goes on", doing)
+            return False
+        self._failures.pop(doing, None)
+        return bool(moved)
+
+    def _send_webhooks(self, now: float) -> bool:
+        """Deliver the webhook calls that are due."""
+        return self.webhooks.send_due(now, self.lease)
 
     def triage_opens(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""

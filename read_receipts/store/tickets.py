@@ -85,7 +85,8 @@ class TicketStore(Database):
         with self.engine.begin() as conn:
             where = tickets.c.ticket_id == ticket_id
             known = conn.execute(select(tickets.c.public_comments).where(where)).scalar() or ""
-            ids = sorted({*map(int, known.split()), *public_ids}, reverse=True)[:COMMENTS_KEPT]
+            kept = {int(token) for token in known.split() if token.isdigit()}
+            ids = sorted(kept | set(public_ids), reverse=True)[:COMMENTS_KEPT]
             conn.execute(
                 update(tickets).where(where).values(public_comments=" ".join(map(str, ids)), comments_at=read_at)
             )
