@@ -127,3 +127,20 @@ def test_one_network_takes_at_most_half_the_checks_and_others_take_turns(service
     courier.clock.advance(61)
     drain(courier, rounds=500)
     assert zendesk.count_calls("GET", "/api/v2/tickets/") == 25 + 1 + 25
+
+
+def test_one_requester_with_many_tickets_takes_at_most_half_the_notes(service, zendesk):
+    for ticket in range(700, 740):
+        zendesk.add_ticket(ticket, requester_id=77, replies=[1])
+    zendesk.add_ticket(800, requester_id=88, replies=[1])
+    client, courier, store = service(ZENDESK_REQUESTS_PER_MINUTE="600")
+    for ticket in range(700, 740):
+        client.get(f"/pixel.gif?ticket_id={ticket}&requester_id=77&comment_id=1")
+    drain(courier, rounds=1000)
+    assert len(zendesk.comments) == 25, "half of ZENDESK_UPDATES_PER_MINUTE (50)"
+    client.get("/pixel.gif?ticket_id=800&requester_id=88&comment_id=1")
+    drain(courier, rounds=100)
+    assert len(zendesk.notes_on(800)) == 1, "the other half is there for everyone else"
+    courier.clock.advance(61)
+    drain(courier, rounds=1000)
+    assert len(zendesk.comments) == 41 and zendesk.violations == []

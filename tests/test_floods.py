@@ -58,12 +58,12 @@ def test_forged_ids_starve_neither_first_opens_nor_the_notes_of_known_tickets(se
     zendesk.requests_per_minute = 100
     known = range(600, 604)
     for ticket in known:
-        zendesk.add_ticket(ticket, requester_id=60)
+        zendesk.add_ticket(ticket, requester_id=ticket + 1)
     zendesk.add_ticket(500, requester_id=50)
     service = services({"DATABASE_URL": sqlite_url, **zendesk.env(), "PROXY_HOPS": "1"})
     reader, attacker, newcomer = (loader(service, ip) for ip in ("198.51.100.20", "203.0.113.9", "192.0.2.44"))
     for ticket in known:  # checked, and their replies read, before the flood
-        reader(f"ticket_id={ticket}&requester_id=60&comment_id=1")
+        reader(f"ticket_id={ticket}&requester_id={ticket + 1}&comment_id=1")
     assert len(zendesk.wait_for_notes(len(known), timeout=20)) == len(known)
     lags: list[float] = []
     first_open: dict[str, float] = {}
@@ -78,7 +78,7 @@ def test_forged_ids_starve_neither_first_opens_nor_the_notes_of_known_tickets(se
         for n, (reply, ticket) in enumerate((r, t) for r in range(2, 8) for t in known):
             if sent.is_set() and n > 12:
                 return
-            at = reader(f"ticket_id={ticket}&requester_id=60&comment_id={reply}")
+            at = reader(f"ticket_id={ticket}&requester_id={ticket + 1}&comment_id={reply}")
             noted = note_time(zendesk, ticket, f"#{reply}", timeout=20)
             lags.append(noted - at if noted else 99.0)
 

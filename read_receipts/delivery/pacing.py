@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
+REQUESTER_SHARE = 0.5  # of ZENDESK_UPDATES_PER_MINUTE, the most one requester's tickets may take
 
 
 class Pacing:
@@ -25,7 +26,14 @@ class Pacing:
         self.settings = settings
         self._failing = False  # the last call of this worker failed
 
-    def gate(self, now: float, note_for: int | None = None, check: bool = False, network: str | None = None) -> float:
+    def gate(
+        self,
+        now: float,
+        note_for: int | None = None,
+        requester: int | None = None,
+        check: bool = False,
+        network: str | None = None,
+    ) -> float:
         """Take budget for one call; return seconds to wait when there is none.
 
         A check of a ticket not seen before also takes from the checks' share,
@@ -44,7 +52,13 @@ class Pacing:
                 ("updates", 60.0, self.settings.updates_per_minute),
                 (f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket),
             ]
+            if requester is not None:  # one requester's many tickets take at most their share
+                wanted.append((f"requester:{requester}", 60.0, self.requester_share()))
         return self.store.take(wanted, now)
+
+    def requester_share(self) -> int:
+        """The notes a minute any one requester's tickets may take together: half the account's."""
+        return max(1, int(self.settings.updates_per_minute * REQUESTER_SHARE))
 
     def check_budgets(self, network: str | None) -> list[tuple[str, float, int]]:
         """The checks' share of the calls a minute, and the half of it any one network may use.

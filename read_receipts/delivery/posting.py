@@ -28,8 +28,8 @@ class Posting(PacedWork):
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
-        per_ticket = None if self.zendesk.dry_run else self.settings.updates_per_ticket
-        rows = self.store.claim_deliveries(now, self.lease, limit=1, per_ticket=per_ticket)
+        shares = None if self.zendesk.dry_run else (self.settings.updates_per_ticket, self.pacing.requester_share())
+        rows = self.store.claim_deliveries(now, self.lease, limit=1, shares=shares)
         return any(self._deliver_or_set_aside(row, now) for row in rows)
 
     def _deliver_or_set_aside(self, row, now: float) -> bool:
@@ -55,7 +55,7 @@ class Posting(PacedWork):
         ticket = self.store.cached_ticket(row.ticket_id)
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
             return finish("failed", None, f"ticket is {ticket.status}")
-        wait = self.pacing.gate(now, row.ticket_id)
+        wait = self.pacing.gate(now, row.ticket_id, ticket.requester_id if ticket is not None else None)
         if wait:  # back when the budget that refused frees, not re-examined every few seconds
             self.store.postpone_delivery(row, now + wait)
             return False

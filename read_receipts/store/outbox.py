@@ -5,31 +5,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import String, Table, cast, func, literal, select, update
+from sqlalchemy import String, Table, and_, cast, func, literal, select, update
 from sqlalchemy.engine import Row
 
 from read_receipts.store.database import Database
 from read_receipts.store.replies import note_delivered
 from read_receipts.store.rollups import add_tallies
-from read_receipts.store.schema import budgets, deliveries, webhooks
+from read_receipts.store.schema import budgets, deliveries, tickets, webhooks
 
 
 class OutboxStore(Database):
     """Claims, releases and outcomes of queued deliveries and webhook calls."""
 
-    def claim_deliveries(self, now: float, lease: float, limit: int, per_ticket: int | None = None) -> list[Row]:
-        """Lease up to `limit` due note deliveries to this caller, fairly across tickets.
+    def claim_deliveries(
+        self, now: float, lease: float, limit: int, shares: tuple[int, int] | None = None
+    ) -> list[Row]:
+        """Lease up to `limit` due note deliveries to this caller, fairly across tickets and requesters.
 
-        With `per_ticket` (the notes a ticket may get per 10 minutes), tickets
-        whose window is used up are skipped, and tickets with the fewest notes
-        in their window go first: one busy ticket never holds up the others.
+        With `shares` (the notes a ticket may get per 10 minutes, and a requester
+        per minute), tickets and requesters whose window is used up are skipped,
+        and those with the fewest notes in their window go first: one busy ticket
+        or requester never holds up the others.
         """
-        if per_ticket is None:
+        if shares is None:
             return self._claim(deliveries, now, lease, limit)
-        key = literal("ticket:") + cast(deliveries.c.ticket_id, String)
-        window = (budgets.c.key == key, budgets.c.window_start + 600 > now)
-        used = select(budgets.c.used).where(*window).scalar_subquery()
-        return self._claim(deliveries, now, lease, limit, func.coalesce(used, 0) < per_ticket, func.coalesce(used, 0))
+        per_ticket, per_requester = shares
+        requester = select(tickets.c.requester_id).where(tickets.c.ticket_id == deliveries.c.ticket_id)
+        ticket_used = _used_now(literal("ticket:") + cast(deliveries.c.ticket_id, String), 600, now)
+        requester_key = literal("requester:") + cast(requester.correlate(deliveries).scalar_subquery(), String)
+        requester_used = _used_now(requester_key, 60, now)
+        fair = and_(ticket_used < per_ticket, requester_used < per_requester)
+        return self._claim(deliveries, now, lease, limit, fair, requester_used, ticket_used)
 
     def postpone_delivery(self, row: Row, due: float) -> None:
         """Give a leased delivery back untried, to be looked at again at `due` (a budget frees then)."""
@@ -154,3 +160,9 @@ class OutboxStore(Database):
                     last_error=error[:300] or None,
                 )
             )
+
+
+def _used_now(key, window: float, now: float):
+    """What a budget's current window has used, as a correlated SQL expression (0 when none)."""
+    used = select(budgets.c.used).where(budgets.c.key == key, budgets.c.window_start + window > now)
+    return func.coalesce(used.correlate(deliveries).scalar_subquery(), 0)
