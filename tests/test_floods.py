@@ -70,7 +70,7 @@ def test_forged_ids_starve_neither_first_opens_nor_the_notes_of_known_tickets(se
     sent = threading.Event()
 
     def forged(i: int) -> float:
-        if i == 9_598:  # where the issue found the real first open: behind 9,597 forged ones
+        if i == 9_598:  # where a real first open once sat in line: behind 9,597 forged ones
             first_open["at"] = newcomer("ticket_id=500&requester_id=50&comment_id=3")
         return attacker(f"ticket_id={i}0000777&requester_id=1&comment_id=1")
 
