@@ -15,6 +15,7 @@ from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import DryRun, Zendesk
 from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
+from read_receipts.insights.dead_letters_page import dead_letters_page
 from read_receipts.insights.logins import LoginGuard
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     _add_routes(app, store, courier)
     app.after_request(_security_headers)
     app.register_blueprint(board)
+    app.register_blueprint(dead_letters_page)
     _add_click_route(app, links)
     commands.register(app)
     if deliver:

@@ -466,7 +466,7 @@ def standin() -> Iterator[ZendeskStandIn]:
     """Run the Zendesk stand-in with every ticket the loads name."""
     zendesk = ZendeskStandIn().start()
     for ticket in [*LOAD_TICKETS, *LAG_TICKETS]:
-        zendesk.add_ticket(ticket, requester_of(ticket))
+        zendesk.add_ticket(ticket, requester_of(ticket), replies=[900000 + ticket])  # the reply the loads name
     try:
         yield zendesk
     finally:

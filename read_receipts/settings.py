@@ -41,6 +41,16 @@ SETTINGS = (
     Setting("ZENDESK_UPDATES_PER_TICKET", "10", "Notes posted per ticket per 10 minutes (Zendesk allows 30)."),
     Setting("ZENDESK_REQUESTS_PER_MINUTE", "100", "All Zendesk API calls per minute, for the whole account."),
     Setting(
+        "CHECK_BUDGET_SHARE",
+        "0.5",
+        "Share of ZENDESK_REQUESTS_PER_MINUTE that checks of tickets not seen before may use, so notes flow during a flood.",
+    ),
+    Setting(
+        "UNCHECKED_OPEN_TTL_HOURS",
+        "24",
+        "Opens whose ticket could not be checked within this many hours expire (forged ids do not pile up).",
+    ),
+    Setting(
         "DATABASE_URL",
         "sqlite:///read_receipts.db",
         "SQLite file, or `postgresql://...` for several instances sharing one store.",
@@ -142,6 +152,8 @@ class Settings:
     updates_per_minute: int = 50
     updates_per_ticket: int = 10
     requests_per_minute: int = 100
+    check_budget_share: float = 0.5
+    unchecked_open_ttl: float = 86400.0
     proxy_hops: int = 0
     verify_requester: bool = True
     note_timezone: str = "UTC"
@@ -189,6 +201,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         updates_per_minute=int(values.number(env, "ZENDESK_UPDATES_PER_MINUTE", 1, 300)),
         updates_per_ticket=int(values.number(env, "ZENDESK_UPDATES_PER_TICKET", 1, 30)),
         requests_per_minute=int(values.number(env, "ZENDESK_REQUESTS_PER_MINUTE", 1, 2500)),
+        check_budget_share=values.number(env, "CHECK_BUDGET_SHARE", 0.05, 1),
+        unchecked_open_ttl=3600 * values.number(env, "UNCHECKED_OPEN_TTL_HOURS", 0.1, 24 * 365),
         proxy_hops=int(values.number(env, "PROXY_HOPS", 0, 5)),
         verify_requester=values.flag(env, "VERIFY_REQUESTER"),
         note_timezone=values.timezone(env["NOTE_TIMEZONE"]),

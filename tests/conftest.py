@@ -42,7 +42,7 @@ def _restore_environ():
 def zendesk():
     """A running Zendesk stand-in with one ticket (42, requester 7)."""
     standin = ZendeskStandIn().start()
-    standin.add_ticket(42, requester_id=7)
+    standin.add_ticket(42, requester_id=7, replies=[*range(1, 21), 9001])
     yield standin
     standin.stop()
 

@@ -42,6 +42,7 @@ def dashboard(zendesk, sqlite_url, tmp_path):
     """A real service with a week of opens: people on three days, machines on one."""
     playwright = pytest.importorskip("playwright.sync_api")
     executable = chromium()
+    zendesk.add_ticket(42, requester_id=7, replies=[*range(100, 105), 200])  # the replies the opens name
     store = Store(sqlite_url)
     day = 86400
     week_ago = time.time() - 6 * day
@@ -54,7 +55,9 @@ def dashboard(zendesk, sqlite_url, tmp_path):
             values = {"ticket_id": 42, "requester_id": 7, "comment_id": 100 + n, "opened_at": week_ago + offset * day}
             store.record_open({**values, "ip": "203.0.113.5", "user_agent": agent, "sent": None})
     store.close()
-    service = Service(tmp_path, {"DATABASE_URL": sqlite_url, **zendesk.env(), **ADMIN}).start()
+    # The seeded opens are days old and their ticket never checked: keep them from expiring.
+    env = {"DATABASE_URL": sqlite_url, **zendesk.env(), **ADMIN, "UNCHECKED_OPEN_TTL_HOURS": "8760"}
+    service = Service(tmp_path, env).start()
     requests.get(f"{service.url}/pixel.gif?ticket_id=42&requester_id=7&comment_id=200", headers=THUNDERBIRD, timeout=5)
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=executable, args=BROWSER_FLAGS)

@@ -44,7 +44,9 @@ def test_metrics_count_opens_notes_answers_and_queues(make_app, zendesk):
     assert after[("read_receipts_opens_total", (("kind", "person"),))] == 2
     assert after[("read_receipts_opens_total", (("kind", "bot"),))] == 1
     assert after[("read_receipts_notes_total", (("outcome", "done"),))] == 2
-    assert after[("read_receipts_zendesk_answers_total", (("status", "200"),))] == 3  # one check, two notes
+    assert (
+        after[("read_receipts_zendesk_answers_total", (("status", "200"),))] == 4
+    )  # one check, one read of comments, two notes
     assert after[("read_receipts_queue_depth", (("queue", "opens"),))] == 0
 
 

@@ -84,7 +84,8 @@ def test_each_ticket_is_checked_once(service, zendesk):
         client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id={comment}")
     client.get("/pixel.gif?ticket_id=42&requester_id=8")
     drain(courier)
-    assert zendesk.count_calls("GET") == 1
+    assert zendesk.count_calls("GET", "/api/v2/tickets/42") == 1
+    assert zendesk.count_calls("GET") == 2, "and its comments read once, for the three replies"
     assert len(zendesk.notes_on(42)) == 3
 
 

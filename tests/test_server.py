@@ -226,7 +226,7 @@ def test_instances_sharing_postgresql_post_each_note_once(services, zendesk, tmp
     notes = zendesk.wait_for_notes(40, timeout=30)
     time.sleep(1.5)  # let any duplicate arrive
     assert sorted(note.ticket_id for note in zendesk.comments) == list(range(2000, 2040))
-    assert zendesk.count_calls("GET") == 40
+    assert zendesk.count_calls("GET", "/api/v2/tickets/2") == 40, "each ticket checked once"
     assert len(notes) == 40
 
 

@@ -9,10 +9,14 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 TICKET_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
+COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
+DEFAULT_REPLIES = range(1, 21)  # a ticket's public comments unless a test says otherwise
 ACCOUNT_UPDATES_PER_MINUTE = 100
 TICKET_UPDATES_PER_10_MINUTES = 30
 
@@ -34,6 +38,7 @@ class ZendeskStandIn:
     def __init__(self, email: str = "agent@example.com", token: str = "test-token", oauth: str = "oauth-test"):
         self.email, self.token, self.oauth = email, token, oauth
         self.tickets: dict[int, dict] = {}
+        self.replies: dict[int, list[int]] = {}
         self.comments: list[Comment] = []
         self.calls: list[tuple[str, str, int | None]] = []
         self.faults: deque = deque()
@@ -44,6 +49,8 @@ class ZendeskStandIn:
         self.waiting = 0
         self.violations: list[str] = []
         self._updates: list[tuple[float, int]] = []
+        self.requests_per_minute: int | None = None  # the account's general API limit, when a test sets one
+        self._requests: deque = deque()
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -68,9 +75,12 @@ class ZendeskStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def add_ticket(self, ticket_id: int, requester_id: int, status: str = "open") -> None:
-        """Create a ticket."""
+    def add_ticket(
+        self, ticket_id: int, requester_id: int, status: str = "open", replies: Iterable[int] = DEFAULT_REPLIES
+    ) -> None:
+        """Create a ticket whose public comments (the replies its emails carried) have the ids given."""
         self.tickets[ticket_id] = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+        self.replies[ticket_id] = sorted(replies)
 
     def fail_next(self, *faults) -> None:
         """Queue faults for the next requests: an int status, ('429', secs), 'drop' or ('slow', secs)."""
@@ -91,10 +101,14 @@ class ZendeskStandIn:
             time.sleep(0.02)
         return self.notes_on(ticket_id) if ticket_id else list(self.comments)
 
-    def count_calls(self, method: str | None = None) -> int:
-        """How many requests arrived (of one method)."""
+    def count_calls(self, method: str | None = None, ticket_path: str = "") -> int:
+        """How many requests arrived (of one method; to a path that starts with `ticket_path` and ends in .json)."""
         with self._lock:
-            return sum(1 for m, _, _ in self.calls if method in (None, m))
+            return sum(
+                1
+                for m, path, _ in self.calls
+                if method in (None, m) and path.startswith(ticket_path) and (not ticket_path or TICKET_PATH.match(path))
+            )
 
     # -- the API ---------------------------------------------------------------
 
@@ -118,6 +132,12 @@ class ZendeskStandIn:
             return fault, {}, {"error": "InternalError"} if fault >= 500 else {"error": "Conflict"}
         if not self._authorized(headers.get("Authorization", "")):
             return 401, {}, {"error": "Couldn't authenticate you"}
+        if self._over_request_limit():
+            return 429, {"Retry-After": "10"}, None
+        path, _, query = path.partition("?")
+        comments = COMMENTS_PATH.match(path)
+        if comments and method == "GET":
+            return self._comments(int(comments.group(1)), parse_qs(query))
         if path == "/api/v2/users/me.json" and method == "GET":
             return 200, {}, {"user": {"id": 1, "name": "API Agent", "email": self.email, "role": "admin"}}
         match = TICKET_PATH.match(path)
@@ -131,6 +151,39 @@ class ZendeskStandIn:
         if method == "PUT":
             return self._update(ticket, body)
         return 405, {}, {"error": "MethodNotAllowed"}
+
+    def _over_request_limit(self) -> bool:
+        """Count a request against the per-minute limit, if one is set; True when it is over."""
+        if self.requests_per_minute is None:
+            return False
+        now = time.time()
+        with self._lock:
+            while self._requests and now - self._requests[0] >= 60:
+                self._requests.popleft()
+            if len(self._requests) >= self.requests_per_minute:
+                self.violations.append("general API rate limit exceeded")
+                return True
+            self._requests.append(now)
+        return False
+
+    def _comments(self, ticket_id: int, query: dict):
+        """List a ticket's comments newest first, by cursor pages, as Zendesk does."""
+        if ticket_id not in self.tickets:
+            return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
+        if query.get("sort_order") != ["desc"]:
+            self.violations.append("comments read oldest first: a new reply would be on the last page")
+        size = min(100, int(query.get("page[size]", ["100"])[0]))
+        ids = sorted(self.replies.get(ticket_id, []), reverse=True)
+        start = int(query.get("page[after]", ["0"])[0])
+        page = ids[start : start + size]
+        more = start + size < len(ids)
+        after = f"{self.url}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page[size]={size}"
+        body = {
+            "comments": [{"id": i, "public": True, "created_at": "2026-11-22T13:03:00Z"} for i in page],
+            "meta": {"has_more": more},
+            "links": {"next": f"{after}&page[after]={start + size}" if more else None},
+        }
+        return 200, {}, body
 
     def _authorized(self, header: str) -> bool:
         """Accept API-token Basic auth or the OAuth bearer token."""

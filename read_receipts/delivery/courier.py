@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
@@ -64,7 +65,8 @@ class Courier:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
-        self._failures, self._next_failure_log = 0, 0.0
+        self._failures, self._next_failure_log = 0, 0.0  # rounds failed in a row (the store is away)
+        self._job_failures: dict[str, str] = {}  # the last failure of each job, logged once
 
     @property
     def classifier(self) -> Classifier:
@@ -126,12 +128,31 @@ class Courier:
         now = self.clock()
         moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
-            self._clean_up(now)
-        moved = self.dispatch_events(now) or moved
-        moved = self.triage_opens(now) or moved
+            self._apart("cleaning up", self._clean_up, now)
+        moved = self._apart("dispatching events", self.dispatch_events, now) or moved
+        moved = self._apart("triaging opens", self.triage_opens, now) or moved
         if self.webhooks is not None and self.webhooks.urls:
-            moved = self.webhooks.send_due(self.clock(), self.lease) or moved
-        return self.send_note(self.clock()) or moved
+            moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
+        return self._apart("posting notes", self.send_note, self.clock()) or moved
+
+    def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:
+        """Run one job of a round: if it fails, log it (once while the same failure repeats) and go on."""
+        try:
+            moved = job(now)
+        except Exception as error:
+            if not is_poison(error):
+                raise  # the store is down or busy: the whole round waits
+            failure = f"{type(error).__name__}: {error}"
+            if self._job_failures.get(doing) != failure:
+                self._job_failures[doing] = failure
+                log.exception("%s failed; the other work goes on", doing)
+            return False
+        self._job_failures.pop(doing, None)
+        return bool(moved)
+
+    def _send_webhooks(self, now: float) -> bool:
+        """Deliver the webhook calls that are due."""
+        return self.webhooks.send_due(now, self.lease)
 
     def triage_opens(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
@@ -144,18 +165,36 @@ class Courier:
     def dispatch_events(self, now: float) -> bool:
         """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
         rows = self.store.new_events(limit=BATCH)
+        try:
+            self._dispatch(rows, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            for row in rows:  # one at a time, to find the event at fault
+                try:
+                    self._dispatch([row], now)
+                except Exception as error:
+                    if not is_poison(error):
+                        raise
+                    set_aside(self.store, "events", row.id, error)
+        return bool(rows)
+
+    def _dispatch(self, rows, now: float) -> None:
+        """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
             calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
             proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
             campaigns = {row.id: links.campaign_of(row) for row in rows}
             self.store.dispatch_events(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
-        return bool(rows)
 
     def _clean_up(self, now: float) -> None:
         """Every ten minutes: forget old budget windows, and delete what is past retention."""
         self._next_cleanup = now + 600
         self.store.forget_budgets(now - 3600)
+        expired = self.store.expire_unchecked_opens(now - self.settings.unchecked_open_ttl)
+        if expired:
+            log.info("expired %d opens whose ticket could not be checked in time", expired)
         if self.settings.retention_days:
             purged = self.store.purge(now - self.settings.retention_days * 86400)
             if any(purged.values()):

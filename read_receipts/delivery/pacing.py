@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # longest wait between tries of one note or ticket check
 AUTH_RETRY = 300.0  # wrong credentials: keep the work, retry slowly
 SHORT_HOLD = 5.0  # pause every worker briefly after a failed call
+REQUESTER_SHARE = 0.5  # of ZENDESK_UPDATES_PER_MINUTE, the most one requester's tickets may take
 
 
 class Pacing:
@@ -25,20 +26,63 @@ class Pacing:
         self.settings = settings
         self._failing = False  # the last call of this worker failed
 
-    def gate(self, now: float, note_for: int | None = None) -> float:
-        """Take budget for one call; return seconds to wait when there is none."""
+    def gate(
+        self,
+        now: float,
+        note_for: int | None = None,
+        requester: int | None = None,
+        check: bool = False,
+        network: str | None = None,
+    ) -> float:
+        """Take budget for one call; return seconds to wait when there is none.
+
+        A check of a ticket not seen before also takes from the checks' share,
+        so a flood of forged ids leaves the rest of the account's calls to notes.
+        """
         if self.zendesk.dry_run:
             return 0.0
         held = self.store.held_until("zendesk")
         if held > now:
             return held - now
         wanted = [("requests", 60.0, self.settings.requests_per_minute)]
+        if check:
+            wanted += self.check_budgets(network)
         if note_for is not None:
             wanted += [
                 ("updates", 60.0, self.settings.updates_per_minute),
                 (f"ticket:{note_for}", 600.0, self.settings.updates_per_ticket),
             ]
-        return 0.0 if self.store.take(wanted, now) else 5.0
+            if requester is not None:  # one requester's many tickets take at most their share
+                wanted.append((f"requester:{requester}", 60.0, self.requester_share()))
+        return self.store.take(wanted, now)
+
+    def requester_share(self) -> int:
+        """The notes a minute any one requester's tickets may take together: half the account's."""
+        return max(1, int(self.settings.updates_per_minute * REQUESTER_SHARE))
+
+    def check_budgets(self, network: str | None) -> list[tuple[str, float, int]]:
+        """The checks' share of the calls a minute, and the half of it any one network may use.
+
+        The half no network can take stays for others: a flood from one network
+        that spent its part in its first seconds leaves room for a real first
+        open from anywhere else in the same minute.
+        """
+        share = max(1, int(self.settings.requests_per_minute * self.settings.check_budget_share))
+        return [("checks", 60.0, share), (f"checks:{network}", 60.0, max(1, share // 2))]
+
+    def checks_spent(self, now: float) -> bool:
+        """Whether checks used their share of the current minute."""
+        key, window, limit = self.check_budgets(None)[0]
+        return self.store.budget_used(key, window, now) >= limit
+
+    def networks_spent(self, networks: set[str | None], now: float) -> set[str | None]:
+        """The networks that used their part of the checks' share this minute."""
+        spent = set()
+        for network in networks:
+            key, window, limit = self.check_budgets(network)[1]
+            if self.store.budget_used(key, window, now) >= limit:
+                spent.add(network)
+        return spent
 
     def observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""

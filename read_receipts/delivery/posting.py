@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from read_receipts.delivery import notes
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.triage import FINAL_TICKET_STATES
 from read_receipts.delivery.zendesk import Answer
@@ -27,14 +28,25 @@ class Posting(PacedWork):
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
-        rows = self.store.claim_deliveries(now, self.lease, limit=1)
-        return any(self._deliver(row, now) for row in rows)
+        shares = None if self.zendesk.dry_run else (self.settings.updates_per_ticket, self.pacing.requester_share())
+        rows = self.store.claim_deliveries(now, self.lease, limit=1, shares=shares)
+        return any(self._deliver_or_set_aside(row, now) for row in rows)
+
+    def _deliver_or_set_aside(self, row, now: float) -> bool:
+        """Deliver one note; a delivery our own code fails on is set aside, and the others go on."""
+        try:
+            return self._deliver(row, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            set_aside(self.store, "deliveries", row.id, error)
+            return True
 
     def _deliver(self, row, now: float) -> bool:
         """Post one note and record the outcome."""
         reply = self.store.reply(row.ticket_id, row.reply_key)
         if row.kind == "summary" and reply.opens_noted == 0:
-            self.store.release_delivery(row, now + 30)  # the first note goes first
+            self.store.postpone_delivery(row, now + 30)  # the first note goes first
             return False
         covered, body = self._note_text(row, reply)
         finish = self._finisher(row, covered)
@@ -43,9 +55,9 @@ class Posting(PacedWork):
         ticket = self.store.cached_ticket(row.ticket_id)
         if ticket is not None and ticket.status in FINAL_TICKET_STATES:
             return finish("failed", None, f"ticket is {ticket.status}")
-        wait = self.pacing.gate(now, row.ticket_id)
-        if wait:
-            self.store.release_delivery(row, now + wait)
+        wait = self.pacing.gate(now, row.ticket_id, ticket.requester_id if ticket is not None else None)
+        if wait:  # back when the budget that refused frees, not re-examined every few seconds
+            self.store.postpone_delivery(row, now + wait)
             return False
         answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
         self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")

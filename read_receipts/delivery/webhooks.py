@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.labels.openers import Classifier
 from read_receipts.links.signatures import signature
 from read_receipts.store import Store
@@ -50,7 +51,7 @@ class Webhooks:
         """Deliver the calls that are due; True if any was attempted."""
         rows = self.store.claim_webhooks(now, lease, BATCH)
         for index, row in enumerate(rows):
-            if not self._send(row, now):
+            if not self._send_or_set_aside(row, now):
                 # A receiver that fails once this round is not waited on again: notes go on.
                 self.store.unlease_webhooks(rows[index + 1 :])
                 break
@@ -85,6 +86,16 @@ class Webhooks:
         }
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         return [{"event_id": payload["id"], "url": url, "payload": body} for url in self.urls]
+
+    def _send_or_set_aside(self, row, now: float) -> bool:
+        """Send one call; a call our own code fails on (e.g. a stored URL that no longer parses) is set aside."""
+        try:
+            return self._send(row, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            set_aside(self.store, "webhooks", row.id, error)
+            return True
 
     def _send(self, row, now: float) -> bool:
         """POST one call and record what came of it; False if the receiver failed."""

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -65,6 +66,11 @@ class Zendesk:
         """Read a ticket (requester and status)."""
         return self._call("GET", f"/api/v2/tickets/{ticket_id}.json")
 
+    def comments(self, ticket_id: int, next_page: str = "") -> Answer:
+        """Read one page of a ticket's comments, newest first (`next_page`: the previous page's links.next)."""
+        first = f"/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page%5Bsize%5D=100"
+        return self._call("GET", _same_host_path(next_page, first))
+
     def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
         """Add an internal comment to a ticket, optionally tagging it."""
         ticket: dict = {"comment": {"body": body, "public": False}}
@@ -96,6 +102,10 @@ class DryRun:
         """Pretend every ticket exists (there is nothing to check against)."""
         return Answer(200, {"ticket": {"id": ticket_id, "requester_id": None, "status": "open"}})
 
+    def comments(self, ticket_id: int, next_page: str = "") -> Answer:
+        """There are no comments to read."""
+        return Answer(200, {"comments": [], "meta": {"has_more": False}})
+
     def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
         """Log the note instead of posting it."""
         tagged = f" (tag {tag})" if tag else ""
@@ -105,6 +115,16 @@ class DryRun:
     def me(self) -> Answer:
         """There is no account to check."""
         return Answer(None, error="no Zendesk credentials are set")
+
+
+def _same_host_path(link: str, default: str) -> str:
+    """The path and query of a paging link, sent to our own base URL only (never to a host an answer names)."""
+    if not link:
+        return default
+    parts = urlsplit(link)
+    if not parts.path.startswith("/api/v2/tickets/"):
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _json(response: requests.Response) -> dict | None:

@@ -169,19 +169,27 @@ def _event_row(row) -> dict:
         "id": row.id,
         "type": row.kind,
         "at": _iso(row.occurred_at),
-        "meta": json.loads(row.meta),
+        "meta": _meta(row.meta),
         "target": row.target,
         "ip": row.ip,
     }
 
 
-def _meta(raw: str) -> dict:
+def _meta_dict(raw: str) -> dict:
     """An event's link metadata ({} when it was cut short and no longer parses)."""
     try:
         meta = json.loads(raw)
     except ValueError:
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def _meta(stored: str):
+    """An event's metadata; a row stored broken by an older release shows as its raw text, not a 500."""
+    try:
+        return json.loads(stored)
+    except ValueError:
+        return {"unreadable": stored[:200]}
 
 
 def _iso(timestamp: float) -> str:
@@ -200,7 +208,7 @@ def timeline(store: Store, ticket_id: int) -> list[dict]:
         found += [
             _event_row(row)
             for row in conn.execute(select(events).where(named))
-            if str(_meta(row.meta).get("ticket_id")) == str(ticket_id)
+            if str(_meta_dict(row.meta).get("ticket_id")) == str(ticket_id)
         ]
     return sorted(found, key=lambda item: item["at"])
 

@@ -56,6 +56,12 @@ class StoreCollector:
             tallies,
             "spool:",
         )
+        dead = GaugeMetricFamily(
+            "read_receipts_dead_letters", "Work set aside after a failure, by table.", labels=["table"]
+        )
+        for table, count in sorted(self.store.dead_counts().items()):
+            dead.add_metric([table], count)
+        yield dead
 
 
 class SpoolCollector:

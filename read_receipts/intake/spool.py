@@ -133,6 +133,7 @@ class Spool:
         self._close()
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         creating = self.directory / (name + _NEW)
+        self.directory.mkdir(parents=True, exist_ok=True)  # made at start-up; made again if it was removed
         fd = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

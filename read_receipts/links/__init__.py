@@ -10,10 +10,11 @@ verify_webhook(secret, request.headers["X-Signature"], request.body)
 from read_receipts.links.rewriting import rewrite_html
 from read_receipts.links.signatures import signature as sign_webhook
 from read_receipts.links.signatures import verify as verify_webhook
-from read_receipts.links.tokens import Link, TargetError, TokenError, Tracker, check_target
+from read_receipts.links.tokens import Link, MetaTooLong, TargetError, TokenError, Tracker, check_target
 
 __all__ = [
     "Link",
+    "MetaTooLong",
     "TargetError",
     "TokenError",
     "Tracker",

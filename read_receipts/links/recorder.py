@@ -6,13 +6,12 @@ import json
 
 from read_receipts.intake import pixel
 from read_receipts.intake.spool import Spool
-from read_receipts.links.tokens import TokenError, Tracker
+from read_receipts.links.tokens import TokenError, Tracker, stored_meta
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 NOT_A_LINK = (
     "<!doctype html><meta charset=utf-8><title>Link not valid</title><p>This link is not valid, or has expired.</p>"
 )
-META_MAX = 4000  # characters of metadata kept per event
 
 
 class LinkRecorder:
@@ -52,8 +51,9 @@ class LinkRecorder:
         # An open pixel's token on /c/ is no click: nothing to record, nowhere to go.
         if link is None or (kind == "click" and link.target is None):
             return None
+        # Stored whole: the signature proves it, and signing refused what is too long.
         event = pixel.with_client(
-            {"kind": kind, "meta": json.dumps(link.meta)[:META_MAX], "target": link.target}, environ, "occurred_at"
+            {"kind": kind, "meta": stored_meta(link.meta), "target": link.target}, environ, "occurred_at"
         )
         self.spool.append("e", event)  # never raises: a failure is counted and logged by the spool
         return link.target
@@ -83,7 +83,7 @@ def campaign_of(event) -> str:
 
 
 def _meta_of(event) -> dict:
-    """A stored event's link metadata; {} when it was cut at META_MAX and no longer parses."""
+    """A stored event's link metadata; {} when it does not parse."""
     try:
         meta = json.loads(event.meta)
     except ValueError:

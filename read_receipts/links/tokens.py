@@ -33,6 +33,7 @@ _FERNET_START = "gAAAAA"  # every Fernet token starts with its version byte, 0x8
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f\\]")
 # Letters (any script), digits, dots and hyphens, or an IPv6 literal: no %-escapes, no header tricks.
 _HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")
+META_MAX = 4000  # characters of a link's metadata as the service stores it (see stored_meta)
 
 
 class TokenError(ValueError):
@@ -41,6 +42,15 @@ class TokenError(ValueError):
 
 class TargetError(ValueError):
     """A click target that is not a plain absolute http(s) URL."""
+
+
+class MetaTooLong(ValueError):
+    """Metadata whose stored form would not fit the service's store."""
+
+
+def stored_meta(meta: dict) -> str:
+    """The JSON a link's metadata is stored as."""
+    return json.dumps(meta)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,9 @@ class Tracker:
     def encode(self, meta: dict, target: str | None = None, expires_in: float | None = None) -> str:
         """Make a token; JSON-serialisable metadata only."""
         payload: dict = {"m": {**self.default_meta, **meta}}
+        stored = len(stored_meta(payload["m"]))
+        if stored > META_MAX:  # refused here, where it enters: the store never cuts it
+            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
         if target is not None:
             payload["u"] = target
         if expires_in is not None:

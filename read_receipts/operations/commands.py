@@ -12,8 +12,9 @@ from flask.cli import with_appcontext
 
 from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
-from read_receipts.links.tokens import TargetError
+from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
+from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(erase_command)
     app.cli.add_command(db)
     app.cli.add_command(explain_command)
+    app.cli.add_command(dead_letters)
 
 
 @click.command("img-tag")
@@ -160,6 +162,8 @@ def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: f
         url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
     except TargetError as error:
         raise click.BadParameter(str(error), param_hint="--click") from None
+    except MetaTooLong as error:
+        raise click.BadParameter(str(error), param_hint="--meta") from None
     click.echo(url)
 
 

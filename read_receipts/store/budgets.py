@@ -14,24 +14,35 @@ from read_receipts.store.schema import budgets, deliveries, holds, tickets
 class BudgetStore(Database):
     """Fixed-window budgets of calls, pauses of all calls, and the work waiting on them."""
 
-    def take(self, budgets_wanted: Sequence[tuple[str, float, int]], now: float) -> bool:
+    def take(self, budgets_wanted: Sequence[tuple[str, float, int]], now: float) -> float:
         """Use one unit of each (key, window, limit) budget, or of none of them.
 
-        The budgets are shared by every worker and instance through the store.
+        Returns 0 when granted, else the seconds until the refusing budget's
+        window frees. The budgets are shared by every worker and instance through the store.
         """
         try:
             with self.engine.begin() as conn:
                 for key, window, limit in budgets_wanted:
                     if not _take_one(conn, key, window, limit, now):
-                        raise _Refused  # roll back the units already taken
-        except _Refused:
-            return False
-        return True
+                        raise _Refused(key, window)  # roll back the units already taken
+        except _Refused as refused:
+            key, window = refused.args
+            with self.reading() as conn:
+                start = conn.execute(select(budgets.c.window_start).where(budgets.c.key == key)).scalar()
+            return max(0.5, (start or now) + window - now)
+        return 0.0
+
+    def budget_used(self, key: str, window: float, now: float) -> int:
+        """Return how much of a budget its current window has used (0 once the window ended)."""
+        with self.reading() as conn:
+            row = conn.execute(select(budgets.c.window_start, budgets.c.used).where(budgets.c.key == key)).first()
+        return row.used if row is not None and row.window_start + window > now else 0
 
     def forget_budgets(self, before: float) -> None:
-        """Drop budget windows that ended long ago (per-ticket keys pile up)."""
+        """Drop budget windows and holds that ended long ago (per-ticket keys pile up)."""
         with self.engine.begin() as conn:
             conn.execute(budgets.delete().where(budgets.c.window_start < before))
+            conn.execute(holds.delete().where(holds.c.until < before))
 
     def hold(self, key: str, until: float) -> None:
         """Pause all calls of one kind until a time (e.g. Zendesk's Retry-After)."""

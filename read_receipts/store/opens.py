@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from read_receipts.store.counting import counted_as
@@ -13,6 +13,7 @@ from read_receipts.store.database import OPEN_COLUMNS, Database
 from read_receipts.store.replies import ByReply, count_replies
 from read_receipts.store.rollups import add_counts, add_tallies, utc_day
 from read_receipts.store.schema import daily_opens, opens, tickets, webhooks
+from read_receipts.store.tickets import comment_listed
 
 _LABEL = (
     update(opens)
@@ -31,6 +32,7 @@ class Verdict:
     kind: str = ""
     sent_at: float | None = None
     ip: str | None = None  # the address as it is kept (IP_STORAGE)
+    named: bool = True  # False: the reply id is not a public comment of the ticket, so "a reply"
 
 
 class OpenStore(Database):
@@ -49,10 +51,19 @@ class OpenStore(Database):
         """
         query = select(*(opens.c[name] for name in ("id", *OPEN_COLUMNS)))
         if verify:
-            described = select(tickets.c.ticket_id).where(tickets.c.status != "checking")
-            query = query.where(
-                or_(opens.c.signed.is_(True), opens.c.requester_id.is_(None), opens.c.ticket_id.in_(described))
+            # A reply id is taken as named once the ticket's comments were read after the open came.
+            reply_known = or_(
+                opens.c.comment_id.is_(None),
+                tickets.c.status.in_(("closed", "deleted")),
+                tickets.c.opted_out.is_(True),
+                tickets.c.requester_id != opens.c.requester_id,
+                tickets.c.comments_at >= opens.c.opened_at,
+                comment_listed(),
             )
+            described = exists().where(
+                tickets.c.ticket_id == opens.c.ticket_id, tickets.c.status != "checking", reply_known
+            )
+            query = query.where(or_(opens.c.signed.is_(True), opens.c.requester_id.is_(None), described))
         with self.reading() as conn:
             return conn.execute(query.where(opens.c.state == "new").order_by(opens.c.id).limit(limit)).all()
 
@@ -127,5 +138,6 @@ def _by_reply(verdicts: Iterable[Verdict]) -> ByReply:
     """Group verdicts by the reply their open opened, oldest first."""
     groups: ByReply = {}
     for verdict in sorted(verdicts, key=lambda v: v.open.id):
-        groups.setdefault((verdict.open.ticket_id, verdict.open.comment_id or 0), []).append(verdict)
+        reply = (verdict.open.comment_id or 0) if verdict.named else 0
+        groups.setdefault((verdict.open.ticket_id, reply), []).append(verdict)
     return groups

@@ -38,7 +38,9 @@ opens = Table(
     # From a signed tracking link: the signature proves the ticket, no requester check.
     Column("signed", Boolean, nullable=False, server_default=text("false")),
     # new -> noted | counted | skipped (a kind not noted) | rejected | unverified | closed | deleted
+    # | expired (its ticket was never checked) | dead (triage failed on it: see error)
     Column("state", String(16), nullable=False, server_default="new"),
+    Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
 )
 
@@ -52,7 +54,9 @@ events = Table(
     Column("user_agent", String(512)),
     Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
     Column("target", Text),  # where a click went
-    Column("state", String(8), nullable=False, server_default="new"),  # new -> queued (for webhooks)
+    # new -> queued (for webhooks) | dead (dispatch failed on it: see error)
+    Column("state", String(8), nullable=False, server_default="new"),
+    Column("error", String(300)),
     Index("ix_events_state", "state"),
 )
 
@@ -66,7 +70,8 @@ webhooks = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
-    Column("state", String(16), nullable=False, server_default="pending"),  # pending -> done | failed
+    # pending -> done | failed | dead (sending failed in our own code: see last_error)
+    Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
     Index("ix_webhooks_due", "state", "due_at"),
 )
@@ -83,6 +88,9 @@ tickets = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("retry_at", Float, nullable=False, server_default="0"),
     Column("opted_out", Boolean, nullable=False, server_default=text("false")),  # carries OPT_OUT_TAG
+    # The ids of the ticket's public comments, space-separated (newest kept), and when they were read.
+    Column("public_comments", Text, nullable=False, server_default=""),
+    Column("comments_at", Float, nullable=False, server_default="0"),
 )
 
 replies = Table(
@@ -144,7 +152,7 @@ deliveries = Table(
     Column("open_id", BigInteger),
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
-    # pending -> done | logged (dry run) | failed (final) | skipped
+    # pending -> done | logged (dry run) | failed (final) | skipped | dead (our own code failed: see last_error)
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
     Index("ix_deliveries_due", "state", "due_at"),
