@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 __all__ = ["AUTH_RETRY", "MAX_BACKOFF", "Courier"]
 
 POLL_SECONDS = 1.0  # how often an idle worker looks for work another worker queued
+POLL_MAX_SECONDS = 4.0  # ... and how seldom, once it has been idle a while
 COURIER_NICENESS = 10  # added to the worker's niceness, for this thread only
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
 FAILED_ROUND_LOG_SECONDS = 60.0  # while the store is away, one log line a minute, not one a round
@@ -96,6 +97,7 @@ class Courier:
     def _loop(self) -> None:
         """Work while there is work; otherwise wait for a wake-up or the poll."""
         _yield_to_requests()
+        idle_rounds = 0
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
@@ -104,9 +106,13 @@ class Courier:
                 self._failed_round()
                 continue
             if busy:
+                idle_rounds = 0
                 self._stopping.wait(BREATHER)
             else:
-                self.wake.wait(POLL_SECONDS)
+                # This worker's own opens wake it at once; the poll is for work other workers
+                # queued (retries, summaries): it slows down while nothing happens, to save the CPU.
+                self.wake.wait(min(POLL_MAX_SECONDS, POLL_SECONDS * 2**idle_rounds))
+                idle_rounds = 0 if self.wake.is_set() else min(idle_rounds + 1, 8)
                 self.wake.clear()
 
     def _failed_round(self) -> None:
