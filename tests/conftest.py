@@ -150,6 +150,18 @@ def unspool(app) -> None:
     app.extensions["courier"].spool_drain.run(time.time())
 
 
+@pytest.fixture
+def service(make_app):
+    """Build an app on SQLite with a settable courier clock."""
+
+    def build(**env):
+        app = make_app(**env)
+        app.extensions["courier"].clock = Clock(time.time())
+        return app.test_client(), app.extensions["courier"], app.extensions["store"]
+
+    return build
+
+
 def drain(courier, rounds: int = 200) -> None:
     """Run the courier until it has nothing left to do now."""
     for _ in range(rounds):

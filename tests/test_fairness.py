@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
-import pytest
-
 from read_receipts.delivery.comments import REFRESH
-from tests.conftest import Clock, drain
-
-
-@pytest.fixture
-def service(make_app):
-    """Build an app on SQLite with a settable courier clock."""
-
-    def build(**env):
-        app = make_app(**env)
-        app.extensions["courier"].clock = Clock(time.time())
-        return app.test_client(), app.extensions["courier"], app.extensions["store"]
-
-    return build
+from tests.conftest import drain
 
 
 def reply_ids_read(zendesk, ticket_id: int) -> int:

@@ -9,21 +9,9 @@ import pytest
 
 from read_receipts.delivery.courier import AUTH_RETRY, MAX_BACKOFF
 from read_receipts.store import Store
-from tests.conftest import Clock, drain, unspool
+from tests.conftest import drain, unspool
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=5"
-
-
-@pytest.fixture
-def service(make_app):
-    """Build an app on SQLite with a settable courier clock."""
-
-    def build(**env):
-        app = make_app(**env)
-        app.extensions["courier"].clock = Clock(time.time())
-        return app.test_client(), app.extensions["courier"], app.extensions["store"]
-
-    return build
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from read_receipts.delivery.dead_letters import is_poison, set_aside
+from read_receipts.delivery.dead_letters import in_batch_or_alone, is_poison
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
@@ -171,18 +171,7 @@ class Courier:
     def dispatch_events(self, now: float) -> bool:
         """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
         rows = self.store.new_events(limit=BATCH)
-        try:
-            self._dispatch(rows, now)
-        except Exception as error:
-            if not is_poison(error):
-                raise
-            for row in rows:  # one at a time, to find the event at fault
-                try:
-                    self._dispatch([row], now)
-                except Exception as error:
-                    if not is_poison(error):
-                        raise
-                    set_aside(self.store, "events", row.id, error)
+        in_batch_or_alone(self.store, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id)
         return bool(rows)
 
     def _dispatch(self, rows, now: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -21,3 +23,25 @@ def set_aside(store: Store, kind: str, row_id: int, error: Exception) -> None:
     reason = f"{type(error).__name__}: {error}"
     if store.set_aside(kind, row_id, reason):
         log.warning("set aside %s %s (see `flask --app app dead-letters list`): %s", kind[:-1], row_id, reason[:200])
+
+
+def or_set_aside(store: Store, kind: str, row_id: int, work: Callable[[], Any], fallback: Any = None) -> Any:
+    """Do one row's work; if our own code fails on the row, set it aside and return `fallback` instead."""
+    try:
+        return work()
+    except Exception as error:
+        if not is_poison(error):
+            raise  # the store is down or busy: not the row's fault
+        set_aside(store, kind, row_id, error)
+        return fallback
+
+
+def in_batch_or_alone(store: Store, kind: str, rows: Sequence, work: Callable[[Sequence], None], row_id) -> None:
+    """Do a batch's work in one go; if it fails, do each row alone and set aside the ones at fault."""
+    try:
+        work(rows)
+    except Exception as error:
+        if not is_poison(error):
+            raise
+        for row in rows:
+            or_set_aside(store, kind, row_id(row), lambda row=row: work([row]))

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from read_receipts.delivery import notes
-from read_receipts.delivery.dead_letters import is_poison, set_aside
+from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.triage import FINAL_TICKET_STATES
 from read_receipts.delivery.zendesk import Answer
@@ -34,13 +34,7 @@ class Posting(PacedWork):
 
     def _deliver_or_set_aside(self, row, now: float) -> bool:
         """Deliver one note; a delivery our own code fails on is set aside, and the others go on."""
-        try:
-            return self._deliver(row, now)
-        except Exception as error:
-            if not is_poison(error):
-                raise
-            set_aside(self.store, "deliveries", row.id, error)
-            return True
+        return or_set_aside(self.store, "deliveries", row.id, lambda: self._deliver(row, now), fallback=True)
 
     def _deliver(self, row, now: float) -> bool:
         """Post one note and record the outcome."""

@@ -6,7 +6,7 @@ import functools
 import logging
 
 from read_receipts.delivery.comments import ReplyIds
-from read_receipts.delivery.dead_letters import is_poison, set_aside
+from read_receipts.delivery.dead_letters import in_batch_or_alone, or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.sources import CheckTurns
@@ -68,33 +68,15 @@ class Triage(PacedWork):
     def _settle(self, verdicts: list[Verdict], now: float) -> None:
         """Settle a batch in one transaction; if it fails, settle each open alone and set aside the one at fault."""
         calls_for = self.webhooks.calls_for_open if self.webhooks is not None and self.webhooks.urls else None
-        try:
-            self.store.settle_opens(verdicts, now, self.settings.note_interval, calls_for)
-        except Exception as error:
-            if not is_poison(error):
-                raise
-            self._settle_one_by_one(verdicts, now, calls_for)
+        settle = functools.partial(
+            self.store.settle_opens, now=now, interval=self.settings.note_interval, calls_for=calls_for
+        )
+        in_batch_or_alone(self.store, "opens", verdicts, settle, lambda verdict: verdict.open.id)
         self.silence.add(verdicts, now)
-
-    def _settle_one_by_one(self, verdicts: list[Verdict], now: float, calls_for) -> None:
-        """Settle each open in its own transaction, setting aside the one that fails."""
-        for verdict in verdicts:
-            try:
-                self.store.settle_opens([verdict], now, self.settings.note_interval, calls_for)
-            except Exception as error:
-                if not is_poison(error):
-                    raise
-                set_aside(self.store, "opens", verdict.open.id, error)
 
     def _verdict_or_set_aside(self, row, ticket) -> Verdict | None:
         """Judge one open; an open that cannot be judged is set aside."""
-        try:
-            return self._verdict(row, ticket)
-        except Exception as error:
-            if not is_poison(error):
-                raise
-            set_aside(self.store, "opens", row.id, error)
-            return None
+        return or_set_aside(self.store, "opens", row.id, lambda: self._verdict(row, ticket))
 
     def _verdict(self, row, ticket) -> Verdict:
         """Label an open (client and kind) and decide whether it counts towards a note."""

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from read_receipts.delivery.dead_letters import is_poison, set_aside
+from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.labels.openers import Classifier
 from read_receipts.links.signatures import signature
 from read_receipts.store import Store
@@ -89,13 +89,7 @@ class Webhooks:
 
     def _send_or_set_aside(self, row, now: float) -> bool:
         """Send one call; a call our own code fails on (e.g. a stored URL that no longer parses) is set aside."""
-        try:
-            return self._send(row, now)
-        except Exception as error:
-            if not is_poison(error):
-                raise
-            set_aside(self.store, "webhooks", row.id, error)
-            return True
+        return or_set_aside(self.store, "webhooks", row.id, lambda: self._send(row, now), fallback=True)
 
     def _send(self, row, now: float) -> bool:
         """POST one call and record what came of it; False if the receiver failed."""
