@@ -7,10 +7,12 @@ import os
 import time
 
 import pytest
+from sqlalchemy import select
 
 from read_receipts.intake import spool as spooling
 from read_receipts.intake.spool import Spool
 from read_receipts.store import Store
+from read_receipts.store.schema import opens
 
 
 @pytest.fixture
@@ -137,3 +139,25 @@ def test_appends_that_fail_are_counted_not_raised(spool, caplog):
     assert spool.lost == 3 and not spool.writable()
     assert caplog.text.count("could not write to the spool") == 1  # once a minute, not once a record
     assert fcntl  # flock is what marks a live writer
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_record_the_store_refuses_is_counted_and_the_rest_stored(spool, backend, tmp_path):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+    from tests.conftest import fresh_database
+
+    store = Store(fresh_database(backend, tmp_path))
+    spool.append("o", open_record(1))
+    spool.append("o", {**open_record(2), "opened_at": None})  # NOT NULL: no store takes it
+    spool.append("o", {**open_record(3), "ip": "x" * 300})  # longer than the column
+    spool.append("o", open_record(4))
+    spool.close()
+    drain = SpoolDrain(store, Spool(spool.directory))
+    assert drain.run(time.time()) is True
+    with store.reading() as conn:
+        stored = set(conn.execute(select(opens.c.ticket_id)).scalars())
+    assert stored >= {1, 4} and 2 not in stored  # SQLite keeps the long address; PostgreSQL refuses it too
+    assert spool.segment_names() == []  # the segment is done with, not retried for ever
+    assert drain.run(time.time()) is False
+    assert store.figures(time.time())["tallies"].get("spool:unreadable", 0) >= 1
+    store.close()

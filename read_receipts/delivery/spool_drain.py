@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
+
 from read_receipts.intake.spool import Segment, Spool
 from read_receipts.store import Store
 from read_receipts.store.spooling import StaleSpoolPosition
@@ -53,9 +55,7 @@ class SpoolDrain:
             if batch.unreadable:
                 log.warning("spool segment %s: %d unreadable lines skipped", segment.name, batch.unreadable)
             try:
-                self.store.store_spooled(
-                    segment.name, start, batch.end, batch.records, now, done=done, unreadable=batch.unreadable
-                )
+                self._store(segment.name, start, batch, now, done)
             except StaleSpoolPosition:
                 self.positions.pop(segment.name, None)  # another courier got there first: look again next round
                 return moved
@@ -63,6 +63,16 @@ class SpoolDrain:
             moved = moved or bool(batch.records)
             if done:
                 return moved
+
+    def _store(self, name: str, start: int | None, batch, now: float, done: bool) -> None:
+        """Store a batch in one statement a table; if the store refuses a record, store them one by one instead."""
+        try:
+            self.store.store_spooled(name, start, batch.end, batch.records, now, done=done, unreadable=batch.unreadable)
+        except (DataError, IntegrityError, StatementError):  # a record no store takes must not stop the spool
+            log.warning("spool segment %s: the store refused a record; storing the batch one record at a time", name)
+            self.store.store_spooled(
+                name, start, batch.end, batch.records, now, one_by_one=True, done=done, unreadable=batch.unreadable
+            )
 
     def _position(self, name: str) -> int | None:
         """Where draining a segment starts (None: it was never stored from)."""

@@ -34,6 +34,7 @@ _FIELDS = frozenset(("ticket_id", "requester_id", "comment_id", "sent"))
 _ZENDESK_ID = re.compile(r"[1-9][0-9]{0,17}")  # positive, fits a signed 64-bit column
 USER_AGENT_MAX = 512
 SENT_MAX = 40
+IP_MAX = 45  # the longest written form of an IPv6 address
 
 
 def zendesk_id(raw: str | None) -> int | None:
@@ -139,7 +140,7 @@ def with_client(values: dict, environ: dict, stamp: str = "opened_at") -> dict:
     """Add the load's time, client address and User-Agent."""
     agent = environ.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
     values[stamp] = time.time()
-    values["ip"] = environ.get("REMOTE_ADDR")
+    values["ip"] = (environ.get("REMOTE_ADDR") or "")[:IP_MAX] or None  # the column's width, whatever a proxy says
     # WSGI hands headers over as latin-1; mail clients send UTF-8.
     values["user_agent"] = agent.encode("latin-1", "replace").decode("utf-8", "replace")
     return values

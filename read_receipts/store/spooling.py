@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore
 from read_receipts.store.rollups import add_tallies
@@ -36,12 +37,20 @@ class SpoolStore(Database):
             return dict(conn.execute(query.where(spool_segments.c.segment.in_(names))).all())
 
     def store_spooled(
-        self, segment: str, start: int | None, end: int, records: Sequence[dict], now: float, **counts: int
+        self,
+        segment: str,
+        start: int | None,
+        end: int,
+        records: Sequence[dict],
+        now: float,
+        one_by_one: bool = False,
+        **counts: int,
     ) -> None:
         """Insert a segment's records and advance its position from `start` to `end`, in one transaction.
 
         `start` is None for a segment never stored from; done=True marks it fully stored. Raises
-        StaleSpoolPosition (storing nothing) when the position is no longer `start`.
+        StaleSpoolPosition (storing nothing) when the position is no longer `start`. With one_by_one,
+        each record goes in on its own savepoint, and one the store refuses is counted as unreadable.
         """
         done = bool(counts.pop("done", False))
         with self.engine.begin() as conn:
@@ -57,14 +66,34 @@ class SpoolStore(Database):
                 ).first()
             if not moved:
                 raise StaleSpoolPosition(segment)
-            _insert(conn, opens, OPEN_COLUMNS, [r for r in records if r.get("k") == "o"], {"signed": False})
-            _insert(conn, events, EVENT_COLUMNS, [r for r in records if r.get("k") == "e"], {})
+            if one_by_one:
+                counts["unreadable"] = counts.get("unreadable", 0) + _insert_each(conn, records)
+            else:
+                _insert_all(conn, records)
             add_tallies(conn, {f"spool:{name}": n for name, n in counts.items() if n})
 
     def count_spool_losses(self, lost: int) -> None:
         """Add records the spool could not write to the tally /metrics reports."""
         with self.engine.begin() as conn:
             add_tallies(conn, {"spool:lost": lost})
+
+
+def _insert_all(conn, records: Sequence[dict]) -> None:
+    """Insert spooled opens and events, a statement for each table."""
+    _insert(conn, opens, OPEN_COLUMNS, [r for r in records if r.get("k") == "o"], {"signed": False})
+    _insert(conn, events, EVENT_COLUMNS, [r for r in records if r.get("k") == "e"], {})
+
+
+def _insert_each(conn, records: Sequence[dict]) -> int:
+    """Insert records one at a time, each on a savepoint; return how many the store refused."""
+    refused = 0
+    for record in records:
+        try:
+            with conn.begin_nested():
+                _insert_all(conn, [record])
+        except (DataError, IntegrityError, StatementError):
+            refused += 1
+    return refused
 
 
 def _insert(conn, table, columns: Sequence[str], records: list[dict], defaults: dict) -> None:
