@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import StatementError
 
 from read_receipts.intake.spool import Segment, Spool
 from read_receipts.store import Store
-from read_receipts.store.spooling import StaleSpoolPosition
+from read_receipts.store.spooling import StaleSpoolPosition, refused_record
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,10 @@ class SpoolDrain:
         """Store a batch in one statement a table; if the store refuses a record, store them one by one instead."""
         try:
             self.store.store_spooled(name, start, batch.end, batch.records, now, done=done, unreadable=batch.unreadable)
-        except (DataError, IntegrityError, StatementError):  # a record no store takes must not stop the spool
+        except StatementError as error:
+            if not refused_record(error):
+                raise  # the store is away or busy: the spool waits for it
+            # a record no store takes must not stop the spool
             log.warning("spool segment %s: the store refused a record; storing the batch one record at a time", name)
             self.store.store_spooled(
                 name, start, batch.end, batch.records, now, one_by_one=True, done=done, unreadable=batch.unreadable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore
 from read_receipts.store.rollups import add_tallies
@@ -91,9 +91,16 @@ def _insert_each(conn, records: Sequence[dict]) -> int:
         try:
             with conn.begin_nested():
                 _insert_all(conn, [record])
-        except (DataError, IntegrityError, StatementError):
+        except StatementError as error:
+            if not refused_record(error):
+                raise  # the store is away or busy: the whole batch waits
             refused += 1
     return refused
+
+
+def refused_record(error: StatementError) -> bool:
+    """Whether the store refused a record itself (a constraint, a value it cannot hold), not its connection."""
+    return isinstance(error, DataError | IntegrityError) or not isinstance(error, DBAPIError)
 
 
 def _insert(conn, table, columns: Sequence[str], records: list[dict], defaults: dict) -> None:
