@@ -12,7 +12,7 @@ from sqlalchemy import select
 from read_receipts.intake import spool as spooling
 from read_receipts.intake.spool import Spool
 from read_receipts.store import Store
-from read_receipts.store.schema import opens
+from read_receipts.store.schema import opens, spool_segments
 
 
 @pytest.fixture
@@ -106,6 +106,8 @@ def test_a_segment_is_stored_once_even_by_two_drainers(spool, sqlite_url):
     assert second.run(time.time()) is False
     assert [store.open_by_id(i).ticket_id for i in range(1, 11)] == list(range(10))
     assert store.open_by_id(11) is None and spool.segment_names() == []  # stored, then deleted
+    with store.reading() as conn:  # and its position forgotten: nothing piles up
+        assert conn.execute(select(spool_segments)).all() == []
     store.close()
 
 

@@ -37,10 +37,14 @@ class SpoolDrain:
             segment = self.spool.open_segment(name)
             if segment is None:
                 continue  # another process writes or drains it
+            finished = False
             try:
                 moved = self._drain(segment, now) or moved
             finally:
-                segment.close(delete=segment.sealed and self._fully_stored(segment))
+                finished = segment.sealed and self._fully_stored(segment)
+                segment.close(delete=finished)
+            if finished:  # only once the file is gone: a position never goes while its file remains
+                self.store.forget_spool_segment(name)
         return moved
 
     def _drain(self, segment: Segment, now: float) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -56,7 +59,7 @@ def _engine(url: str) -> Engine:
         # instead of failing with "database is locked" on upgrade.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         # NORMAL in WAL mode survives a killed process; only power loss can
         # lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -69,3 +72,20 @@ def _engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _set_wal(cursor, patience: float = 30.0) -> None:
+    """Switch a new SQLite connection to WAL, waiting while another process holds the file.
+
+    The switch answers "database is locked" at once, without SQLite's busy wait,
+    when another process is writing: two masters starting together on a new file.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -72,6 +72,11 @@ class SpoolStore(Database):
                 _insert_all(conn, records)
             add_tallies(conn, {f"spool:{name}": n for name, n in counts.items() if n})
 
+    def forget_spool_segment(self, segment: str) -> None:
+        """Drop the position of a segment whose file was deleted, fully stored."""
+        with self.engine.begin() as conn:
+            conn.execute(spool_segments.delete().where(spool_segments.c.segment == segment))
+
     def count_spool_losses(self, lost: int) -> None:
         """Add records the spool could not write to the tally /metrics reports."""
         with self.engine.begin() as conn:
