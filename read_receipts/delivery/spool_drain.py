@@ -12,7 +12,7 @@ from read_receipts.store.spooling import StaleSpoolPosition, refused_record
 
 log = logging.getLogger(__name__)
 
-BATCH_RECORDS = 500  # records per transaction: short transactions leave the store to the rest of the courier
+BATCH_RECORDS = 2000  # records per transaction: fewer statements per open while a flood is stored
 
 
 class SpoolDrain:
