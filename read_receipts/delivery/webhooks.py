@@ -30,9 +30,6 @@ TIMEOUT = (3.05, 10)
 MAX_BACKOFF = 600.0
 GIVE_UP_AFTER = 3 * 86400  # a call still failing after three days is recorded as failed
 BATCH = 20
-# Pixel loads not sent on: forged or unprovable ones (a ticket Zendesk does not have
-# included), and those of requesters who opted out.
-UNPROVEN = set(NOT_READS)
 
 
 class Webhooks:
@@ -67,7 +64,8 @@ class Webhooks:
 
     def calls_for_open(self, verdict) -> list[dict]:
         """The outbox rows for one triaged pixel load (links' own opens went out as events)."""
-        if not self.urls or verdict.open.signed or verdict.state in UNPROVEN:
+        # Loads that prove no reader (forged, unprovable, a ticket Zendesk lacks, opted out) are not sent on.
+        if not self.urls or verdict.open.signed or verdict.state in NOT_READS:
             return []
         row = verdict.open
         meta = {"ticket_id": row.ticket_id, "requester_id": row.requester_id, "comment_id": row.comment_id}

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from read_receipts.labels.openers import PERSON
+from read_receipts.links.recorder import stored_meta_dict
 from read_receipts.store import Store
 from read_receipts.store.counting import NOT_READS
 from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies, replies_sent
@@ -175,15 +176,6 @@ def _event_row(row) -> dict:
     }
 
 
-def _meta_dict(raw: str) -> dict:
-    """An event's link metadata ({} when it was cut short and no longer parses)."""
-    try:
-        meta = json.loads(raw)
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _meta(stored: str):
     """An event's metadata; a row stored broken by an older release shows as its raw text, not a 500."""
     try:
@@ -208,7 +200,7 @@ def timeline(store: Store, ticket_id: int) -> list[dict]:
         found += [
             _event_row(row)
             for row in conn.execute(select(events).where(named))
-            if str(_meta_dict(row.meta).get("ticket_id")) == str(ticket_id)
+            if str(stored_meta_dict(row.meta).get("ticket_id")) == str(ticket_id)
         ]
     return sorted(found, key=lambda item: item["at"])
 

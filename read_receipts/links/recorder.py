@@ -84,8 +84,13 @@ def campaign_of(event) -> str:
 
 def _meta_of(event) -> dict:
     """A stored event's link metadata; {} when it does not parse."""
+    return stored_meta_dict(event.meta)
+
+
+def stored_meta_dict(raw: str) -> dict:
+    """Link metadata as stored; {} when it does not parse (a row an older release cut short)."""
     try:
-        meta = json.loads(event.meta)
+        meta = json.loads(raw)
     except ValueError:
         return {}
     return meta if isinstance(meta, dict) else {}

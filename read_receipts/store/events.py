@@ -15,11 +15,6 @@ from read_receipts.store.schema import campaign_events, events, opens, replies_s
 class EventStore(Database):
     """Reads and writes of tracking events and of replies sent."""
 
-    def record_event(self, event: dict) -> None:
-        """Store one tracking-link event directly (links spool theirs; this serves imports and tests)."""
-        with self.engine.begin() as conn:
-            conn.execute(insert(events).values(**event))
-
     def events(self, kind: str | None = None) -> Sequence[Row]:
         """Return stored tracking events, oldest first."""
         query = select(events).order_by(events.c.id)
