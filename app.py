@@ -11,8 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings_or_exit
 from read_receipts.delivery.courier import Courier
-from read_receipts.delivery.webhooks import Webhooks
-from read_receipts.delivery.zendesk import DryRun, Zendesk
+from read_receipts.delivery.doorbell import Ringer
+from read_receipts.delivery.parts import courier_for
+from read_receipts.delivery.sidecar import courier_runs_apart
+from read_receipts.delivery.spool_drain import LossTally
 from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
 from read_receipts.insights.dead_letters_page import dead_letters_page
@@ -20,7 +22,6 @@ from read_receipts.insights.logins import LoginGuard
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
 from read_receipts.intake.spool import Spool
-from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
 from read_receipts.operations import commands
@@ -39,7 +40,7 @@ SECURITY_HEADERS = {
 
 
 def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
-    """Build the app; with deliver=True this worker also posts notes in the background."""
+    """Build the app; with deliver=True notes are posted: by the courier process, or by a thread of this one."""
     settings = settings or load_settings_or_exit()
     if deliver:  # a serving worker: the store must be at this release's schema
         prepare_store(settings)
@@ -49,14 +50,12 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
     store = Store(settings.database_url)
-    zendesk = (
-        DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
-    )
-    classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
-    webhooks = Webhooks(store, settings.webhook_urls, settings.webhook_secret, classifier)
     spool = Spool(settings.spool_dir)
-    courier = Courier(store, zendesk, settings, classifier, webhooks=webhooks, spool=spool)
-    app.extensions.update(settings=settings, store=store, zendesk=zendesk, courier=courier, spool=spool)
+    apart = deliver and courier_runs_apart()  # under gunicorn.conf.py: the courier process delivers
+    courier = courier_for(settings, store, spool, Ringer(settings.spool_dir) if apart else None)
+    if apart:
+        LossTally(store, spool)
+    app.extensions.update(settings=settings, store=store, zendesk=courier.zendesk, courier=courier, spool=spool)
     tracker = _tracker(settings)
     links = LinkRecorder(spool, tracker)
     app.extensions.update(tracker=tracker, links=links, logins=LoginGuard())
@@ -72,7 +71,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.register_blueprint(dead_letters_page)
     _add_click_route(app, links)
     commands.register(app)
-    if deliver:
+    if deliver and not apart:
         announce(settings)
         courier.start()
     return app

@@ -1,5 +1,7 @@
 """gunicorn settings for the Procfile's command."""
 
+import os
+
 # gunicorn 27's control socket has one path per user: a second instance would collide.
 control_socket_disable = True
 
@@ -14,6 +16,15 @@ threads = 64
 # gunicorn's largest request line (its default is 4094 bytes).
 limit_request_line = 8190
 
+# The courier runs in a process of its own beside the request workers (gunicorn's
+# dirty-worker pool starts it, restarts it if it dies, and stops it with the master):
+# a flood of opens then costs the pixel only the CPU the courier is given.
+dirty_apps = ["read_receipts.delivery.sidecar:CourierProcess"]
+dirty_workers = 1
+# gunicorn keeps the courier's supervisor pid in a file named after proc_name; a name of
+# this master's own lets two instances run on one host without taking each other for leftovers.
+proc_name = f"read-receipts-{os.getpid()}"
+
 
 def on_starting(server):
     """Check the settings and upgrade the store before any worker starts: a mistake stops start-up once, clearly."""
@@ -22,3 +33,11 @@ def on_starting(server):
     from read_receipts.operations.startup import prepare_store
 
     prepare_store(load_settings_or_exit())
+
+
+def post_fork(server, worker):
+    """Tell a new request worker that the courier process delivers, when gunicorn runs one."""
+    if server.cfg.dirty_workers > 0 and server.cfg.dirty_apps:
+        from read_receipts.delivery.sidecar import run_courier_apart
+
+        run_courier_apart()

@@ -54,6 +54,7 @@ LAG_WAIT_SECONDS = 15.0  # after the last load, how long notes may still arrive
 LAG_LIMITS = {"ZENDESK_UPDATES_PER_MINUTE": "300", "ZENDESK_REQUESTS_PER_MINUTE": "2500"}
 TARGETS = {"ratio": 0.75, "p99_ms": 50.0, "lag_p95_s": 2.0}
 IDLE_SETTLE_SECONDS = 3.0
+CATCH_UP_LIMIT = 120.0  # how long the bench waits, after a throughput run, for the courier to store everything
 _LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
 
 
@@ -88,6 +89,8 @@ class Run:
     stop_seconds: float
     stored: int | None = None  # opens written during the measured load (app only)
     untriaged: int | None = None  # opens the couriers had not looked at when the load ended
+    catch_up_seconds: float | None = None  # after the load, until every open served was stored and triaged
+    courier_rss_mib: list[float] = field(default_factory=list)
     log_problems: list[str] = field(default_factory=list)
 
 
@@ -171,15 +174,28 @@ def throughput_run(bench: Bench, kind: str, backend: str) -> Run:
     """Saturate one fresh server for --seconds and record what it did."""
     with bench.serving(kind, backend) as serving:
         server, store = serving.server, serving.store
-        bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
+        warm = bench.load.run(server.port, bench.args.connections, WARMUP_SECONDS)
         before = store.counts() if kind == "app" else None
         result = bench.load.run(server.port, bench.args.connections, bench.args.seconds)
         after = store.counts() if kind == "app" else None
-        rss = server.worker_rss_mib()
+        rss, courier_rss = server.worker_rss_mib(), server.courier_rss_mib()
+        caught_up = catch_up(store, warm.requests + result.requests) if kind == "app" else None
     run = Run(kind, store.name, result, rss, server.stop_seconds, log_problems=log_problems(server.log_path))
+    run.catch_up_seconds, run.courier_rss_mib = caught_up, courier_rss
     if before and after:
         run.stored, run.untriaged = after[0] - before[0], after[1]
     return run
+
+
+def catch_up(store, served: int) -> float | None:
+    """Seconds until every open served is stored and triaged (None if not within CATCH_UP_LIMIT seconds)."""
+    began = time.monotonic()
+    while time.monotonic() - began < CATCH_UP_LIMIT:
+        counts = store.counts()
+        if counts and counts[0] >= served and counts[1] == 0:
+            return time.monotonic() - began
+        time.sleep(0.2)
+    return None
 
 
 def log_problems(log_path: Path) -> list[str]:
@@ -263,11 +279,11 @@ def wait_for_notes(zendesk: ZendeskStandIn, tickets: range, deadline: float) -> 
 
 
 def idle_phase(bench: Bench, backend: str) -> float:
-    """Return the CPU the whole service (master and workers) uses per second while nothing happens, in ms."""
+    """Return the CPU the whole service (master, workers, courier) uses per second while nothing happens, in ms."""
     with bench.serving("app", backend) as serving:
         server = serving.server
         time.sleep(IDLE_SETTLE_SECONDS)  # start-up work (first rounds, clean-up) is not idleness
-        pids = [server.proc.pid, *server.worker_pids()]
+        pids = [server.proc.pid, *server.worker_pids(), *server.courier_pids()]
         before = servers.cpu_seconds(pids)
         time.sleep(bench.args.idle_seconds)
         used = servers.cpu_seconds(pids) - before
@@ -342,6 +358,7 @@ def _backend_rows(bench: Bench, name: str, bare: list[Run], app: list[Run], meas
     lag_p95 = loadgen.percentile(lags, 95)
     lag_p95_all = lag_p95 if len(lags) == len(LAG_TICKETS) else float("inf")  # a missing note is a miss
     clients = bench.args.connections
+    all_caught_up = all(r.catch_up_seconds is not None for r in app)
     return [
         (f"[{name}] pixel throughput, app (median)", f"{app_rate:,.0f} req/s", "", None),
         (f"[{name}] ratio app / bare (of medians)", f"{ratio:.2f}", ">= 0.75", ratio >= TARGETS["ratio"]),
@@ -362,11 +379,23 @@ def _backend_rows(bench: Bench, name: str, bare: list[Run], app: list[Run], meas
         (f"[{name}] delivery lag p50", f"{loadgen.percentile(lags, 50):.3f} s", "", None),
         (f"[{name}] delivery lag p95", f"{lag_p95:.3f} s", "< 2 s", lag_p95_all < TARGETS["lag_p95_s"]),
         (f"[{name}] notes delivered", f"{len(lags)} / {len(LAG_TICKETS)}", "all", len(lags) == len(LAG_TICKETS)),
-        (f"[{name}] idle CPU, master + {bench.args.workers} workers", f"{measured.idle_ms:.1f} ms/s", "", None),
+        (f"[{name}] courier caught up after each throughput run", _catch_ups(app), "all", all_caught_up),
+        (
+            f"[{name}] idle CPU, master + {bench.args.workers} workers + courier",
+            f"{measured.idle_ms:.1f} ms/s",
+            "",
+            None,
+        ),
         (f"[{name}] worker RSS after throughput load", _mib(app[-1].rss_mib), "", None),
+        (f"[{name}] courier process RSS after throughput load", _mib(app[-1].courier_rss_mib), "", None),
         (f"[{name}] worker RSS after slow-Zendesk load", _mib(slow_run.rss_mib), "", None),
         (f"[{name}] worker RSS after delivery-lag load", _mib(lag_run.rss_mib), "", None),
     ]
+
+
+def _catch_ups(runs: list[Run]) -> str:
+    """The catch-up time of each run, in seconds."""
+    return ", ".join("none" if r.catch_up_seconds is None else f"{r.catch_up_seconds:.1f} s" for r in runs)
 
 
 def _name(backend: str) -> str:

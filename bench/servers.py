@@ -122,8 +122,23 @@ class Gunicorn:
             pass
 
     def worker_pids(self) -> list[int]:
-        """Return the pids of the master's children (its workers)."""
-        return _children(self.proc.pid) if self.proc else []
+        """Return the pids of the request workers: the master's children that have none of their own.
+
+        The other child is gunicorn's dirty arbiter, parent of the courier process.
+        """
+        return [pid for pid in _children(self.proc.pid) if not _children(pid)] if self.proc else []
+
+    def courier_pids(self) -> list[int]:
+        """Return the pids of the courier process and its supervisor (gunicorn's dirty arbiter)."""
+        if not self.proc:
+            return []
+        arbiters = [pid for pid in _children(self.proc.pid) if _children(pid)]
+        return [pid for arbiter in arbiters for pid in (arbiter, *_children(arbiter))]
+
+    def courier_rss_mib(self) -> list[float]:
+        """Return the resident memory of the courier process (not its supervisor) in MiB."""
+        couriers = [pid for pid in self.courier_pids() if not _children(pid)]
+        return sorted(rss for rss in map(_rss_mib, couriers) if rss is not None)
 
     def worker_rss_mib(self) -> list[float]:
         """Return each worker's resident memory in MiB."""

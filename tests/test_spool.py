@@ -111,6 +111,29 @@ def test_a_segment_is_stored_once_even_by_two_drainers(spool, sqlite_url):
     store.close()
 
 
+def test_the_courier_process_drains_live_segments_a_line_at_a_time_and_leaves_them(spool, sqlite_url):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+
+    store = Store(sqlite_url)
+    courier = SpoolDrain(store, Spool(spool.directory, drain_live=True))  # another process than the writer's
+    spool.append("o", open_record(1))
+    spool.append("o", open_record(2))
+    with open(spool.directory / spool.live, "ab") as writer:  # the writer is halfway through a third
+        writer.write(b'{"k":"o","ticket_id":3')
+    assert courier.run(time.time()) is True
+    assert [store.open_by_id(i).ticket_id for i in (1, 2)] == [1, 2] and store.open_by_id(3) is None
+    assert spool.segment_names() == [spool.live]  # still written to: it stays
+    with open(spool.directory / spool.live, "ab") as writer:
+        writer.write(b',"requester_id":7,"comment_id":1,"opened_at":1.0,"ip":null,"user_agent":null}\n')
+    spool.append("o", open_record(4))
+    assert courier.run(time.time()) is True
+    assert [store.open_by_id(i).ticket_id for i in (3, 4)] == [3, 4] and store.open_by_id(5) is None
+    spool.close()  # the worker rolled over (or died): the segment is sealed
+    assert courier.run(time.time()) is False
+    assert spool.segment_names() == [] and store.open_by_id(5) is None  # deleted, nothing stored twice
+    store.close()
+
+
 def test_a_stale_position_stores_nothing(spool, sqlite_url):
     from read_receipts.store.spooling import StaleSpoolPosition
 

@@ -1,4 +1,4 @@
-"""The courier: turns stored opens into private notes, in a thread of each worker."""
+"""The courier: turns spooled opens into private notes, in a thread of the instance's courier process."""
 
 from __future__ import annotations
 
@@ -47,22 +47,26 @@ class Courier:
         clock: Callable[[], float] = time.time,
         webhooks: Webhooks | None = None,
         spool: Spool | None = None,
+        wake=None,
     ):
         self.store = store
         self.webhooks = webhooks
         self.zendesk = zendesk
         self.settings = settings
         self.clock = clock
-        self.wake = threading.Event()
+        # What wakes the courier: an Event in its own process, or the doorbell of a courier process.
+        self.wake = wake if wake is not None else threading.Event()
         self.spool_drain = SpoolDrain(store, spool) if spool is not None else None
-        if spool is not None:
-            spool.wake = self.wake  # each spooled open wakes this worker's courier
+        if spool is not None and spool.wake is None:
+            spool.wake = self.wake  # each spooled open wakes the courier
         # A lease outlives the one Zendesk call its holder may make; after a
         # kill -9 the work it held is picked up again once it runs out.
         self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
         pacing = Pacing(store, zendesk, settings)
         self.triage = Triage(store, zendesk, settings, pacing, self.lease, classifier, webhooks)
         self.posting = Posting(store, zendesk, settings, pacing, self.lease, clock=lambda: self.clock())
+        self.poll_max = POLL_MAX_SECONDS  # the longest idle wait (shorter where nothing rings on new opens)
+        self.on_busy: Callable[[], None] | None = None  # after a round that moved something (wakes other lanes)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
@@ -107,11 +111,13 @@ class Courier:
                 continue
             if busy:
                 idle_rounds = 0
+                if self.on_busy is not None:
+                    self.on_busy()
                 self._stopping.wait(BREATHER)
             else:
                 # This worker's own opens wake it at once; the poll is for work other workers
                 # queued (retries, summaries): it slows down while nothing happens, to save the CPU.
-                self.wake.wait(min(POLL_MAX_SECONDS, POLL_SECONDS * 2**idle_rounds))
+                self.wake.wait(min(self.poll_max, POLL_SECONDS * 2**idle_rounds))
                 idle_rounds = 0 if self.wake.is_set() else min(idle_rounds + 1, 8)
                 self.wake.clear()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from sqlalchemy.exc import StatementError
 
@@ -13,6 +15,42 @@ from read_receipts.store.spooling import StaleSpoolPosition, refused_record
 log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 2000  # records per transaction: fewer statements per open while a flood is stored
+LOSS_TALLY_SECONDS = 1.0  # a request worker adds its spool losses to the store's tally this long after one
+LOSS_RETRY_SECONDS = 5.0  # ... and tries again this often while the store is away
+
+
+def tally_losses(store: Store, spool: Spool) -> None:
+    """Add the records the spool could not take to the store's tally; kept for later if the store is away."""
+    lost = spool.take_lost()
+    if lost:
+        try:
+            store.count_spool_losses(lost)
+        except Exception:
+            spool.put_back_lost(lost)
+            raise
+
+
+class LossTally:
+    """In a request worker whose courier is another process: a thread that tallies the spool's losses."""
+
+    def __init__(self, store: Store, spool: Spool):
+        self.store, self.spool = store, spool
+        self.lost = threading.Event()
+        spool.on_loss = self.lost.set
+        threading.Thread(target=self._loop, name="spool-losses", daemon=True).start()
+
+    def _loop(self) -> None:
+        """Sleep until a loss, then tally it (and any that follow within a second)."""
+        while True:
+            self.lost.wait()
+            time.sleep(LOSS_TALLY_SECONDS)
+            self.lost.clear()
+            try:
+                tally_losses(self.store, self.spool)
+            except Exception as error:  # the store is away: the count waits in the spool object
+                log.warning("could not count lost spool records in the store yet (%s)", type(error).__name__)
+                self.lost.set()
+                time.sleep(LOSS_RETRY_SECONDS)
 
 
 class SpoolDrain:
@@ -25,13 +63,7 @@ class SpoolDrain:
 
     def run(self, now: float) -> bool:
         """Move every complete record spooled so far into the store; True if any moved."""
-        lost = self.spool.take_lost()
-        if lost:
-            try:
-                self.store.count_spool_losses(lost)
-            except Exception:
-                self.spool.put_back_lost(lost)
-                raise
+        tally_losses(self.store, self.spool)
         moved = False
         for name in self.spool.segment_names():
             segment = self.spool.open_segment(name)

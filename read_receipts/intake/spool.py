@@ -6,7 +6,8 @@ or absent after a kill -9 (the same durability as SQLite's WAL with
 synchronous=NORMAL: it survives the process, not a power cut). The writer
 holds an flock on its live segment; a segment whose flock can be taken has no
 writer any more (rolled over, or its process died) and may be drained by any
-courier of the instance, then deleted.
+courier of the instance, then deleted. The instance's courier process also
+reads the live segments of the request workers, a complete line at a time.
 """
 
 from __future__ import annotations
@@ -97,11 +98,13 @@ def _parse(line: bytes) -> dict | None:
 class Spool:
     """This process's live segment, and the segments in the spool directory."""
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, drain_live: bool = False):
         self.directory = Path(directory)
-        self.wake: threading.Event | None = None  # set on each append: the courier's wake-up
+        self.drain_live = drain_live  # the courier process: read segments other processes still write
+        self.wake = None  # set on each append: the courier's Event, or the doorbell of its process
         self.live = ""  # the name of the segment this process appends to
         self.lost = 0  # records that could not be spooled, not yet added to the store's tally
+        self.on_loss = None  # called after a loss is counted, where no courier of this process takes the tally
         self._lock = threading.Lock()  # appends from several request threads stay whole
         self._fd, self._pid, self._size, self._rolls_at = -1, 0, 0, 0.0
         self._next_loss_log, self._last_loss = 0.0, -LOSS_LOG_SECONDS
@@ -164,9 +167,13 @@ class Spool:
             self._last_loss = time.monotonic()
             self._close()  # try a fresh segment next time: the disk may have room again
             now = time.monotonic()
-            if now < self._next_loss_log:
-                return
-            self._next_loss_log = now + LOSS_LOG_SECONDS
+            said = now < self._next_loss_log
+            if not said:
+                self._next_loss_log = now + LOSS_LOG_SECONDS
+        if self.on_loss is not None:
+            self.on_loss()
+        if said:
+            return
         log.error(
             "could not write to the spool in %s (%s): opens are being lost; check that the directory exists, "
             "is writable and its disk has room (said at most once a minute)",
@@ -198,7 +205,7 @@ class Spool:
             return []
 
     def open_segment(self, name: str) -> Segment | None:
-        """Open a segment to drain; None while another process writes or drains it, or once it is gone."""
+        """Open a segment to drain; None once it is gone, or while another process holds it (unless drain_live)."""
         path = self.directory / name
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -209,6 +216,8 @@ class Spool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            if self.drain_live:  # its writer still holds it: complete lines only, and it stays
+                return Segment(path, fd, sealed=False)
             os.close(fd)
             return None
         return Segment(path, fd, sealed=True)

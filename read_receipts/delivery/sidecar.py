@@ -1,0 +1,93 @@
+"""The courier's own process: gunicorn's dirty-worker pool runs it beside the request workers, at a lower priority.
+
+In a thread of a request worker, the courier shared that worker's interpreter
+lock with the pixel, so a flood of opens slowed the pixel's answers. In a
+process of its own, below the request workers' priority, it takes only the
+CPU they leave, and catches up in bigger batches once they are quiet.
+gunicorn starts it, restarts it if it dies, and stops it with the master
+(gunicorn.conf.py names it); the request workers ring its doorbell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from gunicorn.dirty.app import DirtyApp
+
+from read_receipts.delivery.courier import POLL_SECONDS, Courier
+from read_receipts.delivery.doorbell import Doorbell
+from read_receipts.delivery.parts import courier_for
+from read_receipts.intake.spool import Spool
+from read_receipts.operations.startup import announce, configure_logging
+from read_receipts.settings import Settings, load_settings_or_exit
+from read_receipts.store import Store
+
+log = logging.getLogger(__name__)
+
+NICENESS = 10  # added to the process's niceness: the request workers come first
+# Courier threads that share the work through the store (claims and leases), as one courier per
+# request worker did: while one waits on Zendesk, another checks a ticket or posts a note.
+LANES = 2
+_apart = {"on": False}  # set in each request worker by gunicorn.conf.py when this process runs
+
+
+def courier_runs_apart() -> bool:
+    """Whether this instance's courier is the sidecar process (so a request worker starts none of its own)."""
+    return _apart["on"]
+
+
+def run_courier_apart() -> None:
+    """Say, in a request worker, that the sidecar delivers for it."""
+    _apart["on"] = True
+
+
+class CourierProcess(DirtyApp):
+    """The instance's courier, as a gunicorn dirty app: started once, in one process."""
+
+    workers = 1  # one courier process per instance: it drains every worker's spool segments
+
+    def init(self) -> None:
+        """Lower this process's priority, then start delivering."""
+        try:
+            os.nice(NICENESS)
+        except OSError:  # not allowed: run at the workers' priority
+            pass
+        settings = load_settings_or_exit()
+        configure_logging(settings.log_level)
+        self.lanes = lanes(settings)
+        announce(settings)
+        for lane in self.lanes:
+            lane.start()
+        log.info("courier process %d started (niceness %d)", os.getpid(), os.getpriority(os.PRIO_PROCESS, 0))
+
+    def close(self) -> None:
+        """Let each lane finish its current call, and stop."""
+        for lane in self.lanes:
+            lane.stop()
+
+
+def lanes(settings: Settings) -> list[Courier]:
+    """The courier's lanes: the first drains the spool and is woken by the doorbell, and wakes the others."""
+    store = Store(settings.database_url)
+    spool = Spool(settings.spool_dir, drain_live=True)
+    doorbell = _doorbell(settings.spool_dir)
+    first = courier_for(settings, store, spool, doorbell)
+    if doorbell is None:  # nothing tells it of new opens: it looks every second
+        first.poll_max = POLL_SECONDS
+    others = [courier_for(settings, store, None) for _ in range(LANES - 1)]
+    first.on_busy = lambda: [other.wake.set() for other in others]
+    return [first, *others]
+
+
+def _doorbell(directory: str) -> Doorbell | None:
+    """The doorbell in the spool directory, or None where a FIFO cannot be made there."""
+    try:
+        return Doorbell(directory)
+    except OSError as error:
+        log.warning(
+            "cannot make the courier's doorbell in %s (%s): the courier looks for new opens every second instead",
+            directory,
+            error.strerror or error,
+        )
+        return None
