@@ -8,6 +8,7 @@ User-Agent speaks:
 
     .venv/bin/python bench/labels_eval.py                 # the table
     .venv/bin/python bench/labels_eval.py --show 20       # and up to 20 crossing rows per corpus
+    .venv/bin/python bench/labels_eval.py --lists matomo  # with only one maintained list (a cross-check)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from ua_parser import parse as parse_user_agent  # noqa: E402
 
+from read_receipts.labels import lists, openers  # noqa: E402
 from read_receipts.labels.openers import PERSON, AddressRanges, Classifier, load_ranges  # noqa: E402
 
 CORPORA = ROOT.parent / "shared" / "corpora"
@@ -115,12 +117,25 @@ def share(kinds: Counter, truths: tuple[str, ...], noted: bool) -> str:
     return f"{100 * hits / total:.1f}% ({hits}/{total})" if total else "-"
 
 
+def use_lists(sources: list[str]) -> None:
+    """Have the classifier use only some maintained lists: each list measured on the other project's corpus."""
+    unknown = set(sources) - set(lists.SOURCES)
+    if unknown:
+        raise SystemExit(f"unknown lists {sorted(unknown)}; known: {', '.join(lists.SOURCES)}")
+    openers.MACHINE_LISTS = lists.machine_lists(sources)
+    openers._is_machine.cache_clear()
+
+
 def main() -> None:
     """Print, per corpus, the share labelled each kind and the rows that cross the note line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=CORPORA)
     parser.add_argument("--show", type=int, default=0, help="crossing rows to print per corpus")
+    parser.add_argument(
+        "--lists", default=",".join(lists.SOURCES), help="maintained lists to use, comma-separated (none: '')"
+    )
     args = parser.parse_args()
+    use_lists([name for name in args.lists.split(",") if name])
     classifier = Classifier(load_ranges(), AddressRanges([]))
     print("| corpus | rows | person | bot | scanner | other | machines as person | people as machine |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from read_receipts.labels import lists
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges, networks_in
 
 TABLE = Path(__file__).parent / "data" / "user_agents.tsv"
@@ -167,3 +168,22 @@ def _serving(body: str):
             pass
 
     return Handler
+
+
+def test_a_pattern_set_matches_look_arounds_too_and_names_the_entry():
+    found = lists.PatternSet([("bot", r"(?<!cu)bot", True), ("Fetcher", "Fetcher/", False)])
+    assert found.name_of("Mozilla/5.0 (compatible; Fetcher/1.0)") == "Fetcher"
+    assert found.name_of("feedbot/1.0") is not None  # through Python's re: the Rust engine has no look-behind
+    assert found.name_of("CUBOT NOTE 20") is None
+    assert found.name_of("fetcher/1.0") is None  # case kept where the list asks for it
+
+
+def test_matomo_libraries_count_only_as_the_first_product():
+    libraries = lists.PatternSet(entry for entry in lists.matomo_patterns() if " library: " in entry[0])
+    assert libraries.name_of("okhttp/4.9.3") is not None
+    assert libraries.name_of("GoEuroAndroid/9.39.3 (Realme RMX3366; Android 14; okhttp/4.9.3) WebView") is None
+
+
+def test_pcre_look_behinds_are_split_to_fixed_widths():
+    assert lists._fixed_width(r"(?<!cu|power[ _])bot") == r"(?<!cu)(?<!power[ _])bot"
+    assert lists._fixed_width(r"(?<!a\|b)c") == r"(?<!a\|b)c"

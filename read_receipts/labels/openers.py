@@ -12,10 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import parse as parse_user_agent
 
-from read_receipts.labels import rules
+from read_receipts.labels import lists, rules
 
 PERSON = "person"  # a person reading, also through Gmail's or Yahoo's image proxy
 APPLE_PRELOAD = "apple_preload"  # Apple Mail Privacy Protection fetched the images on delivery
@@ -144,14 +143,8 @@ class Classifier:
         return Opener(client, BOT if _is_machine(agent) else PERSON)
 
 
-# The crawler-user-agents project's patterns, one alternation: a maintained list of named crawlers.
-_CRAWLERS = re.compile(
-    "|".join(
-        f"(?:{entry['pattern']})"
-        for entry in CRAWLER_USER_AGENTS_DATA
-        if entry["pattern"] not in rules.CRAWLER_LIST_EXCEPTIONS
-    )
-)
+# Maintained lists of named crawlers, bots and HTTP libraries (crawler-user-agents, Matomo's), as one set.
+MACHINE_LISTS = lists.machine_lists()
 
 
 @lru_cache(maxsize=4096)
@@ -183,7 +176,7 @@ def _is_machine(agent: str) -> bool:
         or rules.MACHINE_PRODUCTS.search(agent)
         or rules.NAMED_IN_ENGINE.search(agent)
         or rules.GOOGLE_FETCHER.search(agent)
-        or _CRAWLERS.search(agent)
+        or MACHINE_LISTS.name_of(agent) is not None
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
         or _library_shaped(agent)
     )

@@ -1,0 +1,97 @@
+"""Maintained lists of machines' User-Agents, matched as one set: crawler-user-agents, and Matomo Device Detector's bots and HTTP libraries."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from crawleruseragents import CRAWLER_USER_AGENTS_DATA
+from ua_parser_rs import DeviceExtractor
+
+from read_receipts.labels import rules
+
+CRAWLER_USER_AGENTS = "crawler-user-agents"
+MATOMO = "matomo"
+SOURCES = (CRAWLER_USER_AGENTS, MATOMO)
+# Matomo's own bound around each bot regex: it starts a token, so "bot" inside a word is not a bot.
+MATOMO_BOUND = r"(?:^|[^A-Z0-9_-]|[^A-Z0-9-]_|sprd-|MZ-)"
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
+_BAR = re.compile(r"(?<!\\)\|")  # an alternation's bar, not an escaped one
+_LOOKBEHIND = re.compile(r"\(\?<!((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*)\)")
+
+
+class PatternSet:
+    """Many regexes matched at once; the Rust engine where a pattern's syntax allows, Python's re for the rest."""
+
+    def __init__(self, named_patterns: Iterable[tuple[str, str, bool]]):
+        fast, slow = [], []
+        for name, pattern, ignore_case in named_patterns:
+            if _LOOKAROUND.search(pattern):  # the Rust engine has no look-arounds
+                slow.append(f"(?{'i' if ignore_case else ''}:{pattern})")
+            else:
+                fast.append((pattern, "i" if ignore_case else None, name, None, None))
+        # ua-parser-rs's extractor matches a whole list through literal prefilters: microseconds, not 0.5 ms.
+        self._fast = DeviceExtractor(fast)
+        self._slow = re.compile("|".join(slow)) if slow else None
+        self.size = len(fast) + len(slow)
+
+    def name_of(self, agent: str) -> str | None:
+        """Return the name of a list entry that matches the User-Agent, or None."""
+        found = self._fast.extract(agent)
+        if found is not None:
+            return found.family
+        if self._slow is not None and self._slow.search(agent):
+            return "?"
+        return None
+
+
+def crawler_patterns() -> list[tuple[str, str, bool]]:
+    """The crawler-user-agents patterns, less those that also name people's apps and phones."""
+    return [
+        (f"{CRAWLER_USER_AGENTS}: {entry['pattern']}", entry["pattern"], False)
+        for entry in CRAWLER_USER_AGENTS_DATA
+        if entry["pattern"] not in rules.CRAWLER_LIST_EXCEPTIONS
+    ]
+
+
+def matomo_patterns(directory: Path | None = None) -> list[tuple[str, str, bool]]:
+    """Matomo's bot regexes anywhere in a string, its library regexes only as the string's first product."""
+    regexes = directory or _matomo_regexes()
+    bots = [
+        (f"{MATOMO} bot: {e['name']}", f"{MATOMO_BOUND}(?:{_fixed_width(e['regex'])})", True)
+        for e in _yaml(regexes / "bots.yml")
+    ]
+    # An app that embeds a library names it later ("GoEuroAndroid/9.39 (...; okhttp/4.9.3)"): not a library's load.
+    libraries = [
+        (f"{MATOMO} library: {e['name']}", f"^(?:{_fixed_width(e['regex'])})", True)
+        for e in _yaml(regexes / "client" / "libraries.yml")
+    ]
+    return bots + libraries
+
+
+def _matomo_regexes() -> Path:
+    """Where the device-detector package keeps Matomo's upstream regexes (found without importing the package)."""
+    spec = importlib.util.find_spec("device_detector")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("device-detector is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "regexes" / "upstream"
+
+
+def _yaml(path: Path) -> list[dict]:
+    """Read one of Matomo's YAML lists."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _fixed_width(pattern: str) -> str:
+    """Split PCRE's `(?<!a|bc)` into `(?<!a)(?<!bc)`: Python's re takes only fixed-width look-behinds."""
+    return _LOOKBEHIND.sub(lambda found: "".join(f"(?<!{part})" for part in _BAR.split(found.group(1))), pattern)
+
+
+def machine_lists(sources: Iterable[str] = SOURCES) -> PatternSet:
+    """Build one set from the named lists."""
+    chosen = set(sources)
+    patterns = crawler_patterns() if CRAWLER_USER_AGENTS in chosen else []
+    return PatternSet(patterns + (matomo_patterns() if MATOMO in chosen else []))
