@@ -144,7 +144,16 @@ class Classifier:
 
 
 # Maintained lists of named crawlers, bots and HTTP libraries (crawler-user-agents, Matomo's), as one set.
-MACHINE_LISTS = lists.machine_lists()
+# Built on first use, in the courier: a request worker that only spools opens never pays its memory.
+MACHINE_LISTS: lists.PatternSet | None = None
+
+
+def _machine_lists() -> lists.PatternSet:
+    """The maintained lists, built once per process."""
+    global MACHINE_LISTS
+    if MACHINE_LISTS is None:
+        MACHINE_LISTS = lists.machine_lists()
+    return MACHINE_LISTS
 
 
 @lru_cache(maxsize=4096)
@@ -176,7 +185,7 @@ def _is_machine(agent: str) -> bool:
         or rules.MACHINE_PRODUCTS.search(agent)
         or rules.NAMED_IN_ENGINE.search(agent)
         or rules.GOOGLE_FETCHER.search(agent)
-        or MACHINE_LISTS.name_of(agent) is not None
+        or _machine_lists().name_of(agent) is not None
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
         or _library_shaped(agent)
     )
