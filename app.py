@@ -42,7 +42,10 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Flask:
     """Build the app; with deliver=True notes are posted: by the courier process, or by a thread of this one."""
     settings = settings or load_settings_or_exit()
-    if deliver:  # a serving worker: the store must be at this release's schema
+    # Under gunicorn.conf.py the master prepared the store before any worker started, and the courier
+    # process delivers: a worker booting later (a restart) never stops the service over the spool's disk.
+    apart = deliver and courier_runs_apart()
+    if deliver and not apart:  # a serving worker of another server: the store must be at this release's schema
         prepare_store(settings)
     configure_logging(settings.log_level)
     app = Flask(__name__)
@@ -51,7 +54,6 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
     store = Store(settings.database_url)
     spool = Spool(settings.spool_dir)
-    apart = deliver and courier_runs_apart()  # under gunicorn.conf.py: the courier process delivers
     courier = courier_for(settings, store, spool, Ringer(settings.spool_dir) if apart else None)
     if apart:
         LossTally(store, spool)

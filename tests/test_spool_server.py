@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -193,3 +194,19 @@ def test_tracking_link_opens_and_clicks_go_through_the_spool(services, zendesk, 
     with store.reading() as conn:
         assert sorted(conn.execute(select(events.c.kind)).scalars()) == ["click", "open"]
     store.close()
+
+
+def test_a_worker_restarted_while_the_spool_is_unwritable_keeps_the_service_up(services, zendesk, sqlite_url, tmp_path):  # noqa: F811
+    from tests.test_courier_process import children
+
+    spool_dir = tmp_path / "spool"
+    service = services({"DATABASE_URL": sqlite_url, "SPOOL_DIR": str(spool_dir), **zendesk.env()})
+    spool_dir.rename(tmp_path / "spool-gone")
+    spool_dir.write_text("the disk is gone")
+    workers = [pid for pid in children(service.process.pid) if not children(pid)]
+    os.kill(workers[0], signal.SIGKILL)  # gunicorn boots another worker while the spool is broken
+    assert wait_until(lambda: len([p for p in children(service.process.pid) if not children(p)]) == 2, timeout=20)
+    for _ in range(20):
+        response = service.load("ticket_id=42&requester_id=7&comment_id=1")
+        assert response.status_code == 200 and response.content == pixel.GIF
+    assert service.process.poll() is None, service.output()
