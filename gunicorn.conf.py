@@ -16,6 +16,12 @@ threads = 64
 # gunicorn's largest request line (its default is 4094 bytes).
 limit_request_line = 8190
 
+# A kept-alive connection is closed after this many requests (nginx's keepalive_requests):
+# the client reconnects, and the least busy worker accepts it first. Without it, a few
+# long-lived connections (a load balancer's or nginx's upstream pool, an image proxy)
+# can all land on one worker and leave the others idle.
+KEEPALIVE_REQUESTS = 100
+
 # The courier runs in a process of its own beside the request workers (gunicorn's
 # dirty-worker pool starts it, restarts it if it dies, and stops it with the master):
 # a flood of opens then costs the pixel only the CPU the courier is given.
@@ -41,3 +47,9 @@ def post_fork(server, worker):
         from read_receipts.delivery.sidecar import run_courier_apart
 
         run_courier_apart()
+
+
+def pre_request(worker, req):
+    """Close a kept-alive connection after KEEPALIVE_REQUESTS requests, so connections spread over the workers."""
+    if req.req_number >= KEEPALIVE_REQUESTS:
+        req.must_close = True

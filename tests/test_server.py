@@ -259,3 +259,18 @@ def test_flood_of_loads_and_hostile_requests_gets_images_and_a_handful_of_notes(
     time.sleep(1.5)
     [note] = zendesk.notes_on(42)
     assert "reply #8" in note.body
+
+
+def test_a_kept_alive_connection_is_closed_after_100_requests_so_workers_share_them(services, sqlite_url):
+    import http.client
+
+    service = services({"DATABASE_URL": sqlite_url})
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    answers = []
+    for _ in range(100):
+        conn.request("GET", "/pixel.gif")
+        response = conn.getresponse()
+        answers.append((response.status, response.getheader("Connection"), response.read()))
+    assert answers[0] == (200, "keep-alive", pixel.GIF) and answers[98][1] == "keep-alive"
+    assert answers[99] == (200, "close", pixel.GIF)  # the 100th: the client reconnects, to any worker
+    conn.close()
