@@ -49,7 +49,10 @@ def test_the_courier_runs_apart_below_the_request_workers(services, zendesk, sql
     zendesk.add_ticket(4100, requester_id=7)
     service = services({"DATABASE_URL": sqlite_url, **zendesk.env()})
     courier = courier_pid(service)
-    workers = [pid for pid in children(service.process.pid) if not children(pid)]
+    deadline = time.monotonic() + 20  # the service answers once one worker has booted; wait for both
+    while len(workers := [pid for pid in children(service.process.pid) if not children(pid)]) < 2:
+        assert time.monotonic() < deadline, service.output()
+        time.sleep(0.1)
     assert len(workers) == 2 and courier not in workers
     assert niceness(courier) > max(niceness(pid) for pid in workers)
     assert service.load("ticket_id=4100&requester_id=7&comment_id=1").content == pixel.GIF
