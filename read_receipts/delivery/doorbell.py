@@ -13,13 +13,11 @@ import logging
 import os
 import select
 import stat
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 BELL_NAME = ".courier-bell"
-REOPEN_SECONDS = 1.0  # while no courier listens, a ringer tries to reach one at most this often
 _CHUNK = 4096
 
 
@@ -71,10 +69,9 @@ class Doorbell:
 class Ringer:
     """A request worker's side: rings the courier's doorbell, never waits, never raises."""
 
-    def __init__(self, directory: str | Path, clock=time.monotonic):
+    def __init__(self, directory: str | Path):
         self.path = bell_path(directory)
-        self.clock = clock
-        self._fd, self._pid, self._retry_at = -1, 0, 0.0
+        self._fd, self._pid = -1, 0
 
     def is_set(self) -> bool:
         """A ring from here cannot be seen set: every ring is sent."""
@@ -91,11 +88,11 @@ class Ringer:
             self._forget()
 
     def _open(self) -> bool:
-        """Open the FIFO for writing; False while no courier listens (tried again a second later)."""
-        now = self.clock()
-        if now < self._retry_at:
-            return False
-        self._retry_at = now + REOPEN_SECONDS
+        """Open the FIFO for writing; False while no courier listens.
+
+        Tried again on every ring (one failing open, a few microseconds): a record spooled
+        after the courier came back must wake it, or it would wait for the courier's poll.
+        """
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:  # ENXIO: no courier has it open; ENOENT: none made it yet
