@@ -115,8 +115,9 @@ class Courier:
                     self.on_busy()
                 self._stopping.wait(BREATHER)
             else:
-                # This worker's own opens wake it at once; the poll is for work other workers
-                # queued (retries, summaries): it slows down while nothing happens, to save the CPU.
+                # New opens wake it at once (the doorbell, or an Event in its own process); the poll is
+                # for work other instances queued and for timed work (retries, summaries): it slows
+                # down while nothing happens, to save the CPU.
                 self.wake.wait(min(self.poll_max, POLL_SECONDS * 2**idle_rounds))
                 idle_rounds = 0 if self.wake.is_set() else min(idle_rounds + 1, 8)
                 self.wake.clear()

@@ -41,14 +41,18 @@ class LossTally:
 
     def _loop(self) -> None:
         """Sleep until a loss, then tally it (and any that follow within a second)."""
+        failing = False
         while True:
             self.lost.wait()
             time.sleep(LOSS_TALLY_SECONDS)
             self.lost.clear()
             try:
                 tally_losses(self.store, self.spool)
+                failing = False
             except Exception as error:  # the store is away: the count waits in the spool object
-                log.warning("could not count lost spool records in the store yet (%s)", type(error).__name__)
+                if not failing:  # said once per outage, not every few seconds
+                    log.warning("could not count lost spool records in the store yet (%s)", type(error).__name__)
+                failing = True
                 self.lost.set()
                 time.sleep(LOSS_RETRY_SECONDS)
 
