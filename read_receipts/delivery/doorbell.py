@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import stat
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class Ringer:
     def __init__(self, directory: str | Path):
         self.path = bell_path(directory)
         self._fd, self._pid = -1, 0
+        # Request threads ring at once: one of them must not close the descriptor another is writing
+        # to, or the number could be reused by a client's socket or a spool segment before the write.
+        self._lock = threading.Lock()
 
     def is_set(self) -> bool:
         """A ring from here cannot be seen set: every ring is sent."""
@@ -79,13 +83,14 @@ class Ringer:
 
     def set(self) -> None:
         """Ring the doorbell once."""
-        if self._fd < 0 or self._pid != os.getpid():
-            if not self._open():
-                return
-        try:
-            _write_byte(self._fd)
-        except OSError:  # the courier went away (EPIPE): reach the next one later
-            self._forget()
+        with self._lock:
+            if self._fd < 0 or self._pid != os.getpid():
+                if not self._open():
+                    return
+            try:
+                _write_byte(self._fd)
+            except OSError:  # the courier went away (EPIPE): reach the next one later
+                self._forget()
 
     def _open(self) -> bool:
         """Open the FIFO for writing; False while no courier listens.

@@ -76,7 +76,13 @@ def lanes(settings: Settings) -> list[Courier]:
     if doorbell is None:  # nothing tells it of new opens: it looks every second
         first.poll_max = POLL_SECONDS
     others = [courier_for(settings, store, None) for _ in range(LANES - 1)]
-    first.on_busy = lambda: [other.wake.set() for other in others]
+
+    def wake_others() -> None:
+        """Work came in: the other lanes take their share now, not at their next poll."""
+        for other in others:
+            other.wake.set()
+
+    first.on_busy = wake_others
     return [first, *others]
 
 
