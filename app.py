@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from flask import Flask, Response, jsonify, redirect, request
@@ -13,7 +14,6 @@ from config import Settings, load_settings_or_exit
 from read_receipts.delivery.courier import Courier
 from read_receipts.delivery.doorbell import Ringer
 from read_receipts.delivery.parts import courier_for
-from read_receipts.delivery.sidecar import courier_runs_apart
 from read_receipts.delivery.spool_drain import LossTally
 from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
@@ -25,8 +25,9 @@ from read_receipts.intake.spool import Spool
 from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
 from read_receipts.operations import commands
+from read_receipts.operations.courier_process import courier_runs_apart
 from read_receipts.operations.startup import announce, configure_logging, prepare_store
-from read_receipts.store import Store
+from read_receipts.store import Stores
 
 log = logging.getLogger("read_receipts")
 
@@ -52,11 +53,14 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     # No 308 from /c//x to /c/x: an invalid link gets a 404 page, never a redirect.
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
-    store = Store(settings.database_url)
-    spool = Spool(settings.spool_dir)
-    courier = courier_for(settings, store, spool, Ringer(settings.spool_dir) if apart else None)
+    store = Stores(settings.database_url)
+    # Each spooled record wakes the courier: its doorbell in the courier process, or this process's own.
+    wake = Ringer(settings.spool_dir) if apart else threading.Event()
+    lost = threading.Event()  # a record the spool could not take, for the loss tally of a worker without courier
+    spool = Spool(settings.spool_dir, wake=wake, on_loss=lost.set if apart else None)
+    courier = courier_for(settings, store, spool, wake)
     if apart:
-        LossTally(store, spool)
+        LossTally(store.spool, spool, lost).start()
     app.extensions.update(settings=settings, store=store, zendesk=courier.zendesk, courier=courier, spool=spool)
     tracker = _tracker(settings)
     links = LinkRecorder(spool, tracker)
@@ -107,7 +111,7 @@ def _add_click_route(app: Flask, links: LinkRecorder) -> None:
         return response
 
 
-def _add_routes(app: Flask, store: Store, courier: Courier) -> None:
+def _add_routes(app: Flask, store: Stores, courier: Courier) -> None:
     """Register the HTTP routes (the pixel is answered ahead of them, by pixel.PixelRoute)."""
 
     @app.get("/healthz")

@@ -25,7 +25,7 @@ KEEPALIVE_REQUESTS = 100
 # The courier runs in a process of its own beside the request workers (gunicorn's
 # dirty-worker pool starts it, restarts it if it dies, and stops it with the master):
 # a flood of opens then costs the pixel only the CPU the courier is given.
-dirty_apps = ["read_receipts.delivery.sidecar:CourierProcess"]
+dirty_apps = ["read_receipts.operations.courier_process:CourierProcess"]
 dirty_workers = 1
 # gunicorn keeps the courier's supervisor pid in a file named after proc_name; a name of
 # this master's own lets two instances run on one host without taking each other for leftovers.
@@ -39,14 +39,6 @@ def on_starting(server):
     from read_receipts.operations.startup import prepare_store
 
     prepare_store(load_settings_or_exit())
-
-
-def post_fork(server, worker):
-    """Tell a new request worker that the courier process delivers, when gunicorn runs one."""
-    if server.cfg.dirty_workers > 0 and server.cfg.dirty_apps:
-        from read_receipts.delivery.sidecar import run_courier_apart
-
-        run_courier_apart()
 
 
 def pre_request(worker, req):

@@ -55,7 +55,7 @@ def per_open_us(classifier, opens: int, distinct_agents: int) -> float:
         for i in range(opens):
             agent = AGENTS[i % distinct_agents]
             values = {"ticket_id": i % 40 + 1, "requester_id": 7, "comment_id": 1, "opened_at": time.time()}
-            store.record_open(
+            store.opens.record(
                 {**values, "ip": f"203.0.113.{i % 200}", "user_agent": agent, "sent": "2026-11-23T10:00Z"}
             )
         started = time.process_time()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from read_receipts.store.upgrade import upgrade
 from tests.zendesk_standin import ZendeskStandIn
 
@@ -101,7 +101,7 @@ def empty_database(backend: str, tmp_path) -> str:
 def fresh_database(backend: str, tmp_path) -> str:
     """Return the URL of an empty store at this release's schema, of the given backend."""
     url = empty_database(backend, tmp_path)
-    store = Store(url)
+    store = Stores(url)
     upgrade(store.engine)
     store.close()
     return url

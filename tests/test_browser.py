@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from tests.test_server import THUNDERBIRD, Service
 
 pytestmark = pytest.mark.server
@@ -43,7 +43,7 @@ def dashboard(zendesk, sqlite_url, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     executable = chromium()
     zendesk.add_ticket(42, requester_id=7, replies=[*range(100, 105), 200])  # the replies the opens name
-    store = Store(sqlite_url)
+    store = Stores(sqlite_url)
     day = 86400
     week_ago = time.time() - 6 * day
     for offset, agent, count in (
@@ -53,7 +53,7 @@ def dashboard(zendesk, sqlite_url, tmp_path):
     ):
         for n in range(count):
             values = {"ticket_id": 42, "requester_id": 7, "comment_id": 100 + n, "opened_at": week_ago + offset * day}
-            store.record_open({**values, "ip": "203.0.113.5", "user_agent": agent, "sent": None})
+            store.opens.record({**values, "ip": "203.0.113.5", "user_agent": agent, "sent": None})
     store.close()
     # The seeded opens are days old and their ticket never checked: keep them from expiring.
     env = {"DATABASE_URL": sqlite_url, **zendesk.env(), **ADMIN, "UNCHECKED_OPEN_TTL_HOURS": "8760"}

@@ -77,28 +77,28 @@ def test_dead_letters_are_retried_and_deleted_from_the_cli(sqlite_url):
     put_poison_rows(sqlite_url)
     store = admin_app(sqlite_url).extensions["store"]
     for kind, row_id in (("events", 1), ("opens", 1), ("deliveries", 1), ("webhooks", 1)):
-        assert store.set_aside(kind, row_id, "ValueError: broken")
+        assert store.dead_letters.set_aside(kind, row_id, "ValueError: broken")
     runner = admin_app(sqlite_url).test_cli_runner()
     assert runner.invoke(args=["dead-letters", "retry", "events"]).output == "1 events back in line.\n"
-    assert [kind for kind, _ in store.dead_letters()] == ["opens", "deliveries", "webhooks"]
+    assert [kind for kind, _ in store.dead_letters.listing()] == ["opens", "deliveries", "webhooks"]
     assert runner.invoke(args=["dead-letters", "delete", "webhooks", "1"]).output == "1 webhooks deleted.\n"
-    assert store.dead_counts() == {"opens": 1, "events": 0, "deliveries": 1, "webhooks": 0}
+    assert store.dead_letters.counts() == {"opens": 1, "events": 0, "deliveries": 1, "webhooks": 0}
 
 
 def test_the_dashboard_lists_dead_letters_and_refuses_cross_site_posts(sqlite_url):
     put_poison_rows(sqlite_url)
     app = admin_app(sqlite_url)
     store = app.extensions["store"]
-    store.set_aside("opens", 1, "OverflowError: timestamp out of range")
+    store.dead_letters.set_aside("opens", 1, "OverflowError: timestamp out of range")
     client = app.test_client()
     page = client.get("/dashboard/dead-letters", headers=LOGIN).get_data(as_text=True)
     assert "OverflowError: timestamp out of range" in page
     action = "/dashboard/dead-letters/opens/1/delete"
     assert client.post(action, headers={**LOGIN, "Origin": "https://evil.example"}).status_code == 403
     assert client.post(action).status_code == 401
-    assert store.dead_counts()["opens"] == 1
+    assert store.dead_letters.counts()["opens"] == 1
     assert client.post(action, headers={**LOGIN, "Origin": "http://localhost"}).status_code == 303
-    assert store.dead_counts()["opens"] == 0
+    assert store.dead_letters.counts()["opens"] == 0
 
 
 def test_sign_url_refuses_metadata_too_long_to_store_and_says_the_limit(sqlite_url):
@@ -112,7 +112,7 @@ def test_sign_url_refuses_metadata_too_long_to_store_and_says_the_limit(sqlite_u
     client = app.test_client()
     client.get(fits.removeprefix(app.extensions["settings"].public_url))
     drain(app.extensions["courier"])  # from the spool into the store
-    [event] = app.extensions["store"].events()
+    [event] = app.extensions["store"].events.all()
     assert json.loads(event.meta) == {"note": "é" * 600}, "stored whole"
 
 

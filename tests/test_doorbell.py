@@ -101,7 +101,7 @@ def test_the_courier_can_ring_its_own_doorbell_to_stop_at_once(tmp_path):
 
 def test_where_no_fifo_can_be_made_the_courier_looks_every_second(tmp_path, caplog):
     from read_receipts.delivery.courier import POLL_SECONDS
-    from read_receipts.delivery.sidecar import lanes
+    from read_receipts.operations.courier_process import lanes
     from read_receipts.settings import load_settings
 
     spool = tmp_path / "spool"
@@ -110,4 +110,4 @@ def test_where_no_fifo_can_be_made_the_courier_looks_every_second(tmp_path, capl
     first, *others = lanes(settings)
     assert first.poll_max == POLL_SECONDS and others
     assert "looks for new opens every second" in caplog.text
-    first.store.close()
+    first.stores.close()

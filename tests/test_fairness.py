@@ -27,7 +27,7 @@ def test_made_up_reply_ids_make_no_notes_and_cost_one_read_per_interval(service,
     assert sum("reply #7001" in body for body in bodies) == 1
     assert sum("the email with a reply in Thunderbird on" in body for body in bodies) == 1
     assert reply_ids_read(zendesk, 101) <= 1 + 3, "at most one read per interval"
-    assert sorted(d.kind for d in store.deliveries_for(101)) == ["first", "first", "summary"]
+    assert sorted(d.kind for d in store.deliveries.for_ticket(101)) == ["first", "first", "summary"]
 
 
 def test_a_new_reply_is_named_once_its_ticket_is_read_again(service, zendesk):
@@ -51,7 +51,7 @@ def test_comments_are_read_page_by_page_until_the_reply_is_found(service, zendes
     drain(courier)
     assert "reply #3" in zendesk.notes_on(104)[0].body
     assert reply_ids_read(zendesk, 104) == 4 and zendesk.violations == []
-    assert len(store.cached_ticket(104).public_comments.split()) == 350
+    assert len(store.tickets.cached(104).public_comments.split()) == 350
 
 
 def test_one_busy_ticket_never_delays_the_notes_of_others(service, zendesk):
@@ -62,7 +62,7 @@ def test_one_busy_ticket_never_delays_the_notes_of_others(service, zendesk):
         client.get(f"/pixel.gif?ticket_id=101&requester_id=55&comment_id={reply}")
     drain(courier, rounds=500)
     assert len(zendesk.notes_on(101)) == 10, "the ticket's limit"
-    held = [d for d in store.deliveries_for(101) if d.state == "pending"]
+    held = [d for d in store.deliveries.for_ticket(101) if d.state == "pending"]
     assert len(held) == 30 and all(d.attempts == 0 for d in held), "skipped while the ticket's window is full"
     client.get("/pixel.gif?ticket_id=102&requester_id=56&comment_id=1")
     for _ in range(3):  # check the ticket and read its replies; settle the open; post its note
@@ -94,7 +94,7 @@ def test_unchecked_opens_expire(service, zendesk):
     courier.clock.advance(3601)
     courier._next_cleanup = 0
     drain(courier)
-    assert store.open_by_id(1).state == "expired"
+    assert store.opens.by_id(1).state == "expired"
 
 
 def test_one_network_takes_at_most_half_the_checks_and_others_take_turns(service, zendesk):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from read_receipts.delivery.courier import AUTH_RETRY, MAX_BACKOFF
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from tests.conftest import drain, unspool
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=5"
@@ -45,12 +45,12 @@ def test_transient_failures_of_the_note_are_retried_once_each(service, zendesk, 
     client.get(PIXEL)
     drain(courier)
     assert zendesk.comments == []
-    [delivery] = store.deliveries_for(42)
+    [delivery] = store.deliveries.for_ticket(42)
     assert delivery.state == "pending" and delivery.last_error
     courier.clock.advance(MAX_BACKOFF + 1)
     drain(courier)
     assert len(zendesk.notes_on(42)) == 1
-    assert store.deliveries_for(42)[0].state == "done"
+    assert store.deliveries.for_ticket(42)[0].state == "done"
 
 
 @pytest.mark.parametrize("fault", [503, "drop", ("slow", 3)])
@@ -59,7 +59,7 @@ def test_verification_that_cannot_be_made_is_retried_not_rejected(service, zende
     zendesk.fail_next(fault)
     client.get(PIXEL)
     drain(courier)
-    assert zendesk.comments == [] and store.open_by_id(1).state == "new"
+    assert zendesk.comments == [] and store.opens.by_id(1).state == "new"
     courier.clock.advance(MAX_BACKOFF + 1)
     drain(courier)
     assert len(zendesk.notes_on(42)) == 1
@@ -88,7 +88,7 @@ def test_closed_ticket_is_final_and_recorded(service, zendesk):
     client, courier, store = service(VERIFY_REQUESTER="false")
     client.get("/pixel.gif?ticket_id=50&comment_id=1")
     drain(courier)
-    [delivery] = store.deliveries_for(50)
+    [delivery] = store.deliveries.for_ticket(50)
     assert (delivery.state, delivery.last_status) == ("failed", 422)
     assert "RecordInvalid" in delivery.last_error
     client.get("/pixel.gif?ticket_id=50&comment_id=2")
@@ -102,7 +102,7 @@ def test_closed_ticket_seen_at_verification_gets_no_update(service, zendesk):
     client, courier, store = service()
     client.get("/pixel.gif?ticket_id=51&requester_id=7")
     drain(courier)
-    assert zendesk.count_calls("PUT") == 0 and store.open_by_id(1).state == "closed"
+    assert zendesk.count_calls("PUT") == 0 and store.opens.by_id(1).state == "closed"
 
 
 def test_deleted_ticket_is_final(service, zendesk):
@@ -111,7 +111,7 @@ def test_deleted_ticket_is_final(service, zendesk):
     drain(courier)
     courier.clock.advance(3600)
     drain(courier)
-    [delivery] = store.deliveries_for(99)
+    [delivery] = store.deliveries.for_ticket(99)
     assert (delivery.state, delivery.last_status) == ("failed", 404)
     assert zendesk.count_calls("PUT") == 1
 
@@ -123,7 +123,7 @@ def test_wrong_credentials_are_loud_keep_the_note_and_retry_slowly(service, zend
         drain(courier)
     assert "Zendesk refused the credentials" in caplog.text and "ZENDESK_API_TOKEN" in caplog.text
     assert "s3cr3t-wrong-value" not in caplog.text
-    assert store.deliveries_for(42)[0].state == "pending"
+    assert store.deliveries.for_ticket(42)[0].state == "pending"
     zendesk.token = "s3cr3t-wrong-value"  # the admin fixes the token in Zendesk
     courier.clock.advance(AUTH_RETRY / 2)
     drain(courier)
@@ -150,7 +150,7 @@ def test_every_note_arrives_after_an_hour_long_outage(service, zendesk):
         courier.clock.advance(30)
         drain(courier)
     assert sorted(note.ticket_id for note in zendesk.comments) == list(range(100, 120))
-    assert store.pending_count() == 0
+    assert store.tallies.pending_count() == 0
 
 
 def test_notes_waiting_on_an_outage_go_as_soon_as_zendesk_answers_again(service, zendesk, caplog):
@@ -169,7 +169,7 @@ def test_notes_waiting_on_an_outage_go_as_soon_as_zendesk_answers_again(service,
     with caplog.at_level("INFO"):
         drain(courier)
     assert "Zendesk answers again" in caplog.text
-    waiting = [d for t in range(400, 406) for d in store.deliveries_for(t) if d.state == "pending"]
+    waiting = [d for t in range(400, 406) for d in store.deliveries.for_ticket(t) if d.state == "pending"]
     assert all(d.due_at <= courier.clock.now for d in waiting), "nothing waits out its backoff any longer"
     courier.clock.advance(6)
     drain(courier)
@@ -221,7 +221,7 @@ def test_racing_workers_post_each_note_exactly_once(make_app, zendesk, database_
 
 
 def test_pixel_answers_even_when_the_store_fails(app, caplog):
-    store: Store = app.extensions["store"]
+    store: Stores = app.extensions["store"]
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE opens")
     response = app.test_client().get(PIXEL)

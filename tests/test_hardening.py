@@ -47,7 +47,7 @@ def test_only_verified_opens_count_as_reads_and_leave_as_webhooks(make_app, zend
     assert sum(day["people"] for day in summary["opens_per_day"].values()) == 1
     assert summary["not_counted"] == {"rejected": 1, "unverified": 1, "deleted": 1}
     assert opens_metric(client) == {"person": 1, "rejected": 1, "unverified": 1, "deleted": 1}
-    calls = [json.loads(call.payload) for call in app.extensions["store"].webhook_calls()]
+    calls = [json.loads(call.payload) for call in app.extensions["store"].webhooks.all()]
     assert [(call["type"], call["meta"]["ticket_id"], call["meta"]["requester_id"]) for call in calls] == [
         ("open", 42, 7)
     ]
@@ -110,7 +110,7 @@ def test_erasure_must_name_what_it_erases(make_app):
     for asked in ({"no_such_key": None}, {"campaign": "None", "x": None}, {"ticket_id": None}, {"": "x"}, {"a": {}}):
         assert client.post("/api/erasure", json=asked, headers=BEARER).status_code == 400, asked
     assert client.post("/api/erasure", json={"no_such_key": "None"}, headers=BEARER).json["deleted"]["events"] == 0
-    assert len(app.extensions["store"].events()) == 1
+    assert len(app.extensions["store"].events.all()) == 1
     assert client.post("/api/erasure", json={"campaign": "november"}, headers=BEARER).json["deleted"]["events"] == 1
 
 

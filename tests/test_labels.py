@@ -144,7 +144,7 @@ def test_every_load_is_stored_with_its_label(labelled, make_app):
     load(client, OUTLOOK, OFFICE)
     load(client, APPLE_MPP, "172.224.1.1")
     drain(courier)
-    store = courier.store
-    agent, preload = store.open_by_id(1), store.open_by_id(2)
+    store = courier.stores
+    agent, preload = store.opens.by_id(1), store.opens.by_id(2)
     assert (agent.kind, agent.client, agent.state) == ("agent", "Outlook", "skipped")
     assert (preload.kind, preload.client, preload.state) == ("apple_preload", "Apple Mail", "noted")

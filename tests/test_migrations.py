@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Te
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from read_receipts.store.schema import metadata
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, current, head, upgrade
 from tests.conftest import BACKENDS, empty_database
@@ -73,7 +73,7 @@ def rows_now(engine, tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
 
 
 def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
-    store = Store(empty_url)
+    store = Stores(empty_url)
     assert upgrade(store.engine, FIRST) == (None, FIRST)
     before = fill_every_table(store.engine)
     assert set(before) == FIRST_TABLES  # every table of the first revision holds rows
@@ -87,7 +87,7 @@ def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
 
 
 def test_the_models_and_the_migrations_agree(empty_url):
-    store = Store(empty_url)
+    store = Stores(empty_url)
     upgrade(store.engine)
     with store.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -96,7 +96,7 @@ def test_the_models_and_the_migrations_agree(empty_url):
 
 
 def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog):
-    store = Store(empty_url)
+    store = Stores(empty_url)
     upgrade(store.engine, FIRST)
     before = fill_every_table(store.engine)
     with store.engine.begin() as conn:  # what create_all left: the tables, no alembic_version
@@ -110,7 +110,7 @@ def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, c
 
 
 def test_a_database_from_a_newer_release_stops_start_up_with_what_to_do(empty_url, capsys):
-    store = Store(empty_url)
+    store = Stores(empty_url)
     upgrade(store.engine)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))

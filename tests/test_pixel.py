@@ -38,7 +38,7 @@ def test_head_answers_without_a_body_or_an_open(app, zendesk):
     assert response.status_code == 200 and response.data == b""
     assert response.headers["Content-Length"] == "43"
     drain(app.extensions["courier"])
-    assert app.extensions["store"].open_by_id(1) is None and zendesk.comments == []
+    assert app.extensions["store"].opens.by_id(1) is None and zendesk.comments == []
 
 
 HOSTILE = [
@@ -100,17 +100,17 @@ def test_client_address_comes_through_the_configured_proxies_only(make_app, tmp_
     for app in (behind_proxy, direct):
         app.test_client().get("/pixel.gif?ticket_id=42&requester_id=7", headers=forwarded)
         unspool(app)
-    assert behind_proxy.extensions["store"].open_by_id(1).ip == "203.0.113.9"
-    assert direct.extensions["store"].open_by_id(1).ip == "127.0.0.1"
+    assert behind_proxy.extensions["store"].opens.by_id(1).ip == "203.0.113.9"
+    assert direct.extensions["store"].opens.by_id(1).ip == "127.0.0.1"
 
 
 def test_open_is_spooled_before_the_answer_and_stored_by_the_courier(app):
     client = app.test_client()
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers={"User-Agent": "Thunderbird/128"})
-    assert app.extensions["store"].open_by_id(1) is None
+    assert app.extensions["store"].opens.by_id(1) is None
     assert client.get("/healthz").json["spool"]["bytes"] > 0
     unspool(app)
-    stored = app.extensions["store"].open_by_id(1)
+    stored = app.extensions["store"].opens.by_id(1)
     assert (stored.ticket_id, stored.requester_id, stored.comment_id, stored.user_agent) == (
         42,
         7,

@@ -127,4 +127,4 @@ def test_requesters_on_the_opt_out_list_are_not_tracked(make_app, zendesk):
     app = make_app(OPT_OUT_REQUESTERS="7, 12")
     app.test_client().get("/pixel.gif?ticket_id=42&requester_id=7", headers=THUNDERBIRD)
     drain(app.extensions["courier"])
-    assert zendesk.comments == [] and app.extensions["store"].open_by_id(1).state == "opted_out"
+    assert zendesk.comments == [] and app.extensions["store"].opens.by_id(1).state == "opted_out"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from read_receipts.intake import spool as spooling
 from read_receipts.intake.spool import Spool
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from read_receipts.store.schema import opens, spool_segments
 
 
@@ -96,16 +96,16 @@ def test_the_writer_rolls_to_a_new_segment_by_size_and_age(spool, monkeypatch):
 def test_a_segment_is_stored_once_even_by_two_drainers(spool, sqlite_url):
     from read_receipts.delivery.spool_drain import SpoolDrain
 
-    store = Store(sqlite_url)
+    store = Stores(sqlite_url)
     for ticket in range(10):
         spool.append("o", open_record(ticket))
     spool.close()
-    first, second = SpoolDrain(store, Spool(spool.directory)), SpoolDrain(store, Spool(spool.directory))
+    first, second = SpoolDrain(store.spool, Spool(spool.directory)), SpoolDrain(store.spool, Spool(spool.directory))
     second.positions = {}
     assert first.run(time.time()) is True
     assert second.run(time.time()) is False
-    assert [store.open_by_id(i).ticket_id for i in range(1, 11)] == list(range(10))
-    assert store.open_by_id(11) is None and spool.segment_names() == []  # stored, then deleted
+    assert [store.opens.by_id(i).ticket_id for i in range(1, 11)] == list(range(10))
+    assert store.opens.by_id(11) is None and spool.segment_names() == []  # stored, then deleted
     with store.reading() as conn:  # and its position forgotten: nothing piles up
         assert conn.execute(select(spool_segments)).all() == []
     store.close()
@@ -114,36 +114,36 @@ def test_a_segment_is_stored_once_even_by_two_drainers(spool, sqlite_url):
 def test_the_courier_process_drains_live_segments_a_line_at_a_time_and_leaves_them(spool, sqlite_url):
     from read_receipts.delivery.spool_drain import SpoolDrain
 
-    store = Store(sqlite_url)
-    courier = SpoolDrain(store, Spool(spool.directory, drain_live=True))  # another process than the writer's
+    store = Stores(sqlite_url)
+    courier = SpoolDrain(store.spool, Spool(spool.directory, drain_live=True))  # another process than the writer's
     spool.append("o", open_record(1))
     spool.append("o", open_record(2))
     with open(spool.directory / spool.live, "ab") as writer:  # the writer is halfway through a third
         writer.write(b'{"k":"o","ticket_id":3')
     assert courier.run(time.time()) is True
-    assert [store.open_by_id(i).ticket_id for i in (1, 2)] == [1, 2] and store.open_by_id(3) is None
+    assert [store.opens.by_id(i).ticket_id for i in (1, 2)] == [1, 2] and store.opens.by_id(3) is None
     assert spool.segment_names() == [spool.live]  # still written to: it stays
     with open(spool.directory / spool.live, "ab") as writer:
         writer.write(b',"requester_id":7,"comment_id":1,"opened_at":1.0,"ip":null,"user_agent":null}\n')
     spool.append("o", open_record(4))
     assert courier.run(time.time()) is True
-    assert [store.open_by_id(i).ticket_id for i in (3, 4)] == [3, 4] and store.open_by_id(5) is None
+    assert [store.opens.by_id(i).ticket_id for i in (3, 4)] == [3, 4] and store.opens.by_id(5) is None
     spool.close()  # the worker rolled over (or died): the segment is sealed
     assert courier.run(time.time()) is False
-    assert spool.segment_names() == [] and store.open_by_id(5) is None  # deleted, nothing stored twice
+    assert spool.segment_names() == [] and store.opens.by_id(5) is None  # deleted, nothing stored twice
     store.close()
 
 
 def test_a_stale_position_stores_nothing(spool, sqlite_url):
     from read_receipts.store.spooling import StaleSpoolPosition
 
-    store = Store(sqlite_url)
-    store.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
+    store = Stores(sqlite_url)
+    store.spool.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
     with pytest.raises(StaleSpoolPosition):  # a courier that read the position before the first commit
-        store.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
+        store.spool.store_spooled("seg", None, 10, [{"k": "o", **open_record(1)}], time.time())
     with pytest.raises(StaleSpoolPosition):
-        store.store_spooled("seg", 0, 10, [{"k": "o", **open_record(1)}], time.time())
-    assert store.open_by_id(2) is None
+        store.spool.store_spooled("seg", 0, 10, [{"k": "o", **open_record(1)}], time.time())
+    assert store.opens.by_id(2) is None
     store.close()
 
 
@@ -171,18 +171,18 @@ def test_a_record_the_store_refuses_is_counted_and_the_rest_stored(spool, backen
     from read_receipts.delivery.spool_drain import SpoolDrain
     from tests.conftest import fresh_database
 
-    store = Store(fresh_database(backend, tmp_path))
+    store = Stores(fresh_database(backend, tmp_path))
     spool.append("o", open_record(1))
     spool.append("o", {**open_record(2), "opened_at": None})  # NOT NULL: no store takes it
     spool.append("o", {**open_record(3), "ip": "x" * 300})  # longer than the column
     spool.append("o", open_record(4))
     spool.close()
-    drain = SpoolDrain(store, Spool(spool.directory))
+    drain = SpoolDrain(store.spool, Spool(spool.directory))
     assert drain.run(time.time()) is True
     with store.reading() as conn:
         stored = set(conn.execute(select(opens.c.ticket_id)).scalars())
     assert stored >= {1, 4} and 2 not in stored  # SQLite keeps the long address; PostgreSQL refuses it too
     assert spool.segment_names() == []  # the segment is done with, not retried for ever
     assert drain.run(time.time()) is False
-    assert store.figures(time.time())["tallies"].get("spool:unreadable", 0) >= 1
+    assert store.tallies.figures(time.time())["tallies"].get("spool:unreadable", 0) >= 1
     store.close()

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from read_receipts.intake import pixel
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from read_receipts.store.schema import events, opens
 from read_receipts.store.upgrade import upgrade
 from tests.conftest import postgres_url
@@ -36,7 +36,7 @@ def postgresql_behind_proxy():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     direct = server.set(database=name).render_as_string(hide_password=False)
-    store = Store(direct)
+    store = Stores(direct)
     upgrade(store.engine)
     proxy = TcpProxy(server.port or 5432)
     yield proxy, server.set(database=name, port=proxy.port).render_as_string(hide_password=False), store
@@ -47,7 +47,7 @@ def postgresql_behind_proxy():
     admin.dispose()
 
 
-def marks(store: Store) -> list[str]:
+def marks(store: Stores) -> list[str]:
     """The marks (the `sent` value each test load carries) of the opens stored."""
     with store.reading() as conn:
         return sorted(conn.execute(select(opens.c.sent)).scalars())
@@ -91,7 +91,7 @@ def outage_env(zendesk, url: str) -> dict[str, str]:
     return {"DATABASE_URL": url, **zendesk.env(), **FAST}
 
 
-def assert_stored_once_and_noted(store: Store, zendesk, count: int) -> None:
+def assert_stored_once_and_noted(store: Stores, zendesk, count: int) -> None:
     """Every load stored exactly once, and each reply noted exactly once."""
     assert wait_until(lambda: len(marks(store)) >= count, timeout=60), f"{len(marks(store))} of {count} stored"
     assert marks(store) == expected(count), "every open stored, none twice"
@@ -190,7 +190,7 @@ def test_tracking_link_opens_and_clicks_go_through_the_spool(services, zendesk, 
     assert click.status_code == 302 and click.headers["Location"] == "https://example.com/x"
     [note] = zendesk.wait_for_notes(1, ticket_id=42)
     assert "reply #9" in note.body
-    store = Store(sqlite_url)
+    store = Stores(sqlite_url)
 
     def kinds() -> list[str]:
         with store.reading() as conn:

@@ -174,7 +174,7 @@ def test_open_pixel_answers_the_image_and_stores_the_event(tracked):
     assert response.status_code == 200 and response.data == pixel.GIF
     assert response.headers["Cache-Control"].startswith("no-store")
     unspool(app)
-    [event] = app.extensions["store"].events()
+    [event] = app.extensions["store"].events.all()
     assert (event.kind, json.loads(event.meta), event.user_agent) == (
         "open",
         {"campaign": "november"},
@@ -187,7 +187,7 @@ def test_bad_open_token_still_gets_the_image_and_no_event(tracked, path):
     app, client, _ = tracked
     response = client.get(path)
     assert response.status_code == 200 and response.data == pixel.GIF
-    assert app.extensions["store"].events() == []
+    assert app.extensions["store"].events.all() == []
 
 
 def test_click_redirects_to_the_signed_target_and_is_stored(tracked):
@@ -196,7 +196,7 @@ def test_click_redirects_to_the_signed_target_and_is_stored(tracked):
     response = client.get(url.removeprefix(BASE))
     assert response.status_code == 302 and response.headers["Location"] == "https://example.com/offer?x=1"
     unspool(app)
-    [event] = app.extensions["store"].events("click")
+    [event] = app.extensions["store"].events.all("click")
     assert event.target == "https://example.com/offer?x=1"
 
 
@@ -205,7 +205,7 @@ def test_invalid_click_token_gets_a_404_page_never_a_redirect(tracked, token):
     app, client, _ = tracked
     response = client.get(f"/c/{token}")
     assert response.status_code == 404 and "Location" not in response.headers
-    assert app.extensions["store"].events() == []
+    assert app.extensions["store"].events.all() == []
 
 
 def test_a_forged_token_for_an_evil_target_is_refused(tracked):

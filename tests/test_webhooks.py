@@ -118,7 +118,7 @@ def test_a_receiver_outage_delays_but_loses_nothing_and_a_restart_does_not_matte
     drain(restarted.extensions["courier"])
     assert sorted(event["meta"]["n"] for event in receivers[0].unique().values()) == [0, 1, 2, 3, 4]
     assert receivers[0].unique().keys() == receivers[1].unique().keys()
-    calls = restarted.extensions["store"].webhook_calls()
+    calls = restarted.extensions["store"].webhooks.all()
     assert {call.state for call in calls} == {"done"} and max(call.attempts for call in calls) >= 1
 
 
@@ -131,7 +131,7 @@ def test_a_link_cannot_choose_where_webhooks_go(hooked, receivers):
     drain(app.extensions["courier"])
     stray.close()
     assert stray.accepted == [] and len(receivers[0].accepted) == 1
-    assert {call.url for call in app.extensions["store"].webhook_calls()} == {r.url for r in receivers}
+    assert {call.url for call in app.extensions["store"].webhooks.all()} == {r.url for r in receivers}
 
 
 def test_signature_verification_refuses_tampering_and_replays():

@@ -8,7 +8,11 @@ a thousand made-up ids cost one read, not a thousand.
 
 from __future__ import annotations
 
-from read_receipts.delivery.pacing import PacedWork
+from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.zendesk import ZendeskClient
+from read_receipts.settings import Settings
+from read_receipts.store.opens import Opens
+from read_receipts.store.tickets import Tickets, TicketStatus
 
 REFRESH = 60.0  # seconds between two reads of one ticket's comments
 MAX_PAGES = 10  # pages of 100 comments, newest first, per read
@@ -17,12 +21,25 @@ MAX_PAGES = 10  # pages of 100 comments, newest first, per read
 class ReplyIds(PacedWork):
     """Reads the public comment ids of tickets whose opens name a reply not yet known."""
 
+    def __init__(
+        self,
+        opens: Opens,
+        tickets: Tickets,
+        zendesk: ZendeskClient,
+        settings: Settings,
+        pacing: Pacing,
+        lease: float,
+    ):
+        super().__init__(zendesk, settings, pacing, lease)
+        self.opens = opens
+        self.tickets = tickets
+
     def run(self, now: float) -> bool:
         """Read the comments of one ticket that opens wait on; True if Zendesk was asked."""
-        ticket_id = self.store.comments_to_read(now, REFRESH)
-        if ticket_id is None or not self.store.claim_comments_read(ticket_id, now, self.lease):
+        ticket_id = self.opens.naming_unread_comments(now, REFRESH)
+        if ticket_id is None or not self.tickets.claim_comments_read(ticket_id, now, self.lease):
             return False
-        known = set((self.store.cached_ticket(ticket_id).public_comments or "").split())
+        known = set((self.tickets.cached(ticket_id).public_comments or "").split())
         public: list[int] = []
         next_page, asked = "", False
         for _ in range(MAX_PAGES):
@@ -32,7 +49,7 @@ class ReplyIds(PacedWork):
             answer = self.zendesk.comments(ticket_id, next_page)
             self.pacing.observe(answer, now, f"reading the comments of ticket {ticket_id}")
             if answer.status == 404:
-                self.store.remember_ticket(ticket_id, None, "deleted", now)
+                self.tickets.remember(ticket_id, None, TicketStatus.DELETED, now)
                 return True
             if answer.verdict != "ok":
                 return True  # paced by the hold the failure set; read again later
@@ -41,7 +58,7 @@ class ReplyIds(PacedWork):
             if not next_page or known & {str(i) for i in ids}:
                 break  # the last page, or the newest comments already known: the rest are too
         if public or (asked and not next_page):
-            self.store.remember_comments(ticket_id, public, now)
+            self.tickets.remember_comments(ticket_id, public, now)
         return asked
 
 

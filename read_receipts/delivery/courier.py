@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from read_receipts.delivery.dead_letters import in_batch_or_alone, is_poison
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
@@ -15,15 +16,29 @@ from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
 from read_receipts.delivery.triage import BATCH, Triage
 from read_receipts.delivery.webhooks import Webhooks
-from read_receipts.delivery.zendesk import CONNECT_TIMEOUT
+from read_receipts.delivery.zendesk import CONNECT_TIMEOUT, ZendeskClient
 from read_receipts.intake.spool import Spool
 from read_receipts.labels.openers import Classifier
 from read_receipts.links import recorder as links
 from read_receipts.settings import Settings
-from read_receipts.store import Store
+from read_receipts.store import Stores
+from read_receipts.store.events import Event
 from read_receipts.store.privacy import kept_address
 
 log = logging.getLogger(__name__)
+
+
+class Wake(Protocol):
+    """What wakes a courier: a threading.Event in its own process, or the doorbell of the courier process."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
 
 __all__ = ["AUTH_RETRY", "MAX_BACKOFF", "Courier"]
 
@@ -40,33 +55,57 @@ class Courier:
 
     def __init__(
         self,
-        store: Store,
-        zendesk,
+        stores: Stores,
+        zendesk: ZendeskClient,
         settings: Settings,
         classifier: Classifier,
         clock: Callable[[], float] = time.time,
         webhooks: Webhooks | None = None,
         spool: Spool | None = None,
-        wake=None,
+        wake: Wake | None = None,
+        poll_max: float = POLL_MAX_SECONDS,
+        on_busy: Callable[[], None] | None = None,
     ):
-        self.store = store
+        """`wake` is what new work rings (the spool's wake, when this courier drains it); `poll_max`
+        the longest idle wait (shorter where nothing rings); `on_busy` is called after a round that moved something."""
+        self.stores = stores
         self.webhooks = webhooks
         self.zendesk = zendesk
         self.settings = settings
         self.clock = clock
         # What wakes the courier: an Event in its own process, or the doorbell of a courier process.
         self.wake = wake if wake is not None else threading.Event()
-        self.spool_drain = SpoolDrain(store, spool) if spool is not None else None
-        if spool is not None and spool.wake is None:
-            spool.wake = self.wake  # each spooled open wakes the courier
+        self.spool_drain = SpoolDrain(stores.spool, spool) if spool is not None else None
         # A lease outlives the one Zendesk call its holder may make; after a
         # kill -9 the work it held is picked up again once it runs out.
         self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
-        pacing = Pacing(store, zendesk, settings)
-        self.triage = Triage(store, zendesk, settings, pacing, self.lease, classifier, webhooks)
-        self.posting = Posting(store, zendesk, settings, pacing, self.lease, clock=lambda: self.clock())
-        self.poll_max = POLL_MAX_SECONDS  # the longest idle wait (shorter where nothing rings on new opens)
-        self.on_busy: Callable[[], None] | None = None  # after a round that moved something (wakes other lanes)
+        pacing = Pacing(stores.budgets, stores.tallies, zendesk, settings)
+        self.triage = Triage(
+            stores.opens,
+            stores.tickets,
+            stores.budgets,
+            stores.dead_letters,
+            zendesk,
+            settings,
+            pacing,
+            self.lease,
+            classifier,
+            webhooks,
+        )
+        self.posting = Posting(
+            stores.deliveries,
+            stores.replies,
+            stores.tickets,
+            stores.opens,
+            stores.dead_letters,
+            zendesk,
+            settings,
+            pacing,
+            self.lease,
+            clock=lambda: self.clock(),
+        )
+        self.poll_max = poll_max
+        self.on_busy = on_busy
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
@@ -177,28 +216,30 @@ class Courier:
 
     def dispatch_events(self, now: float) -> bool:
         """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
-        rows = self.store.new_events(limit=BATCH)
-        in_batch_or_alone(self.store, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id)
+        rows = self.stores.events.new(limit=BATCH)
+        in_batch_or_alone(
+            self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
+        )
         return bool(rows)
 
-    def _dispatch(self, rows, now: float) -> None:
+    def _dispatch(self, rows: list[Event], now: float) -> None:
         """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
             calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
             proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
             campaigns = {row.id: links.campaign_of(row) for row in rows}
-            self.store.dispatch_events(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
+            self.stores.events.dispatch(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
 
     def _clean_up(self, now: float) -> None:
         """Every ten minutes: forget old budget windows, and delete what is past retention."""
         self._next_cleanup = now + 600
-        self.store.forget_budgets(now - 3600)
-        expired = self.store.expire_unchecked_opens(now - self.settings.unchecked_open_ttl)
+        self.stores.budgets.forget(now - 3600)
+        expired = self.stores.opens.expire_unchecked(now - self.settings.unchecked_open_ttl)
         if expired:
             log.info("expired %d opens whose ticket could not be checked in time", expired)
         if self.settings.retention_days:
-            purged = self.store.purge(now - self.settings.retention_days * 86400)
+            purged = self.stores.privacy.purge(now - self.settings.retention_days * 86400)
             if any(purged.values()):
                 log.info("retention: deleted %s", ", ".join(f"{n} {what}" for what, n in purged.items() if n))
 

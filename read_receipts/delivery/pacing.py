@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import random
 
-from read_receipts.delivery.zendesk import Answer
+from read_receipts.delivery.zendesk import Answer, ZendeskClient
 from read_receipts.settings import Settings
-from read_receipts.store import Store
+from read_receipts.store.budgets import Budgets
+from read_receipts.store.figures import Tallies
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,9 @@ REQUESTER_SHARE = 0.5  # of ZENDESK_UPDATES_PER_MINUTE, the most one requester's
 class Pacing:
     """Keeps every worker's Zendesk calls within the account's limits and away from a failing Zendesk."""
 
-    def __init__(self, store: Store, zendesk, settings: Settings):
-        self.store = store
+    def __init__(self, budgets: Budgets, tallies: Tallies, zendesk: ZendeskClient, settings: Settings):
+        self.budgets = budgets
+        self.tallies = tallies
         self.zendesk = zendesk
         self.settings = settings
         self._failing = False  # the last call of this worker failed
@@ -41,7 +43,7 @@ class Pacing:
         """
         if self.zendesk.dry_run:
             return 0.0
-        held = self.store.held_until("zendesk")
+        held = self.budgets.held_until("zendesk")
         if held > now:
             return held - now
         wanted = [("requests", 60.0, self.settings.requests_per_minute)]
@@ -54,7 +56,7 @@ class Pacing:
             ]
             if requester is not None:  # one requester's many tickets take at most their share
                 wanted.append((f"requester:{requester}", 60.0, self.requester_share()))
-        return self.store.take(wanted, now)
+        return self.budgets.take(wanted, now)
 
     def requester_share(self) -> int:
         """The notes a minute any one requester's tickets may take together: half the account's."""
@@ -73,34 +75,34 @@ class Pacing:
     def checks_spent(self, now: float) -> bool:
         """Whether checks used their share of the current minute."""
         key, window, limit = self.check_budgets(None)[0]
-        return self.store.budget_used(key, window, now) >= limit
+        return self.budgets.used(key, window, now) >= limit
 
     def networks_spent(self, networks: set[str | None], now: float) -> set[str | None]:
         """The networks that used their part of the checks' share this minute."""
         spent = set()
         for network in networks:
             key, window, limit = self.check_budgets(network)[1]
-            if self.store.budget_used(key, window, now) >= limit:
+            if self.budgets.used(key, window, now) >= limit:
                 spent.add(network)
         return spent
 
     def observe(self, answer: Answer, now: float, doing: str) -> None:
         """Log a failed call and pause every worker when Zendesk asks or fails."""
         verdict = answer.verdict
-        self.store.tally({f"zendesk:{answer.status or 'no answer'}": 1})
+        self.tallies.tally({f"zendesk:{answer.status or 'no answer'}": 1})
         if verdict in ("ok", "final"):
             if self._failing:  # Zendesk is back: what waited on it goes now, paced by the budgets
                 log.info("Zendesk answers again; retrying waiting notes and checks now")
-                self.store.retry_waiting_now(now)
+                self.budgets.retry_waiting_now(now)
             self._failing = False
             return
         self._failing = True
         if verdict == "throttled":
             pause = answer.retry_after if answer.retry_after is not None else 60.0
-            self.store.hold("zendesk", now + pause)
+            self.budgets.hold("zendesk", now + pause)
             log.warning("Zendesk rate limit while %s: pausing all calls for %.0f s", doing, pause)
         elif verdict == "auth":
-            self.store.hold("zendesk", now + 60)
+            self.budgets.hold("zendesk", now + 60)
             log.error(
                 "Zendesk refused the credentials while %s (%s): check ZENDESK_EMAIL and "
                 "ZENDESK_API_TOKEN (or ZENDESK_OAUTH_TOKEN), and that the user is an agent or admin "
@@ -111,7 +113,7 @@ class Pacing:
                 AUTH_RETRY // 60,
             )
         elif verdict == "retry":
-            self.store.hold("zendesk", now + SHORT_HOLD)
+            self.budgets.hold("zendesk", now + SHORT_HOLD)
             log.warning("Zendesk failed while %s (%s); will retry", doing, answer.describe())
 
     def retry_delay(self, answer: Answer, attempts: int) -> float:
@@ -126,8 +128,7 @@ class Pacing:
 class PacedWork:
     """Work that calls Zendesk through the shared pacing, under leases of `lease` seconds."""
 
-    def __init__(self, store: Store, zendesk, settings: Settings, pacing: Pacing, lease: float):
-        self.store = store
+    def __init__(self, zendesk: ZendeskClient, settings: Settings, pacing: Pacing, lease: float):
         self.zendesk = zendesk
         self.settings = settings
         self.pacing = pacing

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from read_receipts.delivery.courier import Courier
+from collections.abc import Callable
+
+from read_receipts.delivery.courier import POLL_MAX_SECONDS, Courier, Wake
 from read_receipts.delivery.webhooks import Webhooks
-from read_receipts.delivery.zendesk import DryRun, Zendesk
+from read_receipts.delivery.zendesk import DryRun, Zendesk, ZendeskClient
 from read_receipts.intake.spool import Spool
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.settings import Settings
-from read_receipts.store import Store
+from read_receipts.store import Stores
 
 
-def courier_for(settings: Settings, store: Store, spool: Spool | None, wake=None) -> Courier:
+def zendesk_for(settings: Settings) -> ZendeskClient:
+    """The Zendesk account of the settings, or a dry run that logs notes when no credentials are set."""
+    if settings.dry_run:
+        return DryRun()
+    return Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
+
+
+def courier_for(
+    settings: Settings,
+    stores: Stores,
+    spool: Spool | None,
+    wake: Wake | None = None,
+    poll_max: float = POLL_MAX_SECONDS,
+    on_busy: Callable[[], None] | None = None,
+) -> Courier:
     """A courier posting to Zendesk (or logging, in a dry run), labelling with the shipped ranges and IGNORE_IPS."""
-    zendesk = (
-        DryRun() if settings.dry_run else Zendesk(settings.zendesk_url, settings.zendesk_auth, settings.zendesk_timeout)
-    )
     classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
-    webhooks = Webhooks(store, settings.webhook_urls, settings.webhook_secret, classifier)
-    return Courier(store, zendesk, settings, classifier, webhooks=webhooks, spool=spool, wake=wake)
+    webhooks = Webhooks(
+        stores.webhooks, stores.dead_letters, settings.webhook_urls, settings.webhook_secret, classifier
+    )
+    return Courier(
+        stores,
+        zendesk_for(settings),
+        settings,
+        classifier,
+        webhooks=webhooks,
+        spool=spool,
+        wake=wake,
+        poll_max=poll_max,
+        on_busy=on_busy,
+    )

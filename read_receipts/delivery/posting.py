@@ -8,11 +8,17 @@ from collections.abc import Callable
 from read_receipts.delivery import notes
 from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
-from read_receipts.delivery.triage import FINAL_TICKET_STATES
-from read_receipts.delivery.zendesk import Answer
+from read_receipts.delivery.zendesk import Answer, ZendeskClient
 from read_receipts.labels.openers import PERSON
 from read_receipts.settings import Settings
-from read_receipts.store import Store
+from read_receipts.store.dead_letters import DeadLetters
+from read_receipts.store.deliveries import Deliveries, Delivery, DeliveryState
+from read_receipts.store.opens import Opens
+from read_receipts.store.replies import NoteKind, Replies, Reply
+from read_receipts.store.tickets import Tickets, TicketStatus
+
+# What each final answer of Zendesk says of the ticket.
+GONE = {404: TicketStatus.DELETED, 422: TicketStatus.CLOSED}
 
 log = logging.getLogger(__name__)
 
@@ -21,47 +27,62 @@ class Posting(PacedWork):
     """Posts queued notes to Zendesk as private comments, one at a time."""
 
     def __init__(
-        self, store: Store, zendesk, settings: Settings, pacing: Pacing, lease: float, clock: Callable[[], float]
+        self,
+        deliveries: Deliveries,
+        replies: Replies,
+        tickets: Tickets,
+        opens: Opens,
+        dead_letters: DeadLetters,
+        zendesk: ZendeskClient,
+        settings: Settings,
+        pacing: Pacing,
+        lease: float,
+        clock: Callable[[], float],
     ):
-        super().__init__(store, zendesk, settings, pacing, lease)
+        super().__init__(zendesk, settings, pacing, lease)
+        self.deliveries = deliveries
+        self.replies = replies
+        self.tickets = tickets
+        self.opens = opens
+        self.dead_letters = dead_letters
         self.clock = clock
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
         shares = None if self.zendesk.dry_run else (self.settings.updates_per_ticket, self.pacing.requester_share())
-        rows = self.store.claim_deliveries(now, self.lease, limit=1, shares=shares)
+        rows = self.deliveries.claim(now, self.lease, limit=1, shares=shares)
         return any(self._deliver_or_set_aside(row, now) for row in rows)
 
-    def _deliver_or_set_aside(self, row, now: float) -> bool:
+    def _deliver_or_set_aside(self, row: Delivery, now: float) -> bool:
         """Deliver one note; a delivery our own code fails on is set aside, and the others go on."""
-        return or_set_aside(self.store, "deliveries", row.id, lambda: self._deliver(row, now), fallback=True)
+        return or_set_aside(self.dead_letters, "deliveries", row.id, lambda: self._deliver(row, now), fallback=True)
 
-    def _deliver(self, row, now: float) -> bool:
+    def _deliver(self, row: Delivery, now: float) -> bool:
         """Post one note and record the outcome."""
-        reply = self.store.reply(row.ticket_id, row.reply_key)
-        if row.kind == "summary" and reply.opens_noted == 0:
-            self.store.postpone_delivery(row, now + 30)  # the first note goes first
+        reply = self.replies.get(row.ticket_id, row.reply_key)
+        if row.kind == NoteKind.SUMMARY and reply.opens_noted == 0:
+            self.deliveries.postpone(row, now + 30)  # the first note goes first
             return False
         covered, body = self._note_text(row, reply)
         finish = self._finisher(row, covered)
         if not body:
-            return finish("skipped", None, "")
-        ticket = self.store.cached_ticket(row.ticket_id)
-        if ticket is not None and ticket.status in FINAL_TICKET_STATES:
-            return finish("failed", None, f"ticket is {ticket.status}")
+            return finish(DeliveryState.SKIPPED, None, "")
+        ticket = self.tickets.cached(row.ticket_id)
+        if ticket is not None and ticket.final:
+            return finish(DeliveryState.FAILED, None, f"ticket is {ticket.status}")
         wait = self.pacing.gate(now, row.ticket_id, ticket.requester_id if ticket is not None else None)
         if wait:  # back when the budget that refused frees, not re-examined every few seconds
-            self.store.postpone_delivery(row, now + wait)
+            self.deliveries.postpone(row, now + wait)
             return False
         answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
         self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")
         return self._settle_note(row, answer, finish)
 
-    def _note_text(self, row, reply) -> tuple[int, str]:
+    def _note_text(self, row: Delivery, reply: Reply) -> tuple[int, str]:
         """Return the opens a note covers and its words ('' when nothing is left to say)."""
         zone = self.settings.note_timezone
-        if row.kind == "first":
-            opened = self.store.open_by_id(row.open_id)
+        if row.kind == NoteKind.FIRST:
+            opened = self.opens.by_id(row.open_id)
             kind, client = opened.kind or PERSON, opened.client or ""
             return 1, notes.first_open(opened.opened_at, row.reply_key, zone, kind, client, reply.sent_at)
         count = reply.opens - reply.opens_noted
@@ -69,27 +90,26 @@ class Posting(PacedWork):
             return reply.opens, ""
         return reply.opens, notes.more_opens(count, reply.last_open_at, row.reply_key, zone)
 
-    def _finisher(self, row, covered: int):
+    def _finisher(self, row: Delivery, covered: int) -> Callable[[DeliveryState, int | None, str], bool]:
         """Bind the arguments every final outcome of one delivery shares."""
 
-        def finish(state: str, status: int | None, error: str) -> bool:
+        def finish(state: DeliveryState, status: int | None, error: str) -> bool:
             """Record the delivery's final outcome; True, for it was settled."""
-            self.store.finish_delivery(row, state, self.clock(), self.settings.note_interval, covered, status, error)
+            self.deliveries.finish(row, state, self.clock(), self.settings.note_interval, covered, status, error)
             return True
 
         return finish
 
-    def _settle_note(self, row, answer: Answer, finish) -> bool:
+    def _settle_note(self, row: Delivery, answer: Answer, finish) -> bool:
         """Record a posted, refused or failed note."""
         if answer.verdict == "ok":
             log.info("note added to ticket %s (%s)", row.ticket_id, row.kind)
-            return finish("logged" if self.zendesk.dry_run else "done", answer.status, "")
+            return finish(DeliveryState.LOGGED if self.zendesk.dry_run else DeliveryState.DONE, answer.status, "")
         if answer.verdict == "final":
-            if answer.status in (404, 422):
-                status = "deleted" if answer.status == 404 else "closed"
-                self.store.remember_ticket(row.ticket_id, None, status, self.clock())
+            if answer.status in GONE:
+                self.tickets.remember(row.ticket_id, None, GONE[answer.status], self.clock())
             log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
-            return finish("failed", answer.status, answer.describe())
+            return finish(DeliveryState.FAILED, answer.status, answer.describe())
         due = self.clock() + self.pacing.retry_delay(answer, row.attempts)
-        self.store.release_delivery(row, due, answer.status, answer.describe())
+        self.deliveries.release(row, due, answer.status, answer.describe())
         return False

@@ -9,8 +9,7 @@ import time
 from sqlalchemy.exc import StatementError
 
 from read_receipts.intake.spool import Segment, Spool
-from read_receipts.store import Store
-from read_receipts.store.spooling import StaleSpoolPosition, refused_record
+from read_receipts.store.spooling import SpoolStore, StaleSpoolPosition, refused_record
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ LOSS_TALLY_SECONDS = 1.0  # a request worker adds its spool losses to the store'
 LOSS_RETRY_SECONDS = 5.0  # ... and tries again this often while the store is away
 
 
-def tally_losses(store: Store, spool: Spool) -> None:
+def tally_losses(store: SpoolStore, spool: Spool) -> None:
     """Add the records the spool could not take to the store's tally; kept for later if the store is away."""
     lost = spool.take_lost()
     if lost:
@@ -31,12 +30,16 @@ def tally_losses(store: Store, spool: Spool) -> None:
 
 
 class LossTally:
-    """In a request worker whose courier is another process: a thread that tallies the spool's losses."""
+    """In a request worker whose courier is another process: a thread that tallies the spool's losses.
 
-    def __init__(self, store: Store, spool: Spool):
-        self.store, self.spool = store, spool
-        self.lost = threading.Event()
-        spool.on_loss = self.lost.set
+    `lost` is the Event the spool sets on each loss (its on_loss).
+    """
+
+    def __init__(self, store: SpoolStore, spool: Spool, lost: threading.Event):
+        self.store, self.spool, self.lost = store, spool, lost
+
+    def start(self) -> None:
+        """Start tallying, in a daemon thread."""
         threading.Thread(target=self._loop, name="spool-losses", daemon=True).start()
 
     def _loop(self) -> None:
@@ -60,7 +63,7 @@ class LossTally:
 class SpoolDrain:
     """Drains this process's segment, and any segment of the instance that no writer holds any more."""
 
-    def __init__(self, store: Store, spool: Spool):
+    def __init__(self, store: SpoolStore, spool: Spool):
         self.store = store
         self.spool = spool
         self.positions: dict[str, int] = {}  # how far segments were stored, as this process last knew

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from time import time
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -44,6 +45,28 @@ class Answer:
             return self.error
         detail = _error_detail(self.body)
         return f"HTTP {self.status}" + (f": {detail}" if detail else "")
+
+
+class ZendeskClient(Protocol):
+    """What the courier asks of Zendesk: implemented by Zendesk (the account) and DryRun (no credentials)."""
+
+    dry_run: bool  # True: nothing is checked against, notes are only logged
+
+    def ticket(self, ticket_id: int) -> Answer:
+        """Read a ticket (requester, status and tags)."""
+        ...
+
+    def comments(self, ticket_id: int, next_page: str = "") -> Answer:
+        """Read one page of a ticket's comments, newest first."""
+        ...
+
+    def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
+        """Add an internal comment to a ticket, optionally tagging it."""
+        ...
+
+    def me(self) -> Answer:
+        """Read the authenticated user (the cheapest credentials check)."""
+        ...
 
 
 class Zendesk:

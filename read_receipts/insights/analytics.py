@@ -10,8 +10,8 @@ from sqlalchemy import and_, case, func, or_, select
 
 from read_receipts.labels.openers import PERSON
 from read_receipts.links.recorder import stored_meta_dict
-from read_receipts.store import Store
-from read_receipts.store.counting import NOT_READS
+from read_receipts.store.database import Database
+from read_receipts.store.opens import NOT_READS
 from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies, replies_sent
 
 # Time from a reply to its first reading, in buckets people think in.
@@ -58,7 +58,7 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def summary(store: Store, when: Period) -> dict:
+def summary(store: Database, when: Period) -> dict:
     """Every figure of the dashboard's main page for a period."""
     with store.reading() as conn:
         per_day = {day: {"people": 0, "machines": 0} for day in when.days()}
@@ -188,7 +188,7 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def timeline(store: Store, ticket_id: int) -> list[dict]:
+def timeline(store: Database, ticket_id: int) -> list[dict]:
     """A ticket's opens and link events, oldest first."""
     with store.reading() as conn:
         found = [_open_row(row) for row in conn.execute(select(opens).where(opens.c.ticket_id == ticket_id))]
@@ -205,7 +205,7 @@ def timeline(store: Store, ticket_id: int) -> list[dict]:
     return sorted(found, key=lambda item: item["at"])
 
 
-def listing(store: Store, source: str, filters: dict, after_id: int, limit: int) -> list[dict]:
+def listing(store: Database, source: str, filters: dict, after_id: int, limit: int) -> list[dict]:
     """A page of opens or events matching filters, by id (keyset pagination)."""
     table = opens if source == "opens" else events
     stamp = opens.c.opened_at if source == "opens" else events.c.occurred_at

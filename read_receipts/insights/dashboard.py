@@ -198,7 +198,7 @@ def erasure():
         ticket_id, requester_id, meta = _erasure_request(request.get_json(silent=True))
     except ValueError as error:
         return jsonify(error={"status": 400, "message": str(error)}), 400
-    return jsonify(deleted=_store().erase(ticket_id, requester_id, meta)), 200
+    return jsonify(deleted=_store().privacy.erase(ticket_id, requester_id, meta)), 200
 
 
 def _erasure_request(asked) -> tuple[int | None, int | None, dict]:
@@ -251,7 +251,7 @@ def reply_sent():
         return jsonify(error={"status": 400, "message": 'send {"ticket_id", "comment_id", "sent"}'}), 400
     reply_key = pixel.zendesk_id(str(sent.get("comment_id", ""))) or 0
     sent_at = pixel.sent_time(str(sent.get("sent", ""))) or datetime.now().timestamp()
-    known = not _store().record_reply_sent(ticket_id, reply_key, sent_at)
+    known = not _store().events.record_reply_sent(ticket_id, reply_key, sent_at)
     return jsonify(recorded=not known), 200
 
 

@@ -18,7 +18,7 @@ dead_letters_page = Blueprint("dead_letters", __name__, template_folder="templat
 def list_page():
     """List the dead rows of every kind, with their errors."""
     store = current_app.extensions["store"]
-    return render_template("dead_letters.html", rows=store.dead_letters(), counts=store.dead_counts())
+    return render_template("dead_letters.html", rows=store.dead_letters.listing(), counts=store.dead_letters.counts())
 
 
 @dead_letters_page.post("/dashboard/dead-letters/<kind>/<int:row_id>/<action>")
@@ -31,10 +31,10 @@ def act(kind: str, row_id: int, action: str):
         return Response("not found\n", 404, mimetype="text/plain")
     store = current_app.extensions["store"]
     if action == "retry":
-        store.retry_dead(kind, [row_id], time.time())
+        store.dead_letters.retry(kind, [row_id], time.time())
         current_app.extensions["courier"].wake.set()
     else:
-        store.delete_dead(kind, [row_id])
+        store.dead_letters.delete(kind, [row_id])
     return redirect("/dashboard/dead-letters", 303)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from read_receipts.store import Store
+from read_receipts.store import Stores
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 log = logging.getLogger(__name__)
@@ -18,13 +18,13 @@ log = logging.getLogger(__name__)
 class StoreCollector:
     """Turns the store's tallies and queues into metric families."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Stores):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
         """Yield every metric, from one read of the store (none while it is away: the spool's still are)."""
         try:
-            figures = self.store.figures(time.time())
+            figures = self.store.tallies.figures(time.time())
         except Exception as error:
             log.warning("metrics: the store is unreachable (%s)", str(error).splitlines()[0][:200])
             return
@@ -59,7 +59,7 @@ class StoreCollector:
         dead = GaugeMetricFamily(
             "read_receipts_dead_letters", "Work set aside after a failure, by table.", labels=["table"]
         )
-        for table, count in sorted(self.store.dead_counts().items()):
+        for table, count in sorted(self.store.dead_letters.counts().items()):
             dead.add_metric([table], count)
         yield dead
 
@@ -97,7 +97,7 @@ def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], pre
     return family
 
 
-def exposition(store: Store, courier) -> bytes:
+def exposition(store: Stores, courier) -> bytes:
     """Render the metrics in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store))

@@ -98,13 +98,13 @@ def _parse(line: bytes) -> dict | None:
 class Spool:
     """This process's live segment, and the segments in the spool directory."""
 
-    def __init__(self, directory: str | Path, drain_live: bool = False):
+    def __init__(self, directory: str | Path, drain_live: bool = False, wake=None, on_loss=None):
         self.directory = Path(directory)
         self.drain_live = drain_live  # the courier process: read segments other processes still write
-        self.wake = None  # set on each append: the courier's Event, or the doorbell of its process
+        self.wake = wake  # set on each append: the courier's Event, or the doorbell of its process
         self.live = ""  # the name of the segment this process appends to
         self.lost = 0  # records that could not be spooled, not yet added to the store's tally
-        self.on_loss = None  # called after a loss is counted, where no courier of this process takes the tally
+        self.on_loss = on_loss  # called after a loss is counted, where no courier of this process takes the tally
         self._lock = threading.Lock()  # appends from several request threads stay whole
         self._fd, self._pid, self._size, self._rolls_at = -1, 0, 0, 0.0
         self._next_loss_log, self._last_loss = 0.0, -LOSS_LOG_SECONDS

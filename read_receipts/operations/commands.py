@@ -189,5 +189,5 @@ def erase_command(ticket_id: int | None, requester_id: int | None, pairs: tuple[
     """Delete everything stored for a ticket, a requester or a campaign, and say what was deleted."""
     if ticket_id is None and requester_id is None and not pairs:
         raise click.UsageError("say what to erase: --ticket, --requester or --meta (e.g. --meta campaign=november)")
-    removed = current_app.extensions["store"].erase(ticket_id, requester_id, _meta(pairs))
+    removed = current_app.extensions["store"].privacy.erase(ticket_id, requester_id, _meta(pairs))
     click.echo("Deleted: " + ", ".join(f"{count} {what}" for what, count in removed.items()) + ".")

@@ -22,7 +22,7 @@ def _store():
 @click.option("--kind", type=KIND, help="Only this kind of work.")
 def list_command(kind: str | None) -> None:
     """Print each dead row: its kind, id and error."""
-    rows = _store().dead_letters(kind, limit=1000)
+    rows = _store().dead_letters.listing(kind, limit=1000)
     for name, row in rows:
         error = row.error if name in ("opens", "events") else row.last_error
         click.echo(f"{name}\t{row.id}\t{error}")
@@ -35,7 +35,7 @@ def list_command(kind: str | None) -> None:
 @click.argument("ids", type=click.IntRange(min=1), nargs=-1)
 def retry_command(kind: str, ids: tuple[int, ...]) -> None:
     """Put dead rows of KIND back in line (the ids given, or all of them)."""
-    count = _store().retry_dead(kind, ids or None, time.time())
+    count = _store().dead_letters.retry(kind, ids or None, time.time())
     click.echo(f"{count} {kind} back in line.")
 
 
@@ -44,5 +44,5 @@ def retry_command(kind: str, ids: tuple[int, ...]) -> None:
 @click.argument("ids", type=click.IntRange(min=1), nargs=-1)
 def delete_command(kind: str, ids: tuple[int, ...]) -> None:
     """Delete dead rows of KIND (the ids given, or all of them)."""
-    count = _store().delete_dead(kind, ids or None)
+    count = _store().dead_letters.delete(kind, ids or None)
     click.echo(f"{count} {kind} deleted.")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from read_receipts.intake import spool
 from read_receipts.settings import Settings
-from read_receipts.store import Store
+from read_receipts.store.database import Database
 from read_receipts.store.upgrade import SchemaError, check_current, upgrade
 
 log = logging.getLogger("read_receipts")
@@ -25,7 +25,7 @@ def prepare_store(settings: Settings) -> None:
         spool_dir = spool.prepare(settings.spool_dir)
     except spool.SpoolError as error:
         _stop(str(error))
-    store = Store(settings.database_url)
+    store = Database(settings.database_url)
     try:
         if settings.auto_upgrade:
             upgrade(store.engine)

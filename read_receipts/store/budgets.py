@@ -8,10 +8,13 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database, insert_ignore
-from read_receipts.store.schema import budgets, deliveries, holds, tickets
+from read_receipts.store.deliveries import retry_failed_now as retry_notes_now
+from read_receipts.store.holds import end_hold, take_hold
+from read_receipts.store.schema import budgets, holds
+from read_receipts.store.tickets import retry_failed_now as retry_checks_now
 
 
-class BudgetStore(Database):
+class Budgets(Database):
     """Fixed-window budgets of calls, pauses of all calls, and the work waiting on them."""
 
     def take(self, budgets_wanted: Sequence[tuple[str, float, int]], now: float) -> float:
@@ -32,13 +35,13 @@ class BudgetStore(Database):
             return max(0.5, (start or now) + window - now)
         return 0.0
 
-    def budget_used(self, key: str, window: float, now: float) -> int:
+    def used(self, key: str, window: float, now: float) -> int:
         """Return how much of a budget its current window has used (0 once the window ended)."""
         with self.reading() as conn:
             row = conn.execute(select(budgets.c.window_start, budgets.c.used).where(budgets.c.key == key)).first()
         return row.used if row is not None and row.window_start + window > now else 0
 
-    def forget_budgets(self, before: float) -> None:
+    def forget(self, before: float) -> None:
         """Drop budget windows and holds that ended long ago (per-ticket keys pile up)."""
         with self.engine.begin() as conn:
             conn.execute(budgets.delete().where(budgets.c.window_start < before))
@@ -50,6 +53,16 @@ class BudgetStore(Database):
             insert_ignore(conn, holds, key=key, until=until)
             conn.execute(update(holds).where(holds.c.key == key, holds.c.until < until).values(until=until))
 
+    def lease(self, key: str, now: float, lease: float) -> float | None:
+        """Become the one holder of a key (of any worker and instance) for `lease` seconds; when it ends, or None."""
+        with self.engine.begin() as conn:
+            return now + lease if take_hold(conn, key, now, lease) else None
+
+    def end_lease(self, key: str, until: float) -> None:
+        """Give a lease back before it runs out."""
+        with self.engine.begin() as conn:
+            end_hold(conn, key, until)
+
     def held_until(self, key: str) -> float:
         """Return when a hold ends (0 when none)."""
         with self.reading() as conn:
@@ -58,16 +71,8 @@ class BudgetStore(Database):
     def retry_waiting_now(self, now: float) -> None:
         """Make every delivery and ticket check waiting after a failure due now."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.state == "pending", deliveries.c.attempts > 0, deliveries.c.due_at > now)
-                .values(due_at=now)
-            )
-            conn.execute(
-                update(tickets)
-                .where(tickets.c.status == "checking", tickets.c.attempts > 0, tickets.c.retry_at > now)
-                .values(retry_at=now)
-            )
+            retry_notes_now(conn, now)
+            retry_checks_now(conn, now)
 
 
 class _Refused(Exception):

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
+from dataclasses import fields
+from typing import Self
 
 from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 OPEN_COLUMNS = ("ticket_id", "requester_id", "comment_id", "opened_at", "ip", "user_agent", "sent", "signed")
 EVENT_COLUMNS = ("kind", "occurred_at", "ip", "user_agent", "meta", "target")
 
 
 class Database:
-    """The engine and the connections every job of the store shares."""
+    """The engine and the connections every part of the store shares."""
 
-    def __init__(self, url: str):
-        self.engine = _engine(url)
+    def __init__(self, source: str | Database):
+        """Open the store at a URL, or share the engine of another part of the store."""
+        self.engine = source.engine if isinstance(source, Database) else _engine(source)
 
     def close(self) -> None:
         """Close every connection."""
@@ -31,6 +35,22 @@ class Database:
     def reading(self) -> Connection:
         """Open a connection for reads (on SQLite, without taking the write lock)."""
         return self.engine.connect().execution_options(deferred_begin=True)
+
+
+class Record:
+    """A typed row: a dataclass built from the columns it names (other columns are left out)."""
+
+    @classmethod
+    def of(cls, row: Row) -> Self:
+        """The record of one row."""
+        mapping = row._mapping
+        return cls(**{name: mapping[name] for name in _field_names(cls) if name in mapping})
+
+
+@functools.cache
+def _field_names(record: type) -> tuple[str, ...]:
+    """The fields of a record type (looked up once: triage builds thousands of records a round)."""
+    return tuple(field.name for field in fields(record))
 
 
 def dialect(conn: Connection):

@@ -3,72 +3,90 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.engine import Row
 
-from read_receipts.store.database import Database
+from read_receipts.store.database import Database, Record
+from read_receipts.store.deliveries import Delivery, DeliveryState
+from read_receipts.store.events import Event, EventState
+from read_receipts.store.opens import Open, OpenState
 from read_receipts.store.schema import deliveries, events, opens, webhooks
+from read_receipts.store.webhook_calls import WebhookCall, WebhookState
 
-# Each kind of work: its table, the state it waits in, and the column that keeps its error.
-DEAD_KINDS: dict[str, tuple[Table, str, str]] = {
-    "opens": (opens, "new", "error"),
-    "events": (events, "new", "error"),
-    "deliveries": (deliveries, "pending", "last_error"),
-    "webhooks": (webhooks, "pending", "last_error"),
+
+@dataclass(frozen=True)
+class DeadKind:
+    """One kind of work that can be set aside: its table and record, the states it moves between, its error column."""
+
+    table: Table
+    record: type[Record]
+    waiting: str  # the state it waits in, and goes back to when retried
+    dead: str
+    error_column: str
+
+
+# The states named here are each queue's own (its module's enum): the moves in and out of `dead`.
+DEAD_KINDS: dict[str, DeadKind] = {
+    "opens": DeadKind(opens, Open, OpenState.NEW, OpenState.DEAD, "error"),
+    "events": DeadKind(events, Event, EventState.NEW, EventState.DEAD, "error"),
+    "deliveries": DeadKind(deliveries, Delivery, DeliveryState.PENDING, DeliveryState.DEAD, "last_error"),
+    "webhooks": DeadKind(webhooks, WebhookCall, WebhookState.PENDING, WebhookState.DEAD, "last_error"),
 }
-DEAD = "dead"
 
 
-class DeadLetterStore(Database):
+class DeadLetters(Database):
     """Setting aside, listing, retrying and deleting the rows the courier failed on."""
 
     def set_aside(self, kind: str, row_id: int, error: str) -> bool:
         """Move one waiting row to `dead` with its error; False if it was not waiting any more."""
-        table, waiting, error_column = DEAD_KINDS[kind]
+        dead = DEAD_KINDS[kind]
         with self.engine.begin() as conn:
             moved = conn.execute(
-                update(table)
-                .where(table.c.id == row_id, table.c.state == waiting)
-                .values({"state": DEAD, error_column: error[:300]})
+                update(dead.table)
+                .where(dead.table.c.id == row_id, dead.table.c.state == dead.waiting)
+                .values({"state": dead.dead, dead.error_column: error[:300]})
             )
             return moved.rowcount == 1
 
-    def dead_letters(self, kind: str | None = None, limit: int = 100) -> list[tuple[str, Row]]:
-        """Return dead rows as (kind, row), oldest first within each kind."""
+    def listing(self, kind: str | None = None, limit: int = 100) -> list[tuple[str, Record]]:
+        """Return dead rows as (kind, record), oldest first within each kind."""
         found = []
         with self.reading() as conn:
-            for name, (table, _, _) in DEAD_KINDS.items():
+            for name, dead in DEAD_KINDS.items():
                 if kind in (None, name):
-                    query = select(table).where(table.c.state == DEAD).order_by(table.c.id).limit(limit)
-                    found += [(name, row) for row in conn.execute(query)]
+                    table = dead.table
+                    query = select(table).where(table.c.state == dead.dead).order_by(table.c.id).limit(limit)
+                    found += [(name, dead.record.of(row)) for row in conn.execute(query)]
         return found
 
-    def dead_counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         """Count the dead rows of each kind."""
         with self.reading() as conn:
             return {
-                name: conn.execute(select(func.count()).select_from(table).where(table.c.state == DEAD)).scalar_one()
-                for name, (table, _, _) in DEAD_KINDS.items()
+                name: conn.execute(
+                    select(func.count()).select_from(dead.table).where(dead.table.c.state == dead.dead)
+                ).scalar_one()
+                for name, dead in DEAD_KINDS.items()
             }
 
-    def retry_dead(self, kind: str, ids: Sequence[int] | None, now: float) -> int:
+    def retry(self, kind: str, ids: Sequence[int] | None, now: float) -> int:
         """Put dead rows back to wait for the courier (all of a kind when `ids` is None); return how many."""
-        table, waiting, _ = DEAD_KINDS[kind]
-        values = {"state": waiting}
-        if "due_at" in table.c:  # an outbox row: due now, with fresh tries
+        dead = DEAD_KINDS[kind]
+        values = {"state": dead.waiting}
+        if "due_at" in dead.table.c:  # an outbox row: due now, with fresh tries
             values |= {"due_at": now, "attempts": 0, "lease_until": 0}
         with self.engine.begin() as conn:
-            return conn.execute(update(table).where(*_chosen(table, ids)).values(values)).rowcount
+            return conn.execute(update(dead.table).where(*_chosen(dead, ids)).values(values)).rowcount
 
-    def delete_dead(self, kind: str, ids: Sequence[int] | None) -> int:
+    def delete(self, kind: str, ids: Sequence[int] | None) -> int:
         """Delete dead rows (all of a kind when `ids` is None); return how many."""
-        table = DEAD_KINDS[kind][0]
+        dead = DEAD_KINDS[kind]
         with self.engine.begin() as conn:
-            return conn.execute(table.delete().where(*_chosen(table, ids))).rowcount
+            return conn.execute(dead.table.delete().where(*_chosen(dead, ids))).rowcount
 
 
-def _chosen(table: Table, ids: Sequence[int] | None) -> tuple:
+def _chosen(dead: DeadKind, ids: Sequence[int] | None) -> tuple:
     """The where clause of the dead rows named (or of all of them)."""
-    dead = table.c.state == DEAD
-    return (dead,) if ids is None else (dead, table.c.id.in_(list(ids)))
+    is_dead = dead.table.c.state == dead.dead
+    return (is_dead,) if ids is None else (is_dead, dead.table.c.id.in_(list(ids)))

@@ -2,33 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy import bindparam, select, update
 
-from read_receipts.store.database import Database, insert_ignore
+from read_receipts.store.database import Database, Record, insert_ignore
+from read_receipts.store.opens import add_proven
 from read_receipts.store.rollups import add_counts
-from read_receipts.store.schema import campaign_events, events, opens, replies_sent, webhooks
+from read_receipts.store.schema import campaign_events, events, replies_sent
+from read_receipts.store.webhook_calls import Call, queue_calls
 
 
-class EventStore(Database):
-    """Reads and writes of tracking events and of replies sent."""
+class EventState(StrEnum):
+    """Where a tracking-link event is: waiting for dispatch, or dispatched."""
 
-    def events(self, kind: str | None = None) -> Sequence[Row]:
+    NEW = "new"
+    QUEUED = "queued"  # its webhook calls and the ticket open it proves are queued
+    DEAD = "dead"  # dispatch failed on it: see error
+
+
+@dataclass(frozen=True)
+class Event(Record):
+    """One tracking-link open or click."""
+
+    id: int
+    kind: str  # open | click
+    occurred_at: float
+    ip: str | None
+    user_agent: str | None
+    meta: str  # the link's metadata, as JSON
+    target: str | None  # where a click went
+    state: str
+    error: str | None
+
+
+class Events(Database):
+    """Reads and dispatch of tracking events, and the replies Zendesk says it sent."""
+
+    def all(self, kind: str | None = None) -> list[Event]:
         """Return stored tracking events, oldest first."""
         query = select(events).order_by(events.c.id)
         with self.reading() as conn:
-            return conn.execute(query.where(events.c.kind == kind) if kind else query).all()
+            return [Event.of(row) for row in conn.execute(query.where(events.c.kind == kind) if kind else query)]
 
-    def new_events(self, limit: int) -> Sequence[Row]:
+    def new(self, limit: int) -> list[Event]:
         """Return tracking events not yet dispatched (to webhooks and ticket opens), oldest first."""
+        query = select(events).where(events.c.state == EventState.NEW).order_by(events.c.id).limit(limit)
         with self.reading() as conn:
-            return conn.execute(select(events).where(events.c.state == "new").order_by(events.c.id).limit(limit)).all()
+            return [Event.of(row) for row in conn.execute(query)]
 
-    def dispatch_events(
+    def dispatch(
         self,
-        calls: dict[int, list[dict]],
+        calls: dict[int, list[Call]],
         ticket_opens: dict[int, dict],
         kept_ips: dict[int, str | None],
         now: float,
@@ -41,17 +67,13 @@ class EventStore(Database):
             moved = list(
                 conn.execute(
                     update(events)
-                    .where(events.c.id.in_(list(calls)), events.c.state == "new")
-                    .values(state="queued")
+                    .where(events.c.id.in_(list(calls)), events.c.state == EventState.NEW)
+                    .values(state=EventState.QUEUED)
                     .returning(events.c.id)
                 ).scalars()
             )
-            rows = [{**call, "created_at": now, "due_at": now} for event_id in moved for call in calls[event_id]]
-            if rows:
-                conn.execute(insert(webhooks), rows)
-            proven = [{"signed": True, **ticket_opens[event_id]} for event_id in moved if event_id in ticket_opens]
-            if proven:
-                conn.execute(insert(opens), proven)
+            queue_calls(conn, [call for event_id in moved for call in calls[event_id]], now)
+            add_proven(conn, [ticket_opens[event_id] for event_id in moved if event_id in ticket_opens])
             campaigns = _campaign_counts(moved, campaign_of, kinds_of)
             add_counts(conn, campaign_events, ("campaign", "kind"), campaigns)
             if moved:  # the full address was needed only to label the event

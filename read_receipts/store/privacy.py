@@ -9,23 +9,32 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database
+from read_receipts.store.deliveries import DeliveryState
+from read_receipts.store.events import EventState
+from read_receipts.store.opens import OpenState
 from read_receipts.store.schema import deliveries, events, opens, replies, tickets, webhooks
+from read_receipts.store.tickets import TicketStatus
+from read_receipts.store.webhook_calls import WebhookState
 
 IP_MODES = ("truncated", "full", "none")
 
 
-class PrivacyStore(Database):
+class Privacy(Database):
     """Deletion of what is past retention, and erasure on request."""
 
     def purge(self, before: float) -> dict[str, int]:
         """Delete everything settled before a time (retention); return how many rows of each kind."""
         old = {
-            "opens": (opens, opens.c.opened_at < before, opens.c.state != "new"),
-            "events": (events, events.c.occurred_at < before, events.c.state != "new"),
-            "note deliveries": (deliveries, deliveries.c.created_at < before, deliveries.c.state != "pending"),
-            "webhook calls": (webhooks, webhooks.c.created_at < before, webhooks.c.state != "pending"),
+            "opens": (opens, opens.c.opened_at < before, opens.c.state != OpenState.NEW),
+            "events": (events, events.c.occurred_at < before, events.c.state != EventState.NEW),
+            "note deliveries": (
+                deliveries,
+                deliveries.c.created_at < before,
+                deliveries.c.state != DeliveryState.PENDING,
+            ),
+            "webhook calls": (webhooks, webhooks.c.created_at < before, webhooks.c.state != WebhookState.PENDING),
             "replies": (replies, replies.c.last_open_at < before, replies.c.summary_pending.is_(False)),
-            "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != "checking"),
+            "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != TicketStatus.CHECKING),
         }
         with self.engine.begin() as conn:
             return {name: conn.execute(table.delete().where(*where)).rowcount for name, (table, *where) in old.items()}

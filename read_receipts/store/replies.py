@@ -1,80 +1,146 @@
-"""Each reply's counters, and the first notes and summaries they queue."""
+"""Each reply's counters: the opens it had, the opens its notes told of, and the notes they call for."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, func, insert, select, update
-from sqlalchemy.engine import Connection, Row
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.engine import Connection
 
 from read_receipts.labels.openers import PERSON
-from read_receipts.store.database import Database, dialect
-from read_receipts.store.schema import deliveries, opens, replies
-
-# Counted verdicts (see opens.Verdict) grouped by the reply their open opened, oldest first.
-ByReply = dict[tuple[int, int], list]
+from read_receipts.store.database import Database, Record, dialect
+from read_receipts.store.schema import replies
 
 
-class ReplyStore(Database):
+class NoteKind(StrEnum):
+    """The two notes a reply gets."""
+
+    FIRST = "first"  # tells of one open: the reply's first, or a person's first after machine loads
+    SUMMARY = "summary"  # sums up the opens since the last note, once per NOTE_INTERVAL
+
+
+@dataclass(frozen=True)
+class Reply(Record):
+    """One reply's counters."""
+
+    ticket_id: int
+    reply_key: int  # the reply's comment id, or 0 when the pixel did not say which reply
+    first_open_at: float
+    last_open_at: float
+    opens: int
+    opens_noted: int
+    next_note_at: float
+    summary_pending: bool
+    read_noted: bool
+    sent_at: float | None
+    first_read_at: float | None
+
+
+@dataclass(frozen=True)
+class CountedOpen:
+    """One counted open, as its reply's counters need it."""
+
+    open_id: int
+    ticket_id: int
+    reply_key: int
+    opened_at: float
+    kind: str
+    sent_at: float | None
+
+
+@dataclass(frozen=True)
+class NoteDue:
+    """A note the counters call for, to be queued as a delivery."""
+
+    ticket_id: int
+    reply_key: int
+    kind: NoteKind
+    due_at: float
+    open_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What adding opens to their replies calls for: notes to queue, and the opens the first notes tell of."""
+
+    notes: list[NoteDue]
+    noted: list[int]
+
+
+ByReply = dict[tuple[int, int], list[CountedOpen]]
+
+
+class Replies(Database):
     """Reads of a reply's counters."""
 
-    def reply(self, ticket_id: int, reply_key: int) -> Row | None:
+    def get(self, ticket_id: int, reply_key: int) -> Reply | None:
         """Return a reply's counters."""
         with self.reading() as conn:
             where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
-            return conn.execute(select(replies).where(*where)).first()
+            row = conn.execute(select(replies).where(*where)).first()
+        return Reply.of(row) if row is not None else None
 
 
-def count_replies(conn: Connection, groups: ByReply, now: float, interval: float) -> None:
-    """Add a batch of opens to their replies and queue first notes and summaries.
+def by_reply(counted: Sequence[CountedOpen]) -> ByReply:
+    """Group counted opens by the reply they opened, oldest first."""
+    groups: ByReply = {}
+    for one in sorted(counted, key=lambda c: c.open_id):
+        groups.setdefault((one.ticket_id, one.reply_key), []).append(one)
+    return groups
+
+
+def count_replies(conn: Connection, groups: ByReply, now: float, interval: float) -> Counted:
+    """Add a batch of opens to their replies; return the first notes and summaries they call for.
 
     A reply's first open gets a note at once, and so does the first open by a
     person after machine loads; the rest wait for the reply's summary. A
     handful of statements for the whole batch keeps the write lock short.
     """
     counted = _add_to_replies(conn, groups, now + interval)
-    notes, noted_ids, read, pending = [], [], [], []
+    notes: list[NoteDue] = []
+    read, pending = [], []
     for key, group in groups.items():
         reply = counted[key]
         firsts = [group[0]] if reply.opens == len(group) else []
-        person = next((v for v in group if v.kind == PERSON), None)
+        person = next((c for c in group if c.kind == PERSON), None)
         if person is not None and not reply.read_noted:
-            read.append(key)
+            read.append((key, person.opened_at))
             if person not in firsts:
                 firsts.append(person)
-        notes += [_note(key, "first", now, now, v.open.id) for v in firsts]
-        noted_ids += [v.open.id for v in firsts]
+        notes += [NoteDue(*key, NoteKind.FIRST, now, c.open_id) for c in firsts]
         if len(group) > len(firsts) and not reply.summary_pending:
             pending.append(key)
             due = now + interval if reply.opens == len(group) else max(now, reply.next_note_at)
-            notes.append(_note(key, "summary", now, due))
-    if noted_ids:
-        conn.execute(update(opens).where(opens.c.id.in_(noted_ids)).values(state="noted"))
+            notes.append(NoteDue(*key, NoteKind.SUMMARY, due))
     if read:  # remember when a person first read each reply, for time-to-open figures
         where = (replies.c.ticket_id == bindparam("t"), replies.c.reply_key == bindparam("k"))
-        first_reads = [
-            {"t": t, "k": k, "r": next(v for v in groups[(t, k)] if v.kind == PERSON).open.opened_at} for t, k in read
-        ]
+        first_reads = [{"t": t, "k": k, "r": at} for (t, k), at in read]
         conn.execute(update(replies).where(*where).values(read_noted=True, first_read_at=bindparam("r")), first_reads)
     _flag_replies(conn, pending, summary_pending=True)
-    if notes:
-        conn.execute(insert(deliveries), notes)
+    return Counted(notes, [note.open_id for note in notes if note.open_id is not None])
 
 
-def note_delivered(conn: Connection, row: Row, now: float, interval: float, covered: int) -> None:
-    """Move a reply's counters on after one of its notes, and queue its next summary if opens wait."""
-    where = (replies.c.ticket_id == row.ticket_id, replies.c.reply_key == row.reply_key)
-    if row.kind == "first":  # a first note covers its own open
+def note_delivered(
+    conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, interval: float, covered: int
+) -> NoteDue | None:
+    """Move a reply's counters on after one of its notes; return its next summary when opens wait."""
+    where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
+    if kind == NoteKind.FIRST:  # a first note covers its own open
         one_more = case(
             (replies.c.opens_noted < replies.c.opens, replies.c.opens_noted + 1), else_=replies.c.opens_noted
         )
         conn.execute(update(replies).where(*where).values(opens_noted=one_more))
-        return
+        return None
     noted = case((replies.c.opens_noted < covered, covered), else_=replies.c.opens_noted)
     conn.execute(
         update(replies).where(*where).values(opens_noted=noted, summary_pending=False, next_note_at=now + interval)
     )
     reply = conn.execute(select(replies).where(*where)).one()
     if reply.opens > reply.opens_noted and _mark_summary_pending(conn, where):
-        _queue_note(conn, row.ticket_id, row.reply_key, "summary", now, reply.next_note_at)
+        return NoteDue(ticket_id, reply_key, NoteKind.SUMMARY, reply.next_note_at)
+    return None
 
 
 def _flag_replies(conn: Connection, keys: list[tuple[int, int]], **flags: bool) -> None:
@@ -90,11 +156,11 @@ def _add_to_replies(conn: Connection, groups: ByReply, next_note_at: float) -> d
         {
             "ticket_id": ticket_id,
             "reply_key": key,
-            "first_open_at": group[0].open.opened_at,
-            "last_open_at": max(v.open.opened_at for v in group),
+            "first_open_at": group[0].opened_at,
+            "last_open_at": max(c.opened_at for c in group),
             "opens": len(group),
             "next_note_at": next_note_at,  # kept only by a reply seen for the first time
-            "sent_at": next((v.sent_at for v in group if v.sent_at is not None), None),
+            "sent_at": next((c.sent_at for c in group if c.sent_at is not None), None),
         }
         for (ticket_id, key), group in groups.items()
     ]
@@ -118,32 +184,9 @@ def _add_to_replies(conn: Connection, groups: ByReply, next_note_at: float) -> d
     return {(row.ticket_id, row.reply_key): row for row in conn.execute(upsert, rows)}
 
 
-def _note(reply: tuple[int, int], kind: str, now: float, due: float, open_id: int | None = None) -> dict:
-    """Describe one delivery to queue."""
-    return {
-        "ticket_id": reply[0],
-        "reply_key": reply[1],
-        "kind": kind,
-        "open_id": open_id,
-        "created_at": now,
-        "due_at": due,
-    }
-
-
 def _mark_summary_pending(conn: Connection, where: tuple) -> bool:
     """Flag a reply as having a summary queued; False if one already is."""
     flagged = conn.execute(
         update(replies).where(*where, replies.c.summary_pending.is_(False)).values(summary_pending=True)
     )
     return flagged.rowcount == 1
-
-
-def _queue_note(
-    conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, due: float, open_id: int | None = None
-) -> None:
-    """Add a note to the delivery queue."""
-    conn.execute(
-        insert(deliveries).values(
-            ticket_id=ticket_id, reply_key=reply_key, kind=kind, open_id=open_id, created_at=now, due_at=due
-        )
-    )

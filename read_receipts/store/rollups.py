@@ -1,49 +1,14 @@
-"""Counts kept as work happens: tallies, daily and campaign rollups, and the figures /metrics reports."""
+"""Counts kept as work happens, in the caller's transaction: tallies, and the daily and campaign rollups."""
 
 from __future__ import annotations
 
 import time
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-from read_receipts.store.database import Database, dialect
-from read_receipts.store.schema import deliveries, opens, tallies, webhooks
-
-
-class RollupStore(Database):
-    """Monotonic tallies and the queue figures read beside them."""
-
-    def tally(self, counts: dict[str, int]) -> None:
-        """Add to monotonic counts (for /metrics)."""
-        with self.engine.begin() as conn:
-            add_tallies(conn, counts)
-
-    def figures(self, now: float) -> dict:
-        """What /metrics reports, read in one go: tallies, queue depths, oldest waiting work."""
-        waiting = {
-            "opens": (opens.c.opened_at, opens.c.state == "new"),
-            "notes": (deliveries.c.created_at, deliveries.c.state == "pending"),
-            "webhooks": (webhooks.c.created_at, webhooks.c.state == "pending"),
-        }
-        with self.reading() as conn:
-            counts = dict(conn.execute(select(tallies.c.key, tallies.c.count)).all())
-            queues = {}
-            for name, (created, pending) in waiting.items():
-                depth, oldest = conn.execute(select(func.count(), func.min(created)).where(pending)).one()
-                queues[name] = (depth, now - oldest if oldest else 0.0)
-        return {"tallies": counts, "queues": queues}
-
-    def pending_count(self) -> int:
-        """Count opens and deliveries still waiting."""
-        with self.reading() as conn:
-            waiting_opens = conn.execute(
-                select(func.count()).select_from(opens).where(opens.c.state == "new")
-            ).scalar_one()
-            waiting_notes = conn.execute(
-                select(func.count()).select_from(deliveries).where(deliveries.c.state == "pending")
-            ).scalar_one()
-        return waiting_opens + waiting_notes
+from read_receipts.store.database import dialect
+from read_receipts.store.schema import tallies
 
 
 def add_counts(conn: Connection, table: Table, keys: tuple[str, ...], counts: dict[tuple, int]) -> None:

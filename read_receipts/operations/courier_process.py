@@ -14,14 +14,16 @@ import logging
 import os
 
 from gunicorn.dirty.app import DirtyApp
+from gunicorn.dirty.client import get_dirty_socket_path
+from gunicorn.dirty.errors import DirtyError
 
-from read_receipts.delivery.courier import POLL_SECONDS, Courier
+from read_receipts.delivery.courier import POLL_MAX_SECONDS, POLL_SECONDS, Courier
 from read_receipts.delivery.doorbell import Doorbell
 from read_receipts.delivery.parts import courier_for
 from read_receipts.intake.spool import Spool
 from read_receipts.operations.startup import announce, configure_logging
 from read_receipts.settings import Settings, load_settings_or_exit
-from read_receipts.store import Store
+from read_receipts.store import Stores
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +31,19 @@ NICENESS = 10  # added to the process's niceness: the request workers come first
 # Courier threads that share the work through the store (claims and leases), as one courier per
 # request worker did: while one waits on Zendesk, another checks a ticket or posts a note.
 LANES = 2
-_apart = {"on": False}  # set in each request worker by gunicorn.conf.py when this process runs
 
 
 def courier_runs_apart() -> bool:
-    """Whether this instance's courier is the sidecar process (so a request worker starts none of its own)."""
-    return _apart["on"]
+    """Whether gunicorn runs the courier process beside this request worker (so the worker starts no courier).
 
-
-def run_courier_apart() -> None:
-    """Say, in a request worker, that the sidecar delivers for it."""
-    _apart["on"] = True
+    gunicorn's master knows the socket of its dirty-worker pool, and each worker
+    inherits it, only when gunicorn.conf.py names the pool's apps.
+    """
+    try:
+        get_dirty_socket_path()
+    except DirtyError:
+        return False
+    return True
 
 
 class CourierProcess(DirtyApp):
@@ -69,20 +73,19 @@ class CourierProcess(DirtyApp):
 
 def lanes(settings: Settings) -> list[Courier]:
     """The courier's lanes: the first drains the spool and is woken by the doorbell, and wakes the others."""
-    store = Store(settings.database_url)
-    spool = Spool(settings.spool_dir, drain_live=True)
-    doorbell = _doorbell(settings.spool_dir)
-    first = courier_for(settings, store, spool, doorbell)
-    if doorbell is None:  # nothing tells it of new opens: it looks every second
-        first.poll_max = POLL_SECONDS
-    others = [courier_for(settings, store, None) for _ in range(LANES - 1)]
+    stores = Stores(settings.database_url)
+    others = [courier_for(settings, stores, None) for _ in range(LANES - 1)]
 
     def wake_others() -> None:
         """Work came in: the other lanes take their share now, not at their next poll."""
         for other in others:
             other.wake.set()
 
-    first.on_busy = wake_others
+    doorbell = _doorbell(settings.spool_dir)
+    spool = Spool(settings.spool_dir, drain_live=True)
+    # Where nothing rings on new opens, the first lane looks every second.
+    poll_max = POLL_MAX_SECONDS if doorbell is not None else POLL_SECONDS
+    first = courier_for(settings, stores, spool, doorbell, poll_max=poll_max, on_busy=wake_others)
     return [first, *others]
 
 

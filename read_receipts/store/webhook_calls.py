@@ -1,0 +1,97 @@
+"""The outbox of webhook calls: queued with the opens and events they tell of, leased, retried, finished."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from read_receipts.store.database import Record
+from read_receipts.store.outbox import PENDING as WAITING
+from read_receipts.store.outbox import Outbox
+from read_receipts.store.schema import webhooks
+
+
+class WebhookState(StrEnum):
+    """Where a webhook call is: waiting, or how it ended."""
+
+    PENDING = WAITING  # as every outbox row waits
+    DONE = "done"  # the receiver answered 2xx
+    FAILED = "failed"  # still failing after the retry period
+    DEAD = "dead"  # our own code failed on it: see last_error
+
+
+@dataclass(frozen=True)
+class Call:
+    """A webhook call to queue: one event, to one receiver."""
+
+    event_id: str  # the receiver's key for de-duplication
+    url: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class WebhookCall(Record):
+    """One queued webhook call."""
+
+    id: int
+    event_id: str
+    url: str
+    payload: str
+    created_at: float
+    due_at: float
+    state: str
+    attempts: int
+    lease_until: float
+    lease_owner: str | None
+    last_status: int | None
+    last_error: str | None
+    done_at: float | None
+
+
+class WebhookCalls(Outbox[WebhookCall]):
+    """Claims, releases and outcomes of queued webhook calls."""
+
+    table = webhooks
+    record = WebhookCall
+
+    def claim(self, now: float, lease: float, limit: int) -> list[WebhookCall]:
+        """Lease up to `limit` due calls to this caller."""
+        return self._claim(now, lease, limit)
+
+    def unlease(self, calls: Sequence[WebhookCall]) -> None:
+        """Give leased calls back untried."""
+        if calls:
+            with self.engine.begin() as conn:
+                tokens = {call.lease_owner for call in calls}
+                where = (webhooks.c.id.in_([call.id for call in calls]), webhooks.c.lease_owner.in_(tokens))
+                conn.execute(update(webhooks).where(*where).values(lease_until=0))
+
+    def finish(
+        self, call: WebhookCall, state: WebhookState, now: float, status: int | None = None, error: str = ""
+    ) -> None:
+        """Record a call's final outcome."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == call.id, webhooks.c.lease_owner == call.lease_owner)
+                .values(state=state, done_at=now, lease_until=0, last_status=status, last_error=error[:300] or None)
+            )
+
+    def all(self) -> list[WebhookCall]:
+        """Return every call, oldest first."""
+        with self.reading() as conn:
+            return [WebhookCall.of(row) for row in conn.execute(select(webhooks).order_by(webhooks.c.id))]
+
+
+def queue_calls(conn: Connection, calls: Sequence[Call], now: float) -> None:
+    """Add calls to the outbox, due now, in the caller's transaction (the open or event they tell of is never lost)."""
+    if calls:
+        rows = [
+            {"event_id": c.event_id, "url": c.url, "payload": c.payload, "created_at": now, "due_at": now}
+            for c in calls
+        ]
+        conn.execute(insert(webhooks), [{**row, "state": WebhookState.PENDING} for row in rows])
