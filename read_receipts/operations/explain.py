@@ -8,16 +8,16 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from read_receipts.store.deliveries import Delivery
+from read_receipts.store.deliveries import Delivery, DeliveryState
 from read_receipts.store.opens import Open, OpenState, why_not_noted
 from read_receipts.store.tickets import Ticket
 
 NOTE_OUTCOMES = {
-    "done": "noted: the private note was posted",
-    "logged": "noted: dry run, the note was logged here, not posted",
-    "pending": "noted: the note is queued",
-    "failed": "note failed",
-    "skipped": "note skipped: nothing left to say",
+    DeliveryState.DONE: "noted: the private note was posted",
+    DeliveryState.LOGGED: "noted: dry run, the note was logged here, not posted",
+    DeliveryState.PENDING: "noted: the note is queued",
+    DeliveryState.FAILED: "note failed",
+    DeliveryState.SKIPPED: "note skipped: nothing left to say",
 }
 
 

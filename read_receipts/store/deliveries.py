@@ -9,9 +9,8 @@ from enum import StrEnum
 from sqlalchemy import String, and_, cast, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
-from read_receipts.store.database import Record
 from read_receipts.store.outbox import PENDING as WAITING
-from read_receipts.store.outbox import Outbox
+from read_receipts.store.outbox import Outbox, OutboxRow
 from read_receipts.store.replies import NoteDue, note_delivered
 from read_receipts.store.rollups import add_tallies
 from read_receipts.store.schema import budgets, deliveries, tickets
@@ -29,23 +28,13 @@ class DeliveryState(StrEnum):
 
 
 @dataclass(frozen=True)
-class Delivery(Record):
+class Delivery(OutboxRow):
     """One queued note."""
 
-    id: int
     ticket_id: int
     reply_key: int
     kind: str  # a NoteKind
     open_id: int | None
-    created_at: float
-    due_at: float
-    state: str
-    attempts: int
-    lease_until: float
-    lease_owner: str | None
-    last_status: int | None
-    last_error: str | None
-    done_at: float | None
 
 
 class Deliveries(Outbox[Delivery]):

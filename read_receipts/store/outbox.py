@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from sqlalchemy import Table, select, update
 
 from read_receipts.store.database import Database, Record
 
-R = TypeVar("R", bound=Record)
 PENDING = "pending"  # the state every outbox row waits in
+
+
+@dataclass(frozen=True)
+class OutboxRow(Record):
+    """What every outbox row has: its time, state, tries, lease and last outcome."""
+
+    id: int
+    created_at: float
+    due_at: float
+    state: str
+    attempts: int
+    lease_until: float
+    lease_owner: str | None
+    last_status: int | None
+    last_error: str | None
+    done_at: float | None
+
+
+R = TypeVar("R", bound=OutboxRow)
 
 
 class Outbox(Database, Generic[R]):

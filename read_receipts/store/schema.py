@@ -37,8 +37,8 @@ opens = Table(
     Column("kind", String(16)),  # set at triage: person, apple_preload, scanner, ...
     # From a signed tracking link: the signature proves the ticket, no requester check.
     Column("signed", Boolean, nullable=False, server_default=text("false")),
-    # new -> noted | counted | skipped (a kind not noted) | rejected | unverified | closed | deleted
-    # | expired (its ticket was never checked) | dead (triage failed on it: see error)
+    # An OpenState (opens.py, the only writer): new -> noted | counted | skipped | rejected | unverified
+    # | closed | deleted | opted_out | expired | dead (triage failed on it: see error)
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
@@ -54,7 +54,7 @@ events = Table(
     Column("user_agent", String(512)),
     Column("meta", Text, nullable=False),  # the tracking link's metadata, as JSON
     Column("target", Text),  # where a click went
-    # new -> queued (for webhooks) | dead (dispatch failed on it: see error)
+    # An EventState (events.py): new -> queued (for webhooks) | dead (dispatch failed on it: see error)
     Column("state", String(8), nullable=False, server_default="new"),
     Column("error", String(300)),
     Index("ix_events_state", "state"),
@@ -70,7 +70,7 @@ webhooks = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
-    # pending -> done | failed | dead (sending failed in our own code: see last_error)
+    # A WebhookState (webhook_calls.py): pending -> done | failed | dead (our own code failed: see last_error)
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
     Index("ix_webhooks_due", "state", "due_at"),
@@ -81,8 +81,8 @@ tickets = Table(
     metadata,
     Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
     Column("requester_id", BigInteger),
-    # checking (a worker is asking Zendesk, or will again at retry_at), or
-    # the status Zendesk gave: new, open, pending, solved, closed, deleted ...
+    # A TicketStatus (tickets.py): checking (a worker is asking Zendesk, or will again at retry_at),
+    # or the status Zendesk gave: new, open, pending, solved, closed, deleted ...
     Column("status", String(16), nullable=False),
     Column("checked_at", Float, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -148,11 +148,11 @@ deliveries = Table(
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("ticket_id", BigInteger, nullable=False),
     Column("reply_key", BigInteger, nullable=False),
-    Column("kind", String(16), nullable=False),  # first | summary
+    Column("kind", String(16), nullable=False),  # a NoteKind (replies.py): first | summary
     Column("open_id", BigInteger),
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
-    # pending -> done | logged (dry run) | failed (final) | skipped | dead (our own code failed: see last_error)
+    # A DeliveryState (deliveries.py): pending -> done | logged (dry run) | failed (final) | skipped | dead
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
     Index("ix_deliveries_due", "state", "due_at"),

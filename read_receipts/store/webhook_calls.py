@@ -9,9 +9,8 @@ from enum import StrEnum
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from read_receipts.store.database import Record
 from read_receipts.store.outbox import PENDING as WAITING
-from read_receipts.store.outbox import Outbox
+from read_receipts.store.outbox import Outbox, OutboxRow
 from read_receipts.store.schema import webhooks
 
 
@@ -34,22 +33,12 @@ class Call:
 
 
 @dataclass(frozen=True)
-class WebhookCall(Record):
+class WebhookCall(OutboxRow):
     """One queued webhook call."""
 
-    id: int
     event_id: str
     url: str
     payload: str
-    created_at: float
-    due_at: float
-    state: str
-    attempts: int
-    lease_until: float
-    lease_owner: str | None
-    last_status: int | None
-    last_error: str | None
-    done_at: float | None
 
 
 class WebhookCalls(Outbox[WebhookCall]):
