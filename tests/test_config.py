@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from config import SETTINGS, ConfigError, Settings, load_settings
+from read_receipts.operations.startup import announce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,3 +171,41 @@ def test_readme_how_it_works_names_every_module_of_the_package():
     ]
     missing = [str(p.relative_to(ROOT)) for p in modules if f"`{p.name}`" not in section]
     assert missing == []
+
+
+def test_startup_says_which_parts_are_on_and_where(caplog):
+    settings = load_settings(
+        {
+            "PUBLIC_URL": "https://pixel.acme.com",
+            "ADMIN_USER": "admin",
+            "ADMIN_PASSWORD": "a-long-password",
+            "TRACKING_KEYS": "k" * 32,
+            "WEBHOOK_URLS": "https://hooks.acme.com/events?key=hidden",
+            "WEBHOOK_SECRET": "w" * 32,
+            "ZENDESK_WEBHOOK_SECRET": "z" * 32,
+            "METRICS_TOKEN": "m" * 32,
+        }
+    )
+    with caplog.at_level(logging.INFO, logger="read_receipts"):
+        announce(settings)
+    assert caplog.messages[1:] == [
+        "on: the pixel at https://pixel.acme.com/pixel.gif; the dashboard at https://pixel.acme.com/dashboard and "
+        "the API at https://pixel.acme.com/api/; tracking links at https://pixel.acme.com/o/ and "
+        "https://pixel.acme.com/c/ (signed); webhooks of every open and click to hooks.acme.com; the reply webhook "
+        "at https://pixel.acme.com/zendesk/replies; metrics at https://pixel.acme.com/metrics, behind METRICS_TOKEN"
+    ]
+
+
+def test_startup_says_what_is_off_and_what_turns_it_on(caplog):
+    with caplog.at_level(logging.INFO, logger="read_receipts"):
+        announce(load_settings({"API_TOKEN": "a" * 32}))
+    assert caplog.messages[1:] == [
+        "on: the pixel at http://localhost:8000/pixel.gif; the API at http://localhost:8000/api/ (with API_TOKEN "
+        "only); metrics at http://localhost:8000/metrics, open to anyone who reaches it (set METRICS_TOKEN)",
+        "off: the dashboard (set ADMIN_USER and ADMIN_PASSWORD); tracking links (set TRACKING_KEYS); webhooks (set "
+        "WEBHOOK_URLS and WEBHOOK_SECRET); the reply webhook (set ZENDESK_WEBHOOK_SECRET)",
+    ]
+
+
+def test_env_example_copied_as_it_is_sets_no_value():
+    assert {name: value for name, value in dotenv_values(ROOT / ".env.example").items() if value} == {}

@@ -78,6 +78,9 @@ def test_a_bad_env_written_while_running_never_stops_the_pixel_nor_loops_the_cou
     assert service.process.poll() is None, service.output()
     assert "ZENDESK_TIMEOUT" not in service.output()
     assert service.output().count("Spawned dirty worker") == 2
+    # The courier says at each start where notes go and which parts are on, with the settings the master checked.
+    assert service.output().count(f"on: the pixel at http://localhost:{service.port}/pixel.gif; metrics at ") == 2
+    assert "off: the dashboard and the API (set ADMIN_USER and ADMIN_PASSWORD); tracking links" in service.output()
 
 
 def test_a_reload_with_a_bad_env_keeps_the_running_settings_and_says_what_to_fix(
