@@ -53,14 +53,24 @@ def on_reload(server):
     try:
         settings = load_settings()
         prepare_store(settings)  # prints why and raises SystemExit when the store cannot be used
-    except (ConfigError, SystemExit) as error:
-        reason = str(error) if isinstance(error, ConfigError) else "the store cannot be used (see above)."
-        server.log.error(
-            "reload refused: %s The service runs on with the settings it had: fix .env, then reload again.", reason
-        )
+    except ConfigError as error:
+        _refuse_reload(server, str(error))
+        return
+    except SystemExit:
+        _refuse_reload(server, "the store cannot be used (see above).")
+        return
+    except Exception as error:  # anything raised here would stop the master, pixel included
+        _refuse_reload(server, f"the settings could not be checked ({type(error).__name__}: {error}).")
         return
     hand_down(settings)
     _restart_courier(server)
+
+
+def _refuse_reload(server, reason):
+    """Say why a reload changes nothing, and what to do."""
+    server.log.error(
+        "reload refused: %s The service runs on with the settings it had: fix .env, then reload again.", reason
+    )
 
 
 def _restart_courier(server):

@@ -332,7 +332,11 @@ Settings.__module__ = __name__  # make_dataclass's `module` argument is Python 3
 
 def read_environment() -> dict[str, str]:
     """The setting variables of the working directory's `.env` and the environment (which wins); os.environ is left alone."""
-    found = {name: value for name, value in dotenv_values(os.path.join(os.getcwd(), ".env")).items() if value}
+    path = os.path.join(os.getcwd(), ".env")
+    try:
+        found = {name: value for name, value in dotenv_values(path).items() if value}
+    except OSError as error:  # a missing file is no error: dotenv reads nothing
+        raise ConfigError(f"{path} cannot be read ({error.strerror}): let the service's user read it.") from None
     found.update({s.name: os.environ[s.name] for s in SETTINGS if s.name in os.environ})
     return found
 
@@ -345,18 +349,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(**{s.attribute: s.parse(env, s.name) for s in SETTINGS if s.parse is not None})
 
 
-_handed_down: list[Settings] = []  # what the gunicorn master checked, inherited by every process it forks
+_handed_down: Settings | None = None  # what the gunicorn master checked, inherited by every process it forks
 
 
 def hand_down(settings: Settings) -> None:
     """Make these the settings of every process forked from now on: they never read `.env` themselves."""
-    _handed_down[:] = [settings]
+    global _handed_down
+    _handed_down = settings
 
 
 def load_settings_or_exit() -> Settings:
     """The settings the master checked, else read them, or stop the process with a message that says how to fix them."""
-    if _handed_down:
-        return _handed_down[0]
+    if _handed_down is not None:
+        return _handed_down
     try:
         return load_settings()
     except ConfigError as error:

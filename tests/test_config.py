@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -209,3 +210,14 @@ def test_startup_says_what_is_off_and_what_turns_it_on(caplog):
 
 def test_env_example_copied_as_it_is_sets_no_value():
     assert {name: value for name, value in dotenv_values(ROOT / ".env.example").items() if value} == {}
+
+
+def test_env_file_is_read_without_changing_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("NOTE_TAG=from_the_file\nLOG_LEVEL=DEBUG\nNOT_A_SETTING=x\n")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    settings = load_settings()
+    assert settings.note_tag == "from_the_file" and settings.log_level == "WARNING"  # the environment wins
+    assert "NOTE_TAG" not in os.environ and "NOT_A_SETTING" not in os.environ
+    (tmp_path / ".env").write_text("NOTE_TAG=changed\n")
+    assert load_settings().note_tag == "changed"  # read afresh each time (a reload sees the new file)
