@@ -29,7 +29,8 @@ def lowest_gunicorn(tmp_path_factory) -> str:
     target = tmp_path_factory.mktemp("gunicorn-lowest")
     version = lowest_allowed("gunicorn")
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
-    subprocess.run([*pip, f"gunicorn=={version}"], check=True, timeout=120, capture_output=True)
+    result = subprocess.run([*pip, f"gunicorn=={version}"], timeout=120, capture_output=True, text=True)
+    assert result.returncode == 0, f"pip could not install gunicorn=={version}:\n{result.stderr}"
     return str(target)
 
 
