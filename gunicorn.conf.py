@@ -1,6 +1,8 @@
 """gunicorn settings for the Procfile's command."""
 
 import os
+import signal
+import time
 
 # gunicorn 27's control socket has one path per user: a second instance would collide.
 control_socket_disable = True
@@ -63,6 +65,7 @@ def on_reload(server):
         _refuse_reload(server, f"the settings could not be checked ({type(error).__name__}: {error}).")
         return
     hand_down(settings)
+    server.log.info("reload: .env checked; the new request workers and a new courier run with it")
     _restart_courier(server)
 
 
@@ -76,9 +79,6 @@ def _refuse_reload(server, reason):
 def _restart_courier(server):
     """Stop the courier's supervisor (gunicorn's dirty arbiter); the master forks a new one, with the new settings."""
     # gunicorn forwards HUP to the dirty arbiter, which keeps a one-worker app's process as it is.
-    import signal
-    import time
-
     server.kill_dirty_arbiter(signal.SIGTERM)
     deadline = time.monotonic() + server.cfg.dirty_graceful_timeout + 5
     while server.dirty_arbiter_pid and time.monotonic() < deadline:

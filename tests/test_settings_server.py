@@ -114,6 +114,7 @@ def test_a_reload_restarts_the_courier_with_the_new_settings(services, zendesk, 
     (checkout / ".env").write_text("IGNORE_IPS=127.0.0.0/8\n")  # the tests' loads come from 127.0.0.1
     os.kill(service.process.pid, signal.SIGHUP)
     courier_pid(service, other_than=courier)
+    assert "reload: .env checked; the new request workers and a new courier run with it" in service.output()
     assert service.load("ticket_id=4321&requester_id=7&comment_id=1").status_code == 200
     assert wait_until(lambda: kind_of_open(sqlite_url, 4321) is not None), service.output()
     assert kind_of_open(sqlite_url, 4321) == "agent"
