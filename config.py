@@ -8,16 +8,6 @@ from read_receipts.settings import (
     hand_down,
     load_settings,
     load_settings_or_exit,
-    read_environment,
 )
 
-__all__ = [
-    "SETTINGS",
-    "ConfigError",
-    "Setting",
-    "Settings",
-    "hand_down",
-    "load_settings",
-    "load_settings_or_exit",
-    "read_environment",
-]
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "hand_down", "load_settings", "load_settings_or_exit"]
