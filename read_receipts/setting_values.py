@@ -153,8 +153,9 @@ def timezone(name: str) -> str:
     return name
 
 
-def tag(value: str, name: str = "NOTE_TAG") -> str:
+def tag(env: Mapping[str, str], name: str) -> str:
     """Check that a Zendesk tag has no spaces or commas."""
+    value = env[name]
     if value and not re.fullmatch(r"[\w:/.-]{1,80}", value):
         raise ConfigError(f"{name} must be one word without spaces or commas (got {value!r}).")
     return value

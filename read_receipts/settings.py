@@ -1,235 +1,243 @@
-"""Settings from the environment and `.env`, validated once at start-up."""
+"""Settings from the environment and `.env`: each declared once, checked once per service start or reload."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 from read_receipts import setting_values as values
 from read_receipts.setting_values import ConfigError
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings", "load_settings_or_exit"]
+__all__ = [
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "Settings",
+    "hand_down",
+    "load_settings",
+    "load_settings_or_exit",
+    "read_environment",
+]
+
+# A parser reads its variable from the whole environment (defaults filled in): a few read others too.
+Parser = Callable[[Mapping[str, str], str], Any]
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One documented environment variable."""
+    """One documented environment variable: its default and help, and the Settings field its parser fills."""
 
     name: str
     default: str
     help: str
-
-
-# Every variable the service reads, declared once. README and .env.example are
-# tested against this list so the docs cannot drift from the code.
-SETTINGS = (
-    Setting("ZENDESK_SUBDOMAIN", "", "Your Zendesk subdomain: `acme` for acme.zendesk.com."),
-    Setting("ZENDESK_EMAIL", "", "Email of the agent the API token belongs to."),
-    Setting("ZENDESK_API_TOKEN", "", "Zendesk API token (Admin Center > Apps and integrations > Zendesk API)."),
-    Setting("ZENDESK_OAUTH_TOKEN", "", "OAuth bearer token, instead of ZENDESK_EMAIL + ZENDESK_API_TOKEN."),
-    Setting("ZENDESK_URL", "", "API base URL; default `https://{ZENDESK_SUBDOMAIN}.zendesk.com`."),
-    Setting("ZENDESK_TIMEOUT", "10", "Seconds to wait for a Zendesk answer before retrying later."),
-    Setting(
-        "ZENDESK_UPDATES_PER_MINUTE",
-        "50",
-        "Notes posted per minute, for the whole account (Zendesk allows 100, shared with agents).",
-    ),
-    Setting("ZENDESK_UPDATES_PER_TICKET", "10", "Notes posted per ticket per 10 minutes (Zendesk allows 30)."),
-    Setting("ZENDESK_REQUESTS_PER_MINUTE", "100", "All Zendesk API calls per minute, for the whole account."),
-    Setting(
-        "CHECK_BUDGET_SHARE",
-        "0.5",
-        "Share of ZENDESK_REQUESTS_PER_MINUTE that checks of tickets not seen before may use, so notes flow during a flood.",
-    ),
-    Setting(
-        "UNCHECKED_OPEN_TTL_HOURS",
-        "24",
-        "Opens whose ticket could not be checked within this many hours expire (forged ids do not pile up).",
-    ),
-    Setting(
-        "DATABASE_URL",
-        "sqlite:///read_receipts.db",
-        "SQLite file, or `postgresql://...` for several instances sharing one store.",
-    ),
-    Setting(
-        "DATABASE_AUTO_UPGRADE",
-        "true",
-        "Upgrade the database's schema at start-up, once, under a lock; false: run `flask --app app db upgrade` when deploying.",
-    ),
-    Setting(
-        "SPOOL_DIR",
-        "",
-        "Directory on the instance's own disk where the pixel spools opens until they are stored; default `<SQLite file>-spool` beside a SQLite store, else `spool` in the working directory.",
-    ),
-    Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
-    Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
-    Setting(
-        "PUBLIC_URL",
-        "",
-        "Address mail clients reach, e.g. `https://pixel.example.com`; default `http://localhost:$PORT`.",
-    ),
-    Setting("PROXY_HOPS", "0", "How many proxies in front of the service set X-Forwarded-For."),
-    Setting("VERIFY_REQUESTER", "true", "Note an open only when ticket_id and requester_id match in Zendesk."),
-    Setting("NOTE_TIMEZONE", "UTC", "Time zone of the times written in notes, e.g. `Europe/Paris`."),
-    Setting("NOTE_TAG", "", "Tag added to a ticket with each note (e.g. `reply_opened`); empty for none."),
-    Setting(
-        "NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."
-    ),
-    Setting(
-        "NOTE_KINDS",
-        "person,apple_preload",
-        "Kinds of load that get a note: person, apple_preload, gmail_prefetch, scanner, bot.",
-    ),
-    Setting(
-        "IGNORE_IPS",
-        "",
-        "Addresses and CIDR ranges of your offices and VPN, comma-separated: stored as agents' loads, never noted.",
-    ),
-    Setting(
-        "TRACKING_KEYS",
-        "",
-        "Secrets that sign tracking links, comma-separated, newest first (at least 32 characters each); empty turns /o/ and /c/ off.",
-    ),
-    Setting(
-        "TRACKING_ENCRYPTION_KEYS",
-        "",
-        "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
-    ),
-    Setting("WEBHOOK_URLS", "", "Receivers of every open and click, comma-separated https URLs."),
-    Setting(
-        "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
-    ),
-    Setting(
-        "IP_STORAGE",
-        "truncated",
-        "How client addresses are kept once an open is labelled: truncated (/24, /48), full or none.",
-    ),
-    Setting(
-        "RETENTION_DAYS",
-        "180",
-        "Opens, clicks and deliveries older than this are deleted by the running service; 0 keeps them.",
-    ),
-    Setting(
-        "OPT_OUT_TAG",
-        "no_read_receipts",
-        "Tickets with this tag are not tracked (checked with the requester); empty for none.",
-    ),
-    Setting("OPT_OUT_REQUESTERS", "", "Zendesk user ids, comma-separated, who are never tracked."),
-    Setting(
-        "ADMIN_USER", "", "User name for the dashboard and the API; without it and ADMIN_PASSWORD the dashboard is off."
-    ),
-    Setting("ADMIN_PASSWORD", "", "Password for the dashboard and the API (at least 12 characters)."),
-    Setting(
-        "ZENDESK_WEBHOOK_SECRET",
-        "",
-        "Signing secret of the Zendesk webhook that reports replies sent (POST /zendesk/replies).",
-    ),
-    Setting(
-        "API_TOKEN", "", "Bearer token for the JSON API (/api/...), besides the dashboard login; empty: login only."
-    ),
-    Setting(
-        "METRICS_TOKEN", "", "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet)."
-    ),
-    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The validated configuration of one service instance."""
-
-    database_url: str = field(repr=False)
-    public_url: str
-    spool_dir: str = "spool"
-    auto_upgrade: bool = True
-    zendesk_url: str = ""
-    zendesk_auth: str = field(default="", repr=False)
-    zendesk_timeout: float = 10.0
-    updates_per_minute: int = 50
-    updates_per_ticket: int = 10
-    requests_per_minute: int = 100
-    check_budget_share: float = 0.5
-    unchecked_open_ttl: float = 86400.0
-    proxy_hops: int = 0
-    verify_requester: bool = True
-    note_timezone: str = "UTC"
-    note_tag: str = ""
-    note_interval: float = 3600.0
-    note_kinds: tuple[str, ...] = ("person", "apple_preload")
-    ignore_ips: tuple[str, ...] = ()
-    tracking_keys: tuple[str, ...] = field(default=(), repr=False)
-    tracking_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
-    webhook_urls: tuple[str, ...] = ()
-    webhook_secret: str = field(default="", repr=False)
-    metrics_token: str = field(default="", repr=False)
-    api_token: str = field(default="", repr=False)
-    admin_user: str = ""
-    admin_password: str = field(default="", repr=False)
-    zendesk_webhook_secret: str = field(default="", repr=False)
-    zendesk_subdomain: str = ""
-    opt_out_tag: str = "no_read_receipts"
-    opt_out_requesters: frozenset[int] = frozenset()
-    ip_storage: str = "truncated"
-    retention_days: float = 180.0
-    log_level: str = "INFO"
+    parse: Parser | None = None  # None: read by another setting's parser (or by the Procfile) only
+    field: str = ""  # the Settings field; default: the name in lower case
+    type: Any = str
+    secret: bool = False  # kept out of the settings' repr, so out of logs and tracebacks
 
     @property
-    def dry_run(self) -> bool:
-        """Whether notes are only logged, for lack of Zendesk credentials."""
-        return not self.zendesk_auth
+    def attribute(self) -> str:
+        """The name of the Settings field this variable fills."""
+        return self.field or self.name.lower()
+
+
+def _bounded(low: float, high: float, scale: float = 1, whole: bool = False) -> Parser:
+    """A parser of a number from low to high, multiplied by scale (minutes to seconds, say)."""
+
+    def parse(env: Mapping[str, str], name: str) -> float | int:
+        value = scale * values.number(env, name, low, high)
+        return int(value) if whole else value
+
+    return parse
+
+
+def _of_value(parser: Callable[[str], Any]) -> Parser:
+    """A parser that needs only its own variable's value."""
+    return lambda env, name: parser(env[name])
+
+
+_plain = _of_value(str)
+_flag = values.flag
+_secret = values.long_secret
+
+# Every variable the service reads, declared once. The Settings dataclass is derived from it, and the
+# README's table and .env.example are tested against it, so the docs cannot drift from the code.
+# fmt: off
+SETTINGS = (
+    Setting("ZENDESK_SUBDOMAIN", "",
+            "Your Zendesk subdomain: `acme` for acme.zendesk.com.",
+            _of_value(values.subdomain)),
+    Setting("ZENDESK_EMAIL", "",
+            "Email of the agent the API token belongs to."),
+    Setting("ZENDESK_API_TOKEN", "",
+            "Zendesk API token (Admin Center > Apps and integrations > Zendesk API)."),
+    Setting("ZENDESK_OAUTH_TOKEN", "",
+            "OAuth bearer token, instead of ZENDESK_EMAIL + ZENDESK_API_TOKEN.",
+            # The Authorization header, from this token or ZENDESK_EMAIL + ZENDESK_API_TOKEN ('' for a dry run).
+            lambda env, name: values.zendesk_auth(env), field="zendesk_auth", secret=True),
+    Setting("ZENDESK_URL", "",
+            "API base URL; default `https://{ZENDESK_SUBDOMAIN}.zendesk.com`. Must be https (plain http only for localhost).",
+            lambda env, name: values.zendesk_url(env) if values.zendesk_auth(env) else ""),
+    Setting("ZENDESK_TIMEOUT", "10",
+            "Seconds to wait for a Zendesk answer before retrying later.",
+            _bounded(1, 60), type=float),
+    Setting("ZENDESK_UPDATES_PER_MINUTE", "50",
+            "Notes posted per minute, for the whole account (Zendesk allows 100, shared with agents).",
+            _bounded(1, 300, whole=True), field="updates_per_minute", type=int),
+    Setting("ZENDESK_UPDATES_PER_TICKET", "10",
+            "Notes posted per ticket per 10 minutes (Zendesk allows 30).",
+            _bounded(1, 30, whole=True), field="updates_per_ticket", type=int),
+    Setting("ZENDESK_REQUESTS_PER_MINUTE", "100",
+            "All Zendesk API calls per minute, for the whole account.",
+            _bounded(1, 2500, whole=True), field="requests_per_minute", type=int),
+    Setting("CHECK_BUDGET_SHARE", "0.5",
+            "Share of ZENDESK_REQUESTS_PER_MINUTE that checks of tickets not seen before may use, so notes flow during a flood.",
+            _bounded(0.05, 1), type=float),
+    Setting("UNCHECKED_OPEN_TTL_HOURS", "24",
+            "Opens whose ticket could not be checked within this many hours expire (forged ids do not pile up).",
+            _bounded(0.1, 24 * 365, scale=3600), field="unchecked_open_ttl", type=float),  # in seconds
+    Setting("DATABASE_URL", "sqlite:///read_receipts.db",
+            "SQLite file, or `postgresql://...` for several instances sharing one store.",
+            _of_value(values.database_url), secret=True),
+    Setting("DATABASE_AUTO_UPGRADE", "true",
+            "Upgrade the database's schema at start-up, once, under a lock; `false`: run `flask --app app db upgrade` when deploying (see [Upgrading](#upgrading)).",
+            _flag, field="auto_upgrade", type=bool),
+    Setting("SPOOL_DIR", "",
+            "Directory on the instance's own disk where the pixel spools opens until they are stored; empty: `<SQLite file>-spool` beside a SQLite store, else `spool` in the working directory (see [The spool](#the-spool-opens-survive-a-database-outage)).",
+            lambda env, name: values.spool_dir(env[name], env["DATABASE_URL"])),
+    Setting("PORT", "8000",
+            "Port gunicorn binds (set by Procfile hosts)."),
+    Setting("WEB_CONCURRENCY", "2",
+            "Number of gunicorn worker processes."),
+    Setting("PUBLIC_URL", "",
+            "Address mail clients reach, e.g. `https://pixel.example.com`; default `http://localhost:$PORT`.",
+            lambda env, name: values.public_url(env)),
+    Setting("PROXY_HOPS", "0",
+            "How many proxies in front of the service set X-Forwarded-For.",
+            _bounded(0, 5, whole=True), type=int),
+    Setting("VERIFY_REQUESTER", "true",
+            "Note an open only when ticket_id and requester_id match in Zendesk.",
+            _flag, type=bool),
+    Setting("NOTE_TIMEZONE", "UTC",
+            "Time zone of the times written in notes, e.g. `Europe/Paris`.",
+            _of_value(values.timezone)),
+    Setting("NOTE_TAG", "",
+            "Tag added to a ticket with each note (e.g. `reply_opened`); empty for none.",
+            values.tag),
+    Setting("NOTE_INTERVAL_MINUTES", "60",
+            "Repeat opens of one reply are summarised in at most one note per interval.",
+            _bounded(1, 7 * 24 * 60, scale=60), field="note_interval", type=float),  # in seconds
+    Setting("NOTE_KINDS", "person,apple_preload",
+            "Kinds of load that get a note: person, apple_preload, gmail_prefetch, scanner, bot.",
+            _of_value(values.note_kinds), type=tuple[str, ...]),
+    Setting("IGNORE_IPS", "",
+            "Addresses and CIDR ranges of your offices and VPN, comma-separated: stored as agents' loads, never noted.",
+            _of_value(values.networks), type=tuple[str, ...]),
+    Setting("TRACKING_KEYS", "",
+            "Secrets that sign tracking links, comma-separated, newest first (at least 32 characters each); empty turns `/o/` and `/c/` off.",
+            _of_value(values.signing_keys), type=tuple[str, ...], secret=True),
+    Setting("TRACKING_ENCRYPTION_KEYS", "",
+            "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
+            _of_value(values.fernet_keys), type=tuple[str, ...], secret=True),
+    Setting("WEBHOOK_URLS", "",
+            "Receivers of every open and click, comma-separated https URLs.",
+            _of_value(values.webhook_urls), type=tuple[str, ...]),
+    Setting("WEBHOOK_SECRET", "",
+            "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS.",
+            lambda env, name: values.webhook_secret(env), secret=True),
+    Setting("IP_STORAGE", "truncated",
+            "How client addresses are kept once an open is labelled: truncated (/24, /48), full or none.",
+            _of_value(values.ip_storage)),
+    Setting("RETENTION_DAYS", "180",
+            "Opens, clicks and deliveries older than this are deleted by the running service; 0 keeps them.",
+            _bounded(0, 36500), type=float),
+    Setting("OPT_OUT_TAG", "no_read_receipts",
+            "Tickets with this tag are not tracked (checked with the requester); empty for none.",
+            values.tag),
+    Setting("OPT_OUT_REQUESTERS", "",
+            "Zendesk user ids, comma-separated, who are never tracked.",
+            _of_value(values.user_ids), type=frozenset[int]),
+    Setting("ADMIN_USER", "",
+            "User name for the dashboard and the API; without it and ADMIN_PASSWORD the dashboard is off.",
+            _plain),
+    Setting("ADMIN_PASSWORD", "",
+            "Password for the dashboard and the API (at least 12 characters).",
+            lambda env, name: values.admin_password(env), secret=True),
+    Setting("ZENDESK_WEBHOOK_SECRET", "",
+            "Signing secret of the Zendesk webhook that reports replies sent (POST /zendesk/replies).",
+            _secret, secret=True),
+    Setting("API_TOKEN", "",
+            "Bearer token for the JSON API (`/api/...`), besides the dashboard login; empty: login only.",
+            _of_value(values.api_token), secret=True),
+    Setting("METRICS_TOKEN", "",
+            "Bearer token /metrics asks for; empty leaves /metrics open (keep it off the internet).",
+            _secret, secret=True),
+    Setting("LOG_LEVEL", "INFO",
+            "DEBUG, INFO, WARNING or ERROR.",
+            _of_value(values.log_level)),
+)
+# fmt: on
+
+_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+
+def _dry_run(self) -> bool:
+    """Whether notes are only logged, for lack of Zendesk credentials."""
+    return not self.zendesk_auth
+
+
+# The validated configuration of one service instance: one field per setting with a parser, its default
+# the parsed default of the declaration above.
+Settings = make_dataclass(
+    "Settings",
+    [
+        (s.attribute, s.type, field(default=s.parse(_DEFAULTS, s.name), repr=not s.secret))
+        for s in SETTINGS
+        if s.parse is not None
+    ],
+    frozen=True,
+    namespace={"dry_run": property(_dry_run), "__doc__": "The validated configuration of one service instance."},
+)
+Settings.__module__ = __name__  # make_dataclass's `module` argument is Python 3.12's
+
+
+def read_environment() -> dict[str, str]:
+    """The setting variables of the working directory's `.env` and the environment (which wins); os.environ is left alone."""
+    path = os.path.join(os.getcwd(), ".env")
+    try:
+        found = {name: value for name, value in dotenv_values(path).items() if value}
+    except OSError as error:  # a missing file is no error: dotenv reads nothing
+        raise ConfigError(f"{path} cannot be read ({error.strerror}): let the service's user read it.") from None
+    found.update({s.name: os.environ[s.name] for s in SETTINGS if s.name in os.environ})
+    return found
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate settings; with no mapping, use `.env` and os.environ."""
+    """Read and validate settings; with no mapping, from `.env` and os.environ."""
     if environ is None:
-        load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
-        environ = os.environ
-    env = {s.name: environ.get(s.name, "").strip() or s.default for s in SETTINGS}
-    auth = values.zendesk_auth(env)
-    return Settings(
-        database_url=values.database_url(env["DATABASE_URL"]),
-        spool_dir=values.spool_dir(env["SPOOL_DIR"], env["DATABASE_URL"]),
-        public_url=values.public_url(env),
-        auto_upgrade=values.flag(env, "DATABASE_AUTO_UPGRADE"),
-        zendesk_url=values.zendesk_url(env) if auth else "",
-        zendesk_auth=auth,
-        zendesk_timeout=values.number(env, "ZENDESK_TIMEOUT", 1, 60),
-        updates_per_minute=int(values.number(env, "ZENDESK_UPDATES_PER_MINUTE", 1, 300)),
-        updates_per_ticket=int(values.number(env, "ZENDESK_UPDATES_PER_TICKET", 1, 30)),
-        requests_per_minute=int(values.number(env, "ZENDESK_REQUESTS_PER_MINUTE", 1, 2500)),
-        check_budget_share=values.number(env, "CHECK_BUDGET_SHARE", 0.05, 1),
-        unchecked_open_ttl=3600 * values.number(env, "UNCHECKED_OPEN_TTL_HOURS", 0.1, 24 * 365),
-        proxy_hops=int(values.number(env, "PROXY_HOPS", 0, 5)),
-        verify_requester=values.flag(env, "VERIFY_REQUESTER"),
-        note_timezone=values.timezone(env["NOTE_TIMEZONE"]),
-        note_tag=values.tag(env["NOTE_TAG"]),
-        note_interval=60 * values.number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
-        note_kinds=values.note_kinds(env["NOTE_KINDS"]),
-        ignore_ips=values.networks(env["IGNORE_IPS"]),
-        tracking_keys=values.signing_keys(env["TRACKING_KEYS"]),
-        tracking_encryption_keys=values.fernet_keys(env["TRACKING_ENCRYPTION_KEYS"]),
-        webhook_urls=values.webhook_urls(env["WEBHOOK_URLS"]),
-        webhook_secret=values.webhook_secret(env),
-        metrics_token=values.long_secret(env, "METRICS_TOKEN"),
-        api_token=values.api_token(env["API_TOKEN"]),
-        admin_user=env["ADMIN_USER"],
-        admin_password=values.admin_password(env),
-        zendesk_webhook_secret=values.long_secret(env, "ZENDESK_WEBHOOK_SECRET"),
-        zendesk_subdomain=values.subdomain(env["ZENDESK_SUBDOMAIN"]),
-        opt_out_tag=values.tag(env["OPT_OUT_TAG"], "OPT_OUT_TAG"),
-        opt_out_requesters=values.user_ids(env["OPT_OUT_REQUESTERS"]),
-        ip_storage=values.ip_storage(env["IP_STORAGE"]),
-        retention_days=values.number(env, "RETENTION_DAYS", 0, 36500),
-        log_level=values.log_level(env["LOG_LEVEL"]),
-    )
+        environ = read_environment()
+    env = {s.name: (environ.get(s.name) or "").strip() or s.default for s in SETTINGS}
+    return Settings(**{s.attribute: s.parse(env, s.name) for s in SETTINGS if s.parse is not None})
+
+
+_handed_down: Settings | None = None  # what the gunicorn master checked, inherited by every process it forks
+
+
+def hand_down(settings: Settings) -> None:
+    """Make these the settings of every process forked from now on: they never read `.env` themselves."""
+    global _handed_down
+    _handed_down = settings
 
 
 def load_settings_or_exit() -> Settings:
-    """Load settings, or stop the process with a message that says how to fix them."""
+    """The settings the master checked, else read them, or stop the process with a message that says how to fix them."""
+    if _handed_down is not None:
+        return _handed_down
     try:
         return load_settings()
     except ConfigError as error:

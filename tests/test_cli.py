@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 
 def test_img_tag_uses_public_url_and_zendesk_placeholders(make_app):
     app = make_app(PUBLIC_URL="https://pixel.example.com/")
@@ -47,3 +49,32 @@ def test_check_zendesk_in_dry_run_says_what_to_set(make_app):
     app = make_app(ZENDESK_URL=None, ZENDESK_EMAIL=None, ZENDESK_API_TOKEN=None)
     result = app.test_cli_runner().invoke(args=["check-zendesk"])
     assert result.exit_code == 1 and "No Zendesk credentials are set" in result.output
+
+
+@pytest.mark.parametrize(
+    ("public_url", "warning"),
+    [
+        (None, "Warning: PUBLIC_URL is not set (or names this machine): mail clients cannot reach http://localhost:"),
+        ("http://127.0.0.1:8000", "mail clients cannot reach http://127.0.0.1:8000."),
+        ("https://pixel.example.com", "Warning: PUBLIC_URL names an example domain (pixel.example.com): set it to"),
+        ("https://receipts.example.org", "PUBLIC_URL names an example domain (receipts.example.org)"),
+        ("https://pixel.acme.test", "PUBLIC_URL names an example domain (pixel.acme.test)"),
+        ("http://pixel.acme.com", "Warning: PUBLIC_URL uses plain http: some mail clients do not load images over it"),
+    ],
+)
+def test_img_tag_warns_about_a_public_url_mail_clients_cannot_use(make_app, public_url, warning):
+    result = make_app(PUBLIC_URL=public_url).test_cli_runner().invoke(args=["img-tag"])
+    assert result.exit_code == 0 and warning in result.stderr
+    assert result.stdout.startswith("<img src=")
+
+
+def test_img_tag_is_quiet_about_a_real_https_public_url(make_app):
+    result = make_app(PUBLIC_URL="https://pixel.acme.com").test_cli_runner().invoke(args=["img-tag"])
+    assert result.stderr == "" and result.stdout.startswith('<img src="https://pixel.acme.com/pixel.gif?')
+
+
+def test_check_zendesk_names_a_user_without_a_name_by_email(make_app, zendesk):
+    zendesk.agent_name = None
+    result = make_app().test_cli_runner().invoke(args=["check-zendesk"])
+    assert result.exit_code == 0
+    assert f"OK: {zendesk.url} accepts the credentials of agent@example.com, admin.\n" == result.output

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import logging
+import os
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
-from config import SETTINGS, ConfigError, load_settings
+from config import SETTINGS, ConfigError, Settings, load_settings
+from read_receipts.operations.startup import announce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,9 +112,36 @@ def test_env_example_lists_exactly_the_settings_the_code_reads():
     assert listed == {setting.name for setting in SETTINGS}
 
 
-def test_readme_lists_exactly_the_settings_the_code_reads():
-    listed = documented_names(ROOT / "README.md", r"^\| `([A-Z][A-Z0-9_]+)` \|")
-    assert listed == {setting.name for setting in SETTINGS}
+def readme_settings_table() -> dict[str, tuple[str, str]]:
+    """The README's settings table: each name with the default and the meaning it shows."""
+    section = (ROOT / "README.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| (.*?) \| (.*) \|$", section, flags=re.MULTILINE)
+    return {name: (default, meaning) for name, default, meaning in rows}
+
+
+def test_readme_settings_table_shows_each_declared_default_and_help():
+    shown = {s.name: (f"`{s.default}`" if s.default else "(empty)", s.help) for s in SETTINGS}
+    assert readme_settings_table() == shown
+
+
+def test_settings_defaults_are_the_declared_defaults_parsed():
+    assert Settings() == load_settings({})
+    assert {f.name for f in fields(Settings)} == {s.attribute for s in SETTINGS if s.parse is not None}
+
+
+def test_secret_settings_stay_out_of_the_repr():
+    fernet = base64.urlsafe_b64encode(b"f" * 32).decode()
+    secrets = {s.name: "s" * 40 for s in SETTINGS if s.secret and s.name != "ZENDESK_OAUTH_TOKEN"}
+    secrets.update(
+        TRACKING_ENCRYPTION_KEYS=fernet,
+        DATABASE_URL="postgresql://u:" + "s" * 40 + "@db.example.com/receipts",
+        ZENDESK_EMAIL="a@acme.io",
+        ZENDESK_API_TOKEN="t" * 40,
+        ADMIN_USER="admin",
+    )
+    settings = load_settings({**secrets, "ZENDESK_URL": "http://127.0.0.1:9", "WEBHOOK_URLS": "https://hooks.example"})
+    assert settings.zendesk_auth and settings.webhook_secret and settings.tracking_encryption_keys == (fernet,)
+    assert "s" * 32 not in repr(settings) and fernet not in repr(settings) and "dCB0" not in repr(settings)
 
 
 def test_code_reads_no_setting_outside_config():
@@ -140,3 +172,52 @@ def test_readme_how_it_works_names_every_module_of_the_package():
     ]
     missing = [str(p.relative_to(ROOT)) for p in modules if f"`{p.name}`" not in section]
     assert missing == []
+
+
+def test_startup_says_which_parts_are_on_and_where(caplog):
+    settings = load_settings(
+        {
+            "PUBLIC_URL": "https://pixel.acme.com",
+            "ADMIN_USER": "admin",
+            "ADMIN_PASSWORD": "a-long-password",
+            "TRACKING_KEYS": "k" * 32,
+            "WEBHOOK_URLS": "https://hooks.acme.com/events?key=hidden",
+            "WEBHOOK_SECRET": "w" * 32,
+            "ZENDESK_WEBHOOK_SECRET": "z" * 32,
+            "METRICS_TOKEN": "m" * 32,
+        }
+    )
+    with caplog.at_level(logging.INFO, logger="read_receipts"):
+        announce(settings)
+    assert caplog.messages[1:] == [
+        "on: the pixel at https://pixel.acme.com/pixel.gif; the dashboard at https://pixel.acme.com/dashboard and "
+        "the API at https://pixel.acme.com/api/; tracking links at https://pixel.acme.com/o/ and "
+        "https://pixel.acme.com/c/ (signed); webhooks of every open and click to hooks.acme.com; the reply webhook "
+        "at https://pixel.acme.com/zendesk/replies; metrics at https://pixel.acme.com/metrics, behind METRICS_TOKEN"
+    ]
+
+
+def test_startup_says_what_is_off_and_what_turns_it_on(caplog):
+    with caplog.at_level(logging.INFO, logger="read_receipts"):
+        announce(load_settings({"API_TOKEN": "a" * 32}))
+    assert caplog.messages[1:] == [
+        "on: the pixel at http://localhost:8000/pixel.gif; the API at http://localhost:8000/api/ (with API_TOKEN "
+        "only); metrics at http://localhost:8000/metrics, open to anyone who reaches it (set METRICS_TOKEN)",
+        "off: the dashboard (set ADMIN_USER and ADMIN_PASSWORD); tracking links (set TRACKING_KEYS); webhooks (set "
+        "WEBHOOK_URLS and WEBHOOK_SECRET); the reply webhook (set ZENDESK_WEBHOOK_SECRET)",
+    ]
+
+
+def test_env_example_copied_as_it_is_sets_no_value():
+    assert {name: value for name, value in dotenv_values(ROOT / ".env.example").items() if value} == {}
+
+
+def test_env_file_is_read_without_changing_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("NOTE_TAG=from_the_file\nLOG_LEVEL=DEBUG\nNOT_A_SETTING=x\n")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    settings = load_settings()
+    assert settings.note_tag == "from_the_file" and settings.log_level == "WARNING"  # the environment wins
+    assert "NOTE_TAG" not in os.environ and "NOT_A_SETTING" not in os.environ
+    (tmp_path / ".env").write_text("NOTE_TAG=changed\n")
+    assert load_settings().note_tag == "changed"  # read afresh each time (a reload sees the new file)

@@ -37,6 +37,7 @@ class ZendeskStandIn:
 
     def __init__(self, email: str = "agent@example.com", token: str = "test-token", oauth: str = "oauth-test"):
         self.email, self.token, self.oauth = email, token, oauth
+        self.agent_name: str | None = "API Agent"  # the token's user; Zendesk answers null for a user without one
         self.tickets: dict[int, dict] = {}
         self.replies: dict[int, list[int]] = {}
         self.comments: list[Comment] = []
@@ -139,7 +140,7 @@ class ZendeskStandIn:
         if comments and method == "GET":
             return self._comments(int(comments.group(1)), parse_qs(query))
         if path == "/api/v2/users/me.json" and method == "GET":
-            return 200, {}, {"user": {"id": 1, "name": "API Agent", "email": self.email, "role": "admin"}}
+            return 200, {}, {"user": {"id": 1, "name": self.agent_name, "email": self.email, "role": "admin"}}
         match = TICKET_PATH.match(path)
         if not match:
             return 404, {}, {"error": "InvalidEndpoint"}

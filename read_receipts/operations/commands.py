@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import requests
@@ -16,6 +18,10 @@ from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
+
+# Reserved for examples and tests (RFC 2606, RFC 6761): mail clients never reach them.
+_EXAMPLE_TLDS = {"example", "test", "invalid", "localhost"}
+_EXAMPLE_DOMAINS = {"example.com", "example.net", "example.org"}
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -49,9 +55,30 @@ def register(app: Flask) -> None:
 def img_tag_command() -> None:
     """Print the img tag to paste into the Zendesk trigger's email body."""
     settings = current_app.extensions["settings"]
-    if settings.public_url.startswith("http://localhost"):
-        click.echo("Note: PUBLIC_URL is not set; mail clients cannot reach localhost.", err=True)
+    warning = public_url_warning(settings.public_url)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(img_tag(settings.public_url, settings.verify_requester))
+
+
+def public_url_warning(public_url: str) -> str:
+    """Why mail clients may not load the pixel from PUBLIC_URL, or '' when nothing is seen wrong."""
+    host = (urlsplit(public_url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or _is_loopback(host):
+        return f"PUBLIC_URL is not set (or names this machine): mail clients cannot reach {public_url}."
+    if host.rpartition(".")[2] in _EXAMPLE_TLDS or any(host == d or host.endswith("." + d) for d in _EXAMPLE_DOMAINS):
+        return f"PUBLIC_URL names an example domain ({host}): set it to the address mail clients reach."
+    if public_url.startswith("http://"):
+        return "PUBLIC_URL uses plain http: some mail clients do not load images over it; use https (see README, Deploying)."
+    return ""
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a host is an address of this machine."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @click.command("check-zendesk")
@@ -68,11 +95,15 @@ def check_zendesk_command() -> None:
     answer = zendesk.me()
     user = (answer.body or {}).get("user") or {}
     if answer.verdict == "ok" and user.get("id") and user.get("role") in ("agent", "admin"):
-        click.echo(
-            f"OK: {settings.zendesk_url} accepts the credentials of {user.get('name')} <{user.get('email')}>, {user['role']}."
-        )
+        click.echo(f"OK: {settings.zendesk_url} accepts the credentials of {_named(user)}, {user['role']}.")
         return
     raise click.ClickException(_diagnose(answer, user, settings.zendesk_url))
+
+
+def _named(user: dict) -> str:
+    """A Zendesk user as `Name <email>`, or just the email when the user has no name."""
+    name, email = (user.get("name") or "").strip(), user.get("email") or "(no email)"
+    return f"{name} <{email}>" if name else email
 
 
 def _diagnose(answer, user: dict, url: str) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -88,7 +89,7 @@ def configure_logging(level: str) -> None:
 
 
 def announce(settings: Settings) -> None:
-    """Say at start-up where notes go."""
+    """Say at start-up where notes go, and which parts of the service are on, and where."""
     if settings.dry_run:
         log.warning(
             "dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)"
@@ -99,3 +100,39 @@ def announce(settings: Settings) -> None:
             settings.zendesk_url,
             "on" if settings.verify_requester else "off",
         )
+    on, off = parts(settings)
+    log.info("on: %s", "; ".join(on))
+    if off:
+        log.info("off: %s", "; ".join(off))
+
+
+def parts(settings: Settings) -> tuple[list[str], list[str]]:
+    """What is on (and where), and what is off (and the setting that turns it on)."""
+    url = settings.public_url
+    on, off = [f"the pixel at {url}/pixel.gif"], []
+    if settings.admin_user and settings.admin_password:
+        on.append(f"the dashboard at {url}/dashboard and the API at {url}/api/")
+    elif settings.api_token:
+        on.append(f"the API at {url}/api/ (with API_TOKEN only)")
+        off.append("the dashboard (set ADMIN_USER and ADMIN_PASSWORD)")
+    else:
+        off.append("the dashboard and the API (set ADMIN_USER and ADMIN_PASSWORD)")
+    if settings.tracking_keys:
+        encrypted = ", encrypted" if settings.tracking_encryption_keys else ""
+        on.append(f"tracking links at {url}/o/ and {url}/c/ (signed{encrypted})")
+    else:
+        off.append("tracking links (set TRACKING_KEYS)")
+    if settings.webhook_urls:
+        hosts = ", ".join(urlsplit(hook).netloc.rpartition("@")[2] for hook in settings.webhook_urls)
+        on.append(f"webhooks of every open and click to {hosts}")
+    else:
+        off.append("webhooks (set WEBHOOK_URLS and WEBHOOK_SECRET)")
+    if settings.zendesk_webhook_secret:
+        on.append(f"the reply webhook at {url}/zendesk/replies")
+    else:
+        off.append("the reply webhook (set ZENDESK_WEBHOOK_SECRET)")
+    if settings.metrics_token:
+        on.append(f"metrics at {url}/metrics, behind METRICS_TOKEN")
+    else:
+        on.append(f"metrics at {url}/metrics, open to anyone who reaches it (set METRICS_TOKEN)")
+    return on, off
