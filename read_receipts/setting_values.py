@@ -6,9 +6,11 @@ import ipaddress
 import re
 from base64 import b64encode
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -20,6 +22,8 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"  # the notes' gettext catalogs, by language
+DOMAIN = "messages"
 
 
 class ConfigError(ValueError):
@@ -286,3 +290,23 @@ def long_secret(env: Mapping[str, str], name: str) -> str:
             f'{name} must be at least 32 characters: `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
         )
     return secret
+
+
+def languages() -> list[str]:
+    """The languages notes can be written in: English, their own, and each language with a compiled catalog."""
+    shipped = {path.parent.parent.name for path in TRANSLATIONS.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")}
+    return sorted({"en", *shipped})
+
+
+def note_language(raw: str) -> str:
+    """Return NOTE_LANGUAGE as a locale name (`de`, `en_GB`), when notes can be written in its language."""
+    try:
+        locale = Locale.parse(raw.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = None
+    if locale is None or locale.language not in languages():
+        raise ConfigError(
+            f"NOTE_LANGUAGE must be a language the notes are written in: {', '.join(languages())}, "
+            f"or one of them with a region such as en_GB (got {raw!r}). README, Development, says how to add one."
+        )
+    return str(locale)

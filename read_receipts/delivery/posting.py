@@ -9,13 +9,13 @@ from read_receipts.delivery import notes
 from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.zendesk import Answer, ZendeskClient
-from read_receipts.labels.openers import PERSON
+from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.settings import Settings
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.deliveries import Deliveries, Delivery, DeliveryState
 from read_receipts.store.opens import Opens
-from read_receipts.store.replies import NoteKind, Replies, Reply
-from read_receipts.store.tickets import Tickets, TicketStatus
+from read_receipts.store.replies import Covered, NoteKind, Replies, Reply
+from read_receipts.store.tickets import Ticket, Tickets, TicketStatus
 
 # What each final answer of Zendesk says of the ticket.
 GONE = {404: TicketStatus.DELETED, 422: TicketStatus.CLOSED}
@@ -63,34 +63,56 @@ class Posting(PacedWork):
         if row.kind == NoteKind.SUMMARY and reply.opens_noted == 0:
             self.deliveries.postpone(row, now + 30)  # the first note goes first
             return False
-        covered, body = self._note_text(row, reply)
+        ticket = self.tickets.cached(row.ticket_id)
+        covered, body = self._note_text(row, reply, ticket)
         finish = self._finisher(row, covered)
         if not body:
             return finish(DeliveryState.SKIPPED, None, "")
-        ticket = self.tickets.cached(row.ticket_id)
         if ticket is not None and ticket.final:
             return finish(DeliveryState.FAILED, None, f"ticket is {ticket.status}")
         wait = self.pacing.gate(now, row.ticket_id, ticket.requester_id if ticket is not None else None)
         if wait:  # back when the budget that refused frees, not re-examined every few seconds
             self.deliveries.postpone(row, now + wait)
             return False
-        answer = self.zendesk.add_private_note(row.ticket_id, body, self.settings.note_tag)
+        answer = self.zendesk.add_private_note(row.ticket_id, body, self._tag(covered))
         self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")
         return self._settle_note(row, answer, finish)
 
-    def _note_text(self, row: Delivery, reply: Reply) -> tuple[int, str]:
+    def _note_text(self, row: Delivery, reply: Reply, ticket: Ticket | None) -> tuple[Covered, str]:
         """Return the opens a note covers and its words ('' when nothing is left to say)."""
-        zone = self.settings.note_timezone
+        words = notes.words(self.settings.note_language, self.settings.note_timezone)
+        named = self._named(row, reply, ticket)
         if row.kind == NoteKind.FIRST:
             opened = self.opens.by_id(row.open_id)
             kind, client = opened.kind or PERSON, opened.client or ""
-            return 1, notes.first_open(opened.opened_at, row.reply_key, zone, kind, client, reply.sent_at)
+            covered = Covered(1, int(kind == PERSON), int(kind == APPLE_PRELOAD))
+            return covered, words.first_open(opened.opened_at, named, kind, client, reply.sent_at)
         count = reply.opens - reply.opens_noted
+        covered = Covered(reply.opens, reply.person_opens, reply.preload_opens)
         if count <= 0:
-            return reply.opens, ""
-        return reply.opens, notes.more_opens(count, reply.last_open_at, row.reply_key, zone)
+            return covered, ""
+        reads = max(0, reply.person_opens - reply.person_noted)
+        preloads = max(0, reply.preload_opens - reply.preload_noted)
+        loads = notes.SummedLoads(reads, preloads, max(0, count - reads - preloads))
+        return covered, words.more_opens(loads, reply.last_open_at, named)
 
-    def _finisher(self, row: Delivery, covered: int) -> Callable[[DeliveryState, int | None, str], bool]:
+    def _named(self, row: Delivery, reply: Reply, ticket: Ticket | None) -> notes.NamedReply:
+        """How the note names the reply: the comment's time and author as Zendesk listed them, else its send time."""
+        ccs = ticket.ccs if ticket is not None else 0
+        if not row.reply_key:  # the pixel did not say which reply, or named one the ticket does not have
+            return notes.NamedReply(None, None, ccs)
+        comment = self.tickets.comment(row.ticket_id, row.reply_key)
+        author = self.replies.author(row.ticket_id, row.reply_key) or (comment.author_name if comment else None)
+        written = comment.created_at if comment is not None and comment.created_at is not None else reply.sent_at
+        return notes.NamedReply(written, author, ccs)
+
+    def _tag(self, covered: Covered) -> str:
+        """NOTE_TAG for a note telling of a person's read, PRELOAD_TAG for one of Apple's preloads only."""
+        if covered.person:
+            return self.settings.note_tag
+        return self.settings.preload_tag if covered.preload else ""
+
+    def _finisher(self, row: Delivery, covered: Covered) -> Callable[[DeliveryState, int | None, str], bool]:
         """Bind the arguments every final outcome of one delivery shares."""
 
         def finish(state: DeliveryState, status: int | None, error: str) -> bool:

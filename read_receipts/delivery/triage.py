@@ -170,8 +170,15 @@ class Triage(PacedWork):
         if answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
             tags = found.get("tags") if isinstance(found.get("tags"), list) else []
             opted_out = bool(self.settings.opt_out_tag) and self.settings.opt_out_tag in tags
-            self.tickets.remember(ticket_id, requester, status[:16], now, opted_out)
+            self.tickets.remember(ticket_id, requester, status[:16], now, opted_out, people_in_copy(found))
             return True
         delay = self.pacing.retry_delay(answer, attempts)
         self.tickets.postpone_check(ticket_id, now + delay, failed=True)
         return False
+
+
+def people_in_copy(ticket: dict) -> int:
+    """How many people the ticket's emails go to besides the requester: its email CCs (or, without them, its CCs)."""
+    ids = ticket.get("email_cc_ids") if isinstance(ticket.get("email_cc_ids"), list) else ticket.get("collaborator_ids")
+    requester = ticket.get("requester_id")
+    return len({i for i in ids if isinstance(i, int) and i != requester}) if isinstance(ids, list) else 0

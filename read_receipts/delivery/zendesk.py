@@ -91,8 +91,12 @@ class Zendesk:
 
     def comments(self, ticket_id: int, next_page: str = "") -> Answer:
         """Read one page of a ticket's comments, newest first (`next_page`: the previous page's links.next)."""
-        first = f"/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page%5Bsize%5D=100"
-        return self._call("GET", _same_host_path(next_page, first))
+        # include=users side-loads the authors' names in the same call: no read per author
+        first = f"/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page%5Bsize%5D=100&include=users"
+        path = _same_host_path(next_page, first)
+        if "include=users" not in path:
+            path += ("&" if "?" in path else "?") + "include=users"
+        return self._call("GET", path)
 
     def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
         """Add an internal comment to a ticket, optionally tagging it."""

@@ -251,8 +251,16 @@ def reply_sent():
         return jsonify(error={"status": 400, "message": 'send {"ticket_id", "comment_id", "sent"}'}), 400
     reply_key = pixel.zendesk_id(str(sent.get("comment_id", ""))) or 0
     sent_at = pixel.sent_time(str(sent.get("sent", ""))) or datetime.now().timestamp()
-    known = not _store().events.record_reply_sent(ticket_id, reply_key, sent_at)
+    agent_id, agent_name = pixel.zendesk_id(str(sent.get("agent_id", ""))), _filled(sent.get("agent_name"))
+    known = not _store().events.record_reply_sent(ticket_id, reply_key, sent_at, agent_id, agent_name)
     return jsonify(recorded=not known), 200
+
+
+def _filled(value) -> str | None:
+    """A placeholder's value, or None when Zendesk left it empty or unfilled (a test email sends it literally)."""
+    if not isinstance(value, str) or not value.strip() or "{{" in value:
+        return None
+    return value.strip()[:120]
 
 
 def _recent(stamp: str) -> bool:

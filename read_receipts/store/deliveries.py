@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
-from read_receipts.store.replies import NoteDue, note_delivered
+from read_receipts.store.replies import Covered, NoteDue, note_delivered
 from read_receipts.store.rollups import add_tallies
 from read_receipts.store.schema import budgets, deliveries, tickets
 
@@ -73,7 +73,7 @@ class Deliveries(Outbox[Delivery]):
         state: DeliveryState,
         now: float,
         interval: float,
-        covered: int,
+        covered: Covered,
         status: int | None = None,
         error: str = "",
     ) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select, update
 
 from read_receipts.store.database import Database, Record, insert_ignore
 from read_receipts.store.opens import add_proven
+from read_receipts.store.reply_statuses import sent
 from read_receipts.store.rollups import add_counts
 from read_receipts.store.schema import campaign_events, events, replies_sent
 from read_receipts.store.webhook_calls import Call, queue_calls
@@ -80,9 +81,12 @@ class Events(Database):
                 keep = update(events).where(events.c.id == bindparam("i")).values(ip=bindparam("a"))
                 conn.execute(keep, [{"i": event_id, "a": kept_ips[event_id]} for event_id in moved])
 
-    def record_reply_sent(self, ticket_id: int, reply_key: int, sent_at: float) -> bool:
-        """Remember a reply Zendesk says it sent; False if it was known already."""
+    def record_reply_sent(
+        self, ticket_id: int, reply_key: int, sent_at: float, agent_id: int | None = None, agent_name: str | None = None
+    ) -> bool:
+        """Remember a reply Zendesk says it sent, and who replied; False if it was known already."""
         with self.engine.begin() as conn:
+            sent(conn, ticket_id, reply_key, sent_at, agent_id, agent_name)
             return insert_ignore(conn, replies_sent, ticket_id=ticket_id, reply_key=reply_key, sent_at=sent_at)
 
 

@@ -17,6 +17,7 @@ from read_receipts.labels.openers import AGENT
 from read_receipts.store.database import Database, Record
 from read_receipts.store.deliveries import queue_notes
 from read_receipts.store.replies import CountedOpen, by_reply, count_replies
+from read_receipts.store.reply_statuses import Load, loaded
 from read_receipts.store.rollups import add_counts, add_tallies, utc_day
 from read_receipts.store.schema import daily_opens, opens, tickets
 from read_receipts.store.tickets import FINAL, TicketStatus, comment_listed, described
@@ -51,6 +52,10 @@ WHY_BY_STATE = {
     OpenState.CLOSED: "ticket is closed",
     OpenState.OPTED_OUT: "requester opted out",
 }
+
+
+# Verified loads, noted or not: they move their reply's status on (rejected and unverified ones prove nothing).
+LOADS_OF_REPLIES = frozenset({OpenState.COUNTED, OpenState.SKIPPED, OpenState.CLOSED})
 
 
 def why_not_noted(state: str, kind: str | None) -> str | None:
@@ -229,6 +234,7 @@ class Opens(Database):
                 due = count_replies(conn, by_reply(counted), now, interval)
                 queue_notes(conn, due.notes, now)
                 _move(conn, due.noted, OpenState.COUNTED, OpenState.NOTED)
+            loaded(conn, [_load(v) for v in mine if v.state in LOADS_OF_REPLIES])
             # in the same transaction: a settled open's webhook is never lost
             queue_calls(conn, [call for v in mine for call in v.calls], now)
 
@@ -297,5 +303,15 @@ def _count_labels(conn: Connection, settled: Sequence[Verdict], labels: list[dic
 def _counted(verdict: Verdict) -> CountedOpen:
     """A counted open, as its reply's counters take it (a reply id not on the ticket counts as "a reply")."""
     row = verdict.open
-    reply = (row.comment_id or 0) if verdict.named else 0
-    return CountedOpen(row.id, row.ticket_id, reply, row.opened_at, verdict.kind, verdict.sent_at)
+    return CountedOpen(row.id, row.ticket_id, _reply_key(verdict), row.opened_at, verdict.kind, verdict.sent_at)
+
+
+def _load(verdict: Verdict) -> Load:
+    """A verified load, as its reply's status takes it."""
+    row = verdict.open
+    return Load(row.ticket_id, _reply_key(verdict), row.opened_at, verdict.kind, verdict.client, verdict.sent_at)
+
+
+def _reply_key(verdict: Verdict) -> int:
+    """The reply an open counts towards: its comment id when the ticket lists it, else 0 ("a reply")."""
+    return (verdict.open.comment_id or 0) if verdict.named else 0

@@ -9,9 +9,10 @@ from enum import StrEnum
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
-from read_receipts.labels.openers import PERSON
+from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.store.database import Database, Record, dialect
-from read_receipts.store.schema import replies
+from read_receipts.store.reply_statuses import ReplyFilter, ReplyState, described, matching
+from read_receipts.store.schema import replies, reply_statuses
 
 
 class NoteKind(StrEnum):
@@ -36,6 +37,19 @@ class Reply(Record):
     read_noted: bool
     sent_at: float | None
     first_read_at: float | None
+    person_opens: int = 0
+    preload_opens: int = 0
+    person_noted: int = 0
+    preload_noted: int = 0
+
+
+@dataclass(frozen=True)
+class Covered:
+    """The opens one note tells of: in all, by a person, and Apple's preloads."""
+
+    opens: int
+    person: int = 0
+    preload: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,26 @@ class Replies(Database):
             row = conn.execute(select(replies).where(*where)).first()
         return Reply.of(row) if row is not None else None
 
+    def author(self, ticket_id: int, reply_key: int) -> str | None:
+        """Who replied, as the reply-sent webhook said (None when it did not)."""
+        where = (reply_statuses.c.ticket_id == ticket_id, reply_statuses.c.reply_key == reply_key)
+        with self.reading() as conn:
+            return conn.execute(select(reply_statuses.c.agent_name).where(*where)).scalar()
+
+    def statuses(self, ticket_id: int, limit: int = 100) -> list[ReplyState]:
+        """Return the status of a ticket's replies, newest first."""
+        query = matching(described(), ReplyFilter(ticket_id=ticket_id))
+        with self.reading() as conn:
+            rows = conn.execute(query.order_by(reply_statuses.c.seen_at.desc()).limit(limit))
+            return [ReplyState.of(row) for row in rows]
+
+    def listing(self, wanted: ReplyFilter, after_id: int, limit: int) -> list[ReplyState]:
+        """Return a page of reply statuses a filter wants, by id (keyset pagination)."""
+        query = matching(described(), wanted).where(reply_statuses.c.id > after_id)
+        with self.reading() as conn:
+            rows = conn.execute(query.order_by(reply_statuses.c.id).limit(limit))
+            return [ReplyState.of(row) for row in rows]
+
 
 def by_reply(counted: Sequence[CountedOpen]) -> ByReply:
     """Group counted opens by the reply they opened, oldest first."""
@@ -123,20 +157,28 @@ def count_replies(conn: Connection, groups: ByReply, now: float, interval: float
 
 
 def note_delivered(
-    conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, interval: float, covered: int
+    conn: Connection, ticket_id: int, reply_key: int, kind: str, now: float, interval: float, covered: Covered
 ) -> NoteDue | None:
     """Move a reply's counters on after one of its notes; return its next summary when opens wait."""
     where = (replies.c.ticket_id == ticket_id, replies.c.reply_key == reply_key)
+    told = {"opens_noted": covered.opens, "person_noted": covered.person, "preload_noted": covered.preload}
+    totals = {"opens_noted": "opens", "person_noted": "person_opens", "preload_noted": "preload_opens"}
     if kind == NoteKind.FIRST:  # a first note covers its own open
-        one_more = case(
-            (replies.c.opens_noted < replies.c.opens, replies.c.opens_noted + 1), else_=replies.c.opens_noted
+        conn.execute(
+            update(replies)
+            .where(*where)
+            .values(
+                **{
+                    name: case(
+                        (replies.c[name] + n <= replies.c[totals[name]], replies.c[name] + n), else_=replies.c[name]
+                    )
+                    for name, n in told.items()
+                }
+            )
         )
-        conn.execute(update(replies).where(*where).values(opens_noted=one_more))
         return None
-    noted = case((replies.c.opens_noted < covered, covered), else_=replies.c.opens_noted)
-    conn.execute(
-        update(replies).where(*where).values(opens_noted=noted, summary_pending=False, next_note_at=now + interval)
-    )
+    noted = {name: case((replies.c[name] < n, n), else_=replies.c[name]) for name, n in told.items()}
+    conn.execute(update(replies).where(*where).values(**noted, summary_pending=False, next_note_at=now + interval))
     reply = conn.execute(select(replies).where(*where)).one()
     if reply.opens > reply.opens_noted and _mark_summary_pending(conn, where):
         return NoteDue(ticket_id, reply_key, NoteKind.SUMMARY, reply.next_note_at)
@@ -159,6 +201,8 @@ def _add_to_replies(conn: Connection, groups: ByReply, next_note_at: float) -> d
             "first_open_at": group[0].opened_at,
             "last_open_at": max(c.opened_at for c in group),
             "opens": len(group),
+            "person_opens": sum(1 for c in group if c.kind == PERSON),
+            "preload_opens": sum(1 for c in group if c.kind == APPLE_PRELOAD),
             "next_note_at": next_note_at,  # kept only by a reply seen for the first time
             "sent_at": next((c.sent_at for c in group if c.sent_at is not None), None),
         }
@@ -170,6 +214,8 @@ def _add_to_replies(conn: Connection, groups: ByReply, next_note_at: float) -> d
         index_elements=[replies.c.ticket_id, replies.c.reply_key],
         set_={
             "opens": replies.c.opens + upsert.excluded.opens,
+            "person_opens": replies.c.person_opens + upsert.excluded.person_opens,
+            "preload_opens": replies.c.preload_opens + upsert.excluded.preload_opens,
             "last_open_at": case((replies.c.last_open_at < later, later), else_=replies.c.last_open_at),
             "sent_at": func.coalesce(replies.c.sent_at, upsert.excluded.sent_at),
         },

@@ -91,6 +91,19 @@ tickets = Table(
     # The ids of the ticket's public comments, space-separated (newest kept), and when they were read.
     Column("public_comments", Text, nullable=False, server_default=""),
     Column("comments_at", Float, nullable=False, server_default="0"),
+    # People in copy of the ticket's emails when it was checked (email_cc_ids, else collaborator_ids).
+    Column("ccs", Integer, nullable=False, server_default="0"),
+)
+
+# The ticket's public comments as Zendesk lists them: when each was written, and by whom (side-loaded names).
+comments = Table(
+    "comments",
+    metadata,
+    Column("ticket_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("comment_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", Float),
+    Column("author_id", BigInteger),
+    Column("author_name", String(120)),
 )
 
 replies = Table(
@@ -108,7 +121,32 @@ replies = Table(
     Column("read_noted", Boolean, nullable=False, server_default=text("false")),  # a person's open has its note
     Column("sent_at", Float),  # when the reply was sent, if the img tag said
     Column("first_read_at", Float),  # the first open by a person
+    # Opens by kind, and how many of each the notes told of: a summary says what the loads were.
+    Column("person_opens", Integer, nullable=False, server_default="0"),
+    Column("preload_opens", Integer, nullable=False, server_default="0"),
+    Column("person_noted", Integer, nullable=False, server_default="0"),
+    Column("preload_noted", Integer, nullable=False, server_default="0"),
     Index("ix_replies_first_open_at", "first_open_at"),
+)
+
+# Each reply the trigger emailed (reported sent, or seen through its pixel) and what became of it.
+reply_statuses = Table(
+    "reply_statuses",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("reply_key", BigInteger, nullable=False),  # as in replies: the comment id, or 0
+    # A ReplyStatus (reply_statuses.py, the only writer), forward only: not_opened -> machines -> preloaded -> read
+    Column("status", String(16), nullable=False, server_default="not_opened"),
+    Column("seen_at", Float, nullable=False),  # when the service first heard of the reply
+    Column("sent_at", Float),
+    Column("first_read_at", Float),
+    Column("reads", Integer, nullable=False, server_default="0"),
+    Column("client", String(40)),  # of the first read by a person
+    Column("agent_id", BigInteger),  # who replied, as the reply-sent webhook said
+    Column("agent_name", String(120)),
+    Index("ix_reply_statuses_reply", "ticket_id", "reply_key", unique=True),
+    Index("ix_reply_statuses_seen_at", "seen_at"),
 )
 
 # Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".

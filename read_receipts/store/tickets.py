@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import String, cast, literal, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.engine import Connection
 
-from read_receipts.store.database import Database, Record, insert_ignore
+from read_receipts.store.database import Database, Record, dialect, insert_ignore
 from read_receipts.store.holds import take_hold
-from read_receipts.store.schema import opens, tickets
+from read_receipts.store.schema import comments, opens, tickets
 
 COMMENTS_KEPT = 1000  # public comment ids kept per ticket, newest first (Zendesk allows 5,000 comments)
 
@@ -28,6 +28,16 @@ FINAL = frozenset({TicketStatus.CLOSED, TicketStatus.DELETED})
 
 
 @dataclass(frozen=True)
+class PublicComment:
+    """A public comment as Zendesk listed it: when it was written, and by whom."""
+
+    comment_id: int
+    created_at: float | None = None
+    author_id: int | None = None
+    author_name: str | None = None  # side-loaded with the comments (include=users)
+
+
+@dataclass(frozen=True)
 class Ticket(Record):
     """What Zendesk said of one ticket."""
 
@@ -40,6 +50,7 @@ class Ticket(Record):
     opted_out: bool  # carries OPT_OUT_TAG
     public_comments: str  # the ids of its public comments, space-separated, newest kept
     comments_at: float
+    ccs: int = 0  # people in copy of its emails when it was checked
 
     @property
     def final(self) -> bool:
@@ -70,16 +81,24 @@ class Tickets(Database):
         with self.engine.begin() as conn:
             return take_hold(conn, f"comments:{ticket_id}", now, lease)
 
-    def remember_comments(self, ticket_id: int, public_ids: Sequence[int], read_at: float) -> None:
-        """Keep a ticket's public comment ids (the newest COMMENTS_KEPT) as read at `read_at`."""
+    def remember_comments(self, ticket_id: int, public: Sequence[PublicComment], read_at: float) -> None:
+        """Keep a ticket's public comments (the newest COMMENTS_KEPT ids, with time and author) as read at `read_at`."""
         with self.engine.begin() as conn:
             where = tickets.c.ticket_id == ticket_id
             known = conn.execute(select(tickets.c.public_comments).where(where)).scalar() or ""
             kept = {int(token) for token in known.split() if token.isdigit()}
-            ids = sorted(kept | set(public_ids), reverse=True)[:COMMENTS_KEPT]
+            ids = sorted(kept | {comment.comment_id for comment in public}, reverse=True)[:COMMENTS_KEPT]
             conn.execute(
                 update(tickets).where(where).values(public_comments=" ".join(map(str, ids)), comments_at=read_at)
             )
+            _keep_comments(conn, ticket_id, public)
+
+    def comment(self, ticket_id: int, comment_id: int) -> PublicComment | None:
+        """Return a public comment's time and author, if Zendesk listed it."""
+        where = (comments.c.ticket_id == ticket_id, comments.c.comment_id == comment_id)
+        with self.reading() as conn:
+            row = conn.execute(select(comments).where(*where)).first()
+        return PublicComment(row.comment_id, row.created_at, row.author_id, row.author_name) if row else None
 
     def cached(self, ticket_id: int) -> Ticket | None:
         """Return what Zendesk said of a ticket, if it was checked before."""
@@ -118,9 +137,15 @@ class Tickets(Database):
             conn.execute(update(tickets).where(*where).values(retry_at=retry_at, attempts=attempts))
 
     def remember(
-        self, ticket_id: int, requester_id: int | None, status: str, now: float, opted_out: bool | None = None
+        self,
+        ticket_id: int,
+        requester_id: int | None,
+        status: str,
+        now: float,
+        opted_out: bool | None = None,
+        ccs: int | None = None,
     ) -> None:
-        """Remember a ticket's requester, status and opt-out (closed and deleted are final)."""
+        """Remember a ticket's requester, status, opt-out and people in copy (closed and deleted are final)."""
         with self.engine.begin() as conn:
             insert_ignore(conn, tickets, ticket_id=ticket_id, requester_id=requester_id, status=status, checked_at=now)
             values = {"status": status, "checked_at": now}
@@ -128,7 +153,35 @@ class Tickets(Database):
                 values["requester_id"] = requester_id
             if opted_out is not None:
                 values["opted_out"] = opted_out
+            if ccs is not None:
+                values["ccs"] = ccs
             conn.execute(update(tickets).where(tickets.c.ticket_id == ticket_id).values(**values))
+
+
+def _keep_comments(conn: Connection, ticket_id: int, public: Sequence[PublicComment]) -> None:
+    """Upsert the time and author of each comment read (a name Zendesk did not side-load keeps the one known)."""
+    if not public:
+        return
+    rows = [
+        {
+            "ticket_id": ticket_id,
+            "comment_id": c.comment_id,
+            "created_at": c.created_at,
+            "author_id": c.author_id,
+            "author_name": c.author_name,
+        }
+        for c in public
+    ]
+    upsert = dialect(conn).insert(comments)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[comments.c.ticket_id, comments.c.comment_id],
+        set_={
+            "created_at": func.coalesce(upsert.excluded.created_at, comments.c.created_at),
+            "author_id": func.coalesce(upsert.excluded.author_id, comments.c.author_id),
+            "author_name": func.coalesce(upsert.excluded.author_name, comments.c.author_name),
+        },
+    )
+    conn.execute(upsert, rows)
 
 
 def retry_failed_now(conn: Connection, now: float) -> None:
