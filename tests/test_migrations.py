@@ -90,7 +90,9 @@ def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
     assert {k: v for k, v in rows_now(store.engine, later).items() if k not in made} == {
         k: v for k, v in later.items() if k not in made
     }
-    assert set(later["reply_statuses"]) <= set(rows_now(store.engine, {"reply_statuses": later["reply_statuses"]})["reply_statuses"])
+    assert set(later["reply_statuses"]) <= set(
+        rows_now(store.engine, {"reply_statuses": later["reply_statuses"]})["reply_statuses"]
+    )
     store.close()
 
 

@@ -10,6 +10,12 @@ import pytest
 from tests.conftest import Clock, drain
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=9001"
+APPLE_MPP = {"User-Agent": "Mozilla/5.0"}
+# When the stand-in's reply 9001 was written (by Ann), as the notes say it in English and German (UTC)
+REPLY_9001 = "your reply of Sat, Nov 28, 7:04 PM, by Ann"
+REPLY_9001_DE = "Ihre Antwort vom Sa., 28. Nov., 19:04 von Ann"
+AT = r"[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2} at \d{1,2}:\d\d [AP]M UTC"  # when it was opened: now
+AT_DE = r"[A-Z][a-z]\., \d{1,2}\. [A-Z][a-zä]{2,3}\.? um \d\d:\d\d UTC"
 
 
 @pytest.fixture
@@ -31,11 +37,88 @@ def test_first_open_adds_one_private_timestamped_note(service, zendesk):
     drain(courier)
     [note] = zendesk.notes_on(42)
     assert note.public is False
-    assert re.fullmatch(
-        r"Read receipt: the requester opened the email with reply #9001 in Thunderbird on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.",
-        note.body,
-    )
+    assert re.fullmatch(rf"Read receipt: the requester opened {REPLY_9001} in Thunderbird on {AT}\.", note.body)
     assert zendesk.violations == []
+
+
+def test_the_note_is_in_the_team_s_language(service, zendesk):
+    _, client, courier = service(NOTE_LANGUAGE="de")
+    client.get(PIXEL)
+    drain(courier)
+    [note] = zendesk.notes_on(42)
+    assert re.fullmatch(
+        rf"Lesebestätigung: Der Anfragende hat {REPLY_9001_DE} in Thunderbird am {AT_DE} geöffnet\.", note.body
+    )
+
+
+def test_a_ticket_with_people_in_copy_says_any_of_them_could_have_opened_it(service, zendesk):
+    zendesk.add_ticket(43, requester_id=7, replies=[5], email_ccs=[8, 9], collaborators=[10])
+    zendesk.add_ticket(44, requester_id=7, replies=[5], collaborators=[8])  # an account without email CCs
+    _, client, courier = service()
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=5")
+    client.get("/pixel.gif?ticket_id=44&requester_id=7&comment_id=5")
+    drain(courier)
+    assert (
+        "Read receipt: the requester or one of the 2 people in copy opened your reply of"
+        in zendesk.notes_on(43)[0].body
+    )
+    assert "Read receipt: the requester or the person in copy opened your reply of" in zendesk.notes_on(44)[0].body
+
+
+def test_apple_preloads_get_the_preload_tag_and_a_summary_says_what_the_loads_were(service, zendesk):
+    _, client, courier = service(NOTE_TAG="reply_opened", PRELOAD_TAG="reply_preloaded")
+    client.get(PIXEL, headers=APPLE_MPP)
+    drain(courier)
+    [preload] = zendesk.notes_on(42)
+    assert preload.tags == ["reply_preloaded"]
+    assert re.fullmatch(
+        rf"Read receipt: Apple Mail loaded the images of {REPLY_9001} on {AT}\. Apple preloads mail for privacy, "
+        r"so this shows delivery to Apple Mail, not that anyone read it\.",
+        preload.body,
+    )
+    client.get(PIXEL, headers=APPLE_MPP)
+    client.get(PIXEL, headers=APPLE_MPP)
+    drain(courier)
+    courier.clock.advance(61 * 60)
+    drain(courier)
+    summary = zendesk.notes_on(42)[1]
+    assert re.fullmatch(
+        rf"Read receipt: {REPLY_9001} was preloaded 2 more times by Apple Mail since the last note, most recently on {AT}\.",
+        summary.body,
+    )
+    assert summary.tags == ["reply_preloaded"]
+    assert zendesk.tickets[42]["tags"] == ["reply_preloaded"], "no reply_opened: nobody read it yet"
+    client.get(PIXEL)  # the requester reads it: a note at once, with the read tag
+    client.get(PIXEL)
+    client.get(PIXEL, headers=APPLE_MPP)
+    drain(courier)
+    read = zendesk.notes_on(42)[2]
+    assert read.tags == ["reply_opened"] and "Read receipt: the requester opened" in read.body
+    courier.clock.advance(61 * 60)
+    drain(courier)
+    last = zendesk.notes_on(42)[3]
+    assert "was read once more by a person and preloaded once more by Apple Mail since the last note" in last.body
+    assert last.tags == ["reply_opened"]
+    assert zendesk.violations == []
+
+
+def test_a_machine_only_reply_and_a_read_one_have_their_status(service, zendesk):
+    app, client, courier = service(NOTE_KINDS="person")
+    scanner = {"User-Agent": "Barracuda Sentinel (EE)"}
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=1", headers=scanner)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=2", headers=APPLE_MPP)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers=APPLE_MPP)
+    drain(courier)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    drain(courier)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3", headers=scanner)  # never moves it back
+    drain(courier)
+    statuses = {s.reply_key: s for s in app.extensions["store"].replies.statuses(42)}
+    assert {key: s.status for key, s in statuses.items()} == {1: "machines", 2: "preloaded", 3: "read"}
+    assert (statuses[3].reads, statuses[3].client, statuses[3].author) == (2, "Thunderbird", "Ann")
+    assert statuses[3].written_at == zendesk.written_at(3) and statuses[1].first_read_at is None
+    assert len(zendesk.notes_on(42)) == 1, "NOTE_KINDS=person: only the read is noted"
 
 
 def test_note_time_is_in_the_configured_zone(service, zendesk):
@@ -43,6 +126,7 @@ def test_note_time_is_in_the_configured_zone(service, zendesk):
     client.get(PIXEL)
     drain(courier)
     assert zendesk.notes_on(42)[0].body.endswith(" JST.")
+    assert "your reply of Sun, Nov 29, 4:04 AM, by Ann" in zendesk.notes_on(42)[0].body, "the reply's time too"
 
 
 def test_unknown_reply_placeholder_is_not_an_error(service, zendesk):
@@ -50,7 +134,7 @@ def test_unknown_reply_placeholder_is_not_an_error(service, zendesk):
     response = client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id={{ticket.latest_public_comment.id}}")
     assert response.status_code == 200
     drain(courier)
-    assert "the email with a reply in Thunderbird on" in zendesk.notes_on(42)[0].body
+    assert "the requester opened a reply on this ticket in Thunderbird on" in zendesk.notes_on(42)[0].body
 
 
 def test_tag_is_added_never_replacing_tags(service, zendesk):
@@ -109,12 +193,12 @@ def test_repeat_opens_make_one_summary_per_interval(service, zendesk):
     courier.clock.advance(31 * 60)
     drain(courier)
     first, summary = zendesk.notes_on(42)
-    assert "was opened 299 more times since the last note, most recently on" in summary.body
+    assert "was read 299 more times by a person since the last note, most recently on" in summary.body
     client.get(PIXEL)
     drain(courier)
     courier.clock.advance(61 * 60)
     drain(courier)
-    assert "was opened once more since the last note" in zendesk.notes_on(42)[2].body
+    assert "was read once more by a person since the last note" in zendesk.notes_on(42)[2].body
     courier.clock.advance(3 * 3600)
     drain(courier)
     assert len(zendesk.notes_on(42)) == 3, "no note without new opens"
@@ -126,7 +210,8 @@ def test_different_replies_each_get_their_first_note(service, zendesk):
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=2")
     drain(courier)
     bodies = [note.body for note in zendesk.notes_on(42)]
-    assert any("reply #1 " in body for body in bodies) and any("reply #2 " in body for body in bodies)
+    assert any("your reply of Sun, Nov 22, 1:04 PM, by Ann in" in body for body in bodies)
+    assert any("your reply of Sun, Nov 22, 1:05 PM, by Ann in" in body for body in bodies)
 
 
 def test_dry_run_logs_the_note_it_would_post(make_app, caplog):

@@ -17,6 +17,9 @@ from urllib.parse import parse_qs
 TICKET_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
 COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
 DEFAULT_REPLIES = range(1, 21)  # a ticket's public comments unless a test says otherwise
+REPLIES_WRITTEN = 1795352580  # 2026-11-22T13:03:00Z: comment N was written N minutes after it
+AUTHOR = (501, "Ann")  # the agent who wrote the replies, unless a test says otherwise
+SIDELOADS = {"users"}  # what the comments endpoint side-loads (include=...)
 ACCOUNT_UPDATES_PER_MINUTE = 100
 TICKET_UPDATES_PER_10_MINUTES = 30
 
@@ -40,6 +43,11 @@ class ZendeskStandIn:
         self.agent_name: str | None = "API Agent"  # the token's user; Zendesk answers null for a user without one
         self.tickets: dict[int, dict] = {}
         self.replies: dict[int, list[int]] = {}
+        self.users: dict[int, dict] = {
+            1: {"id": 1, "name": self.agent_name},
+            AUTHOR[0]: {"id": AUTHOR[0], "name": AUTHOR[1]},
+        }
+        self.authors: dict[tuple[int, int], int] = {}  # (ticket, comment) -> author id, when not AUTHOR
         self.comments: list[Comment] = []
         self.calls: list[tuple[str, str, int | None]] = []
         self.faults: deque = deque()
@@ -77,11 +85,33 @@ class ZendeskStandIn:
         self._server.server_close()
 
     def add_ticket(
-        self, ticket_id: int, requester_id: int, status: str = "open", replies: Iterable[int] = DEFAULT_REPLIES
+        self,
+        ticket_id: int,
+        requester_id: int,
+        status: str = "open",
+        replies: Iterable[int] = DEFAULT_REPLIES,
+        email_ccs: Iterable[int] | None = None,
+        collaborators: Iterable[int] | None = None,
     ) -> None:
-        """Create a ticket whose public comments (the replies its emails carried) have the ids given."""
-        self.tickets[ticket_id] = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+        """Create a ticket whose public comments (the replies its emails carried) have the ids given.
+
+        With CCs on, Zendesk lists a ticket's people in copy in `email_cc_ids` (and CCs and followers in
+        `collaborator_ids`); accounts without CCs have `collaborator_ids` only.
+        """
+        ticket = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+        ticket["collaborator_ids"] = sorted(set(collaborators or ()) | set(email_ccs or ()))
+        if email_ccs is not None:
+            ticket.update(email_cc_ids=sorted(email_ccs), follower_ids=sorted(set(collaborators or ())))
+        self.tickets[ticket_id] = ticket
         self.replies[ticket_id] = sorted(replies)
+
+    def add_user(self, user_id: int, name: str | None) -> None:
+        """Create a user (an agent who writes replies); Zendesk answers null for a user without a name."""
+        self.users[user_id] = {"id": user_id, "name": name}
+
+    def written_at(self, comment_id: int) -> float:
+        """When a reply of the stand-in was written (comment N, N minutes after REPLIES_WRITTEN)."""
+        return REPLIES_WRITTEN + 60 * comment_id
 
     def fail_next(self, *faults) -> None:
         """Queue faults for the next requests: an int status, ('429', secs), 'drop' or ('slow', secs)."""
@@ -178,13 +208,27 @@ class ZendeskStandIn:
         start = int(query.get("page[after]", ["0"])[0])
         page = ids[start : start + size]
         more = start + size < len(ids)
-        after = f"{self.url}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page[size]={size}"
+        sideloads = set(",".join(query.get("include", [])).split(",")) - {""}
+        if sideloads - SIDELOADS:
+            self.violations.append(f"comments read with include={','.join(sorted(sideloads))}: only users side-load")
+        include = "&include=users" if "users" in sideloads else ""
+        after = f"{self.url}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page[size]={size}{include}"
+        listed = [self._comment(ticket_id, i) for i in page]
         body = {
-            "comments": [{"id": i, "public": True, "created_at": "2026-11-22T13:03:00Z"} for i in page],
+            "comments": listed,
             "meta": {"has_more": more},
             "links": {"next": f"{after}&page[after]={start + size}" if more else None},
         }
+        if "users" in sideloads:  # the authors of the comments on this page, as Zendesk side-loads them
+            authors = sorted({c["author_id"] for c in listed})
+            body["users"] = [dict(self.users[a]) for a in authors if a in self.users]
         return 200, {}, body
+
+    def _comment(self, ticket_id: int, comment_id: int) -> dict:
+        """One public comment as the comments endpoint lists it."""
+        written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.written_at(comment_id)))
+        author = self.authors.get((ticket_id, comment_id), AUTHOR[0])
+        return {"id": comment_id, "public": True, "created_at": written, "author_id": author, "body": "..."}
 
     def _authorized(self, header: str) -> bool:
         """Accept API-token Basic auth or the OAuth bearer token."""
