@@ -173,3 +173,74 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         assert "upgraded the store's schema" not in ready.output()
     finally:
         ready.kill()
+
+
+def test_replies_known_before_statuses_get_theirs_from_their_opens(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    base = 1_795_000_000.0
+    loads = [  # ticket, comment, kind, client, state
+        (42, 1, "person", "Gmail", "noted"),
+        (42, 1, "apple_preload", "", "counted"),
+        (42, 1, "person", "Gmail", "counted"),
+        (42, 2, "apple_preload", "", "noted"),
+        (42, 3, "scanner", "Mimecast", "skipped"),  # loaded by a machine only: no reply counters
+        (42, 4, "person", "Outlook", "rejected"),  # not the requester's: proves nothing
+        (42, 5, "agent", "", "skipped"),  # the team's own load
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(metadata.tables["tickets"]).values(
+                ticket_id=42, requester_id=7, status="open", checked_at=base, public_comments="5 4 3 2 1"
+            )
+        )
+        for n, (ticket, comment, kind, client, state) in enumerate(loads):
+            conn.execute(
+                insert(metadata.tables["opens"]).values(
+                    ticket_id=ticket,
+                    requester_id=7,
+                    comment_id=comment,
+                    opened_at=base + n,
+                    kind=kind,
+                    client=client or None,
+                    state=state,
+                    signed=False,
+                )
+            )
+        replies = metadata.tables["replies"]
+        for key, opens, noted, first_read in ((1, 3, 1, base), (2, 1, 1, None)):
+            conn.execute(
+                insert(replies).values(
+                    ticket_id=42,
+                    reply_key=key,
+                    first_open_at=base,
+                    last_open_at=base + 2,
+                    opens=opens,
+                    opens_noted=noted,
+                    next_note_at=base,
+                    summary_pending=False,
+                    read_noted=first_read is not None,
+                    sent_at=None,
+                    first_read_at=first_read,
+                )
+            )
+        conn.execute(insert(metadata.tables["replies_sent"]).values(ticket_id=42, reply_key=9, sent_at=base - 60))
+    found = MetaData()
+    found.reflect(store.engine)
+    shape = {name: [tuple(found.tables[name].columns)] for name in ("opens", "replies", "replies_sent", "tickets")}
+    before = rows_now(store.engine, shape)  # every column of the previous head
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, shape) == before
+    statuses = {s.reply_key: s for s in store.replies.statuses(42)}
+    assert {key: s.status for key, s in statuses.items()} == {1: "read", 2: "preloaded", 3: "machines", 9: "not_opened"}
+    assert (statuses[1].reads, statuses[1].client, statuses[1].first_read_at) == (2, "Gmail", base)
+    assert statuses[9].sent_at == base - 60 and statuses[2].reads == 0
+    counters = store.replies.get(42, 1)
+    assert (counters.person_opens, counters.preload_opens, counters.person_noted, counters.preload_noted) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    store.close()
