@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
+import requests
 
-from tests.conftest import drain
+from tests.conftest import drain, fresh_database
 from tests.test_dashboard import ADMIN, GMAIL, HOOK_SECRET, LOGIN, signed
+from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
 
 APPLE_MPP = {"User-Agent": "Mozilla/5.0"}
+TOKEN = "a" * 40
 
 
 @pytest.fixture
@@ -89,3 +94,50 @@ def test_api_replies_filters_pages_and_refuses_nonsense(api, zendesk):
     assert client.get("/api/replies").status_code == 401
     assert client.get("/api/tickets/42/replies").status_code == 401
     assert client.get("/api/tickets/4x/replies", headers=LOGIN).status_code == 404
+
+
+SCANNER = {"User-Agent": "Barracuda Sentinel (EE)"}
+# Per language: the notes' words for the stand-in's replies 1 and 2 (written by Ann at 13:04 and 13:05 UTC)
+# and for when they were loaded (now), and the kinds noted besides a person's read.
+SERVED = {
+    "en": {
+        "kinds": "person,apple_preload",
+        "read": r"Read receipt: the requester opened your reply of Sun, Nov 22, 1:04 PM, by Ann in Thunderbird on {at}\.",
+        "machine": r"Read receipt: Apple Mail loaded the images of your reply of Sun, Nov 22, 1:05 PM, by Ann on {at}\. "
+        r"Apple preloads mail for privacy, so this shows delivery to Apple Mail, not that anyone read it\.",
+        "at": r"[A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2} at \d{1,2}:\d\d [AP]M UTC",
+    },
+    "de": {
+        "kinds": "person,scanner",
+        "read": r"Lesebestätigung: Der Anfragende hat Ihre Antwort vom So\., 22\. Nov\., 13:04 von Ann in Thunderbird "
+        r"am {at} geöffnet\.",
+        "machine": r"Lesebestätigung: Ein Sicherheitsscanner \(Barracuda\) hat Ihre Antwort vom So\., 22\. Nov\., 13:06 "
+        r"von Ann am {at} geladen: Ein Mail-Gateway prüft die Nachricht, keine Person liest sie\.",
+        "at": r"[A-Z][a-z]\., \d{1,2}\. [A-Z][a-zä]{2,3}\.? um \d\d:\d\d UTC",
+    },
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("language", sorted(SERVED))
+def test_served_notes_name_replies_in_each_language_per_note_kinds(services, zendesk, tmp_path, backend, language):  # noqa: F811
+    words = SERVED[language]
+    zendesk.add_ticket(60, requester_id=7, replies=[1, 2, 3])
+    env = {"DATABASE_URL": fresh_database(backend, tmp_path), **zendesk.env(), "API_TOKEN": TOKEN}
+    service = services({**env, "NOTE_LANGUAGE": language, "NOTE_KINDS": words["kinds"]})
+    for comment, agent in ((1, THUNDERBIRD), (2, APPLE_MPP), (3, SCANNER)):
+        url = f"{service.url}/pixel.gif?ticket_id=60&requester_id=7&comment_id={comment}"
+        assert requests.get(url, headers=agent, timeout=10).status_code == 200
+    zendesk.wait_for_notes(2, timeout=20, ticket_id=60)
+    time.sleep(1.5)  # a third note (of the machine load NOTE_KINDS leaves out) would have come by now
+    notes = zendesk.notes_on(60)
+    bodies = [note.body for note in notes]
+    assert len(bodies) == 2 and all(note.public is False for note in notes), bodies
+    for pattern in (words["read"], words["machine"]):
+        assert sum(bool(re.fullmatch(pattern.format(at=words["at"]), body)) for body in bodies) == 1, bodies
+    answer = requests.get(
+        f"{service.url}/api/tickets/60/replies", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
+    assert {r["reply"]: r["status"] for r in answer.json()["replies"]} == {1: "read", 2: "preloaded", 3: "machines"}
+    assert zendesk.violations == []
