@@ -24,8 +24,8 @@ def test_made_up_reply_ids_make_no_notes_and_cost_one_read_per_interval(service,
         drain(courier, rounds=500)
     bodies = [note.body for note in zendesk.notes_on(101)]
     assert len(bodies) == 2, bodies
-    assert sum("reply #7001" in body for body in bodies) == 1
-    assert sum("the email with a reply in Thunderbird on" in body for body in bodies) == 1
+    assert sum("your reply of Fri, Nov 27, 9:44 AM, by Ann in" in body for body in bodies) == 1
+    assert sum("a reply on this ticket in Thunderbird on" in body for body in bodies) == 1
     assert reply_ids_read(zendesk, 101) <= 1 + 3, "at most one read per interval"
     assert sorted(d.kind for d in store.deliveries.for_ticket(101)) == ["first", "first", "summary"]
 
@@ -41,7 +41,7 @@ def test_a_new_reply_is_named_once_its_ticket_is_read_again(service, zendesk):
     assert len(zendesk.notes_on(103)) == 1, "waits for the next read of the comments"
     courier.clock.advance(REFRESH + 1)
     drain(courier)
-    assert "reply #2" in zendesk.notes_on(103)[1].body
+    assert "your reply of Sun, Nov 22, 1:05 PM, by Ann in" in zendesk.notes_on(103)[1].body
 
 
 def test_comments_are_read_page_by_page_until_the_reply_is_found(service, zendesk):
@@ -49,7 +49,7 @@ def test_comments_are_read_page_by_page_until_the_reply_is_found(service, zendes
     client, courier, store = service()
     client.get("/pixel.gif?ticket_id=104&requester_id=55&comment_id=3")
     drain(courier)
-    assert "reply #3" in zendesk.notes_on(104)[0].body
+    assert "your reply of Sun, Nov 22, 1:06 PM, by Ann in" in zendesk.notes_on(104)[0].body
     assert reply_ids_read(zendesk, 104) == 4 and zendesk.violations == []
     assert len(store.tickets.cached(104).public_comments.split()) == 350
 

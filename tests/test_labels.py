@@ -43,19 +43,23 @@ def load(client, user_agent: str, address: str = "203.0.113.50", reply: int = 90
         (
             GMAIL,
             "66.249.84.1",
-            r"the requester opened the email with reply #9001 in Gmail \(through Google's image proxy\) on ",
+            r"the requester opened your reply of Sat, Nov 28, 7:04 PM, by Ann in Gmail \(through its image proxy\) on ",
         ),
         (
             YAHOO,
             "98.136.1.1",
-            r"the requester opened the email with reply #9001 in Yahoo Mail \(through Yahoo's image proxy\) on ",
+            r"the requester opened your reply of Sat, Nov 28, 7:04 PM, by Ann in Yahoo Mail \(through its image proxy\) on ",
         ),
-        (OUTLOOK, "203.0.113.50", r"the requester opened the email with reply #9001 in Outlook on "),
-        (THUNDERBIRD, "2001:db8:1::5", r"the requester opened the email with reply #9001 in Thunderbird on "),
+        (OUTLOOK, "203.0.113.50", r"the requester opened your reply of Sat, Nov 28, 7:04 PM, by Ann in Outlook on "),
+        (
+            THUNDERBIRD,
+            "2001:db8:1::5",
+            r"the requester opened your reply of Sat, Nov 28, 7:04 PM, by Ann in Thunderbird on ",
+        ),
         (
             APPLE_MPP,
             "172.224.1.1",
-            r"Apple Mail loaded the images of the email with reply #9001 on .*not that the requester read it\.",
+            r"Apple Mail loaded the images of your reply of Sat, Nov 28, 7:04 PM, by Ann on .*not that anyone read it\.",
         ),
     ],
 )
@@ -112,7 +116,7 @@ def test_real_open_after_an_apple_preload_is_still_noted(labelled, zendesk):
     drain(courier)
     preload, read = zendesk.notes_on(42)
     assert "Apple Mail loaded the images" in preload.body
-    assert "the requester opened the email with reply #9001 in Gmail" in read.body
+    assert "the requester opened your reply of Sat, Nov 28, 7:04 PM, by Ann in Gmail" in read.body
     load(client, GMAIL, "66.249.84.1")
     drain(courier)
     assert len(zendesk.notes_on(42)) == 2, "a second read waits for the hourly summary"
@@ -136,7 +140,7 @@ def test_note_kinds_setting_notes_scanners_too(make_app, zendesk):
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=2", headers={"User-Agent": APPLE_MPP})
     drain(app.extensions["courier"])
     [note] = zendesk.notes_on(42)
-    assert "a security scanner (" in note.body and "not the requester reading" in note.body
+    assert "a security scanner (" in note.body and "not a person reading" in note.body
 
 
 def test_every_load_is_stored_with_its_label(labelled, make_app):

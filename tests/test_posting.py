@@ -25,7 +25,7 @@ def test_posting_posts_a_due_first_note_and_moves_the_reply_on(database_url, zen
     posting = worker.posting()
     assert posting.send_note(time.time()) is True
     [note] = zendesk.notes_on(42)
-    assert note.body.startswith("Read receipt: the requester opened the email with reply #9001 in Thunderbird")
+    assert note.body.startswith("Read receipt: the requester opened a reply on this ticket in Thunderbird")
     [delivery] = worker.stores.deliveries.for_ticket(42)
     assert delivery.state == DeliveryState.DONE and delivery.last_status == 200
     assert worker.stores.replies.get(42, 9001).opens_noted == 1

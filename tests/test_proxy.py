@@ -116,7 +116,7 @@ def test_through_nginx_the_pixel_is_https_and_slow_clients_never_reach_gunicorn(
     )
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/gif"
     [note] = zendesk.wait_for_notes(1, ticket_id=42)
-    assert "reply #5" in note.body
+    assert "your reply of Sun, Nov 22, 1:08 PM, by Ann in" in note.body
     redirect = requests.get(f"http://127.0.0.1:{http_port}/healthz", allow_redirects=False, timeout=5)
     assert redirect.status_code == 301 and redirect.headers["Location"].startswith("https://")
     big = requests.post(f"{base}/zendesk/replies", data=b"x" * 2_000_000, verify=cert, timeout=10)

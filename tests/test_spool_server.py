@@ -189,7 +189,7 @@ def test_tracking_link_opens_and_clicks_go_through_the_spool(services, zendesk, 
     )
     assert click.status_code == 302 and click.headers["Location"] == "https://example.com/x"
     [note] = zendesk.wait_for_notes(1, ticket_id=42)
-    assert "reply #9" in note.body
+    assert "your reply of Sun, Nov 22, 1:12 PM, by Ann in" in note.body
     store = Stores(sqlite_url)
 
     def kinds() -> list[str]:

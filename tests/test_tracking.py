@@ -232,7 +232,7 @@ def test_a_click_on_a_ticket_link_notes_the_ticket_without_a_zendesk_lookup(trac
     client.get(url.removeprefix(BASE), headers={"User-Agent": "Thunderbird/128"})
     drain(app.extensions["courier"])
     [note] = zendesk.notes_on(42)
-    assert "the requester opened the email with reply #77 in Thunderbird" in note.body
+    assert "the requester opened a reply on this ticket in Thunderbird" in note.body
     assert zendesk.count_calls("GET") == 0, "the signature is the proof"
 
 
