@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -9,9 +10,11 @@ import pytest
 from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from read_receipts.intake import pixel
-from read_receipts.links.tokens import TargetError, TokenError, Tracker, check_target
+from read_receipts.links.tokens import Link, TargetError, TokenError, Tracker, check_target
 from tests.conftest import drain, unspool
 
 KEY = "k" * 40
@@ -155,6 +158,49 @@ def test_any_json_metadata_round_trips(meta, encrypted):
 def test_random_tokens_are_refused(token):
     with pytest.raises(TokenError):
         Tracker(BASE, (KEY,)).decode(token)
+
+
+def test_a_key_shorter_than_the_service_accepts_is_refused():
+    with pytest.raises(ValueError, match="at least 32 characters, as the service's TRACKING_KEYS"):
+        Tracker(BASE, ("short",))
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        Tracker(BASE, (KEY, "o" * 31))  # an old key too: it would still verify links
+    with pytest.raises(TypeError, match="a sequence of secrets"):
+        Tracker(BASE, KEY)
+    assert Tracker(BASE, ("k" * 32,)).decode(token_of(Tracker(BASE, ("k" * 32,)).open_url({"n": 1}))).meta == {"n": 1}
+
+
+def serializer(*keys: str) -> URLSafeSerializer:
+    """itsdangerous as the service has always read and written tokens (the first key signs)."""
+    return URLSafeSerializer(
+        list(reversed(keys)), salt="tracking-link", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+
+
+PAYLOAD_META = st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=60), max_size=5)
+TARGETS = st.sampled_from(["https://example.com/", "https://help.example.com/hc/en-us/articles/360012345?utm=a&b=c"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(meta=PAYLOAD_META, target=st.none() | TARGETS)
+def test_tokens_are_itsdangerous_tokens_both_ways(meta, target):
+    tracker = Tracker(BASE, (KEY, OLD_KEY))
+    payload = {"m": meta} if target is None else {"m": meta, "u": target}
+    made = tracker.encode(meta, target)
+    assert serializer(KEY, OLD_KEY).loads(made) == payload, "what the service has always verified"
+    for old in (serializer(KEY).dumps(payload), serializer(OLD_KEY).dumps(payload)):
+        assert tracker.decode(old) == Link(meta, target), "tokens made before stay valid"
+    if not made.startswith("."):  # uncompressed: the very bytes itsdangerous writes
+        assert made == serializer(KEY).dumps(payload)
+
+
+def test_a_long_payload_is_compressed():
+    meta = {"recipient": "ann.example@example.com", "campaign": "november-renewal", "segment": "november-renewal"}
+    target = "https://help.example.com/hc/en-us/articles/360012345"
+    token = Tracker(BASE, (KEY,)).encode(meta, target)
+    plain = base64_encode(json.dumps({"m": meta, "u": target}, separators=(",", ":")))
+    assert token.startswith(".") and len(token.split(".")[1]) < len(plain) - 20
+    assert serializer(KEY).loads(token) == {"m": meta, "u": target}
 
 
 # -- the routes --------------------------------------------------------------------------

@@ -15,15 +15,18 @@ choosing or record an event that was never sent.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 OPEN_PREFIX = "/o/"
 CLICK_PREFIX = "/c/"
@@ -34,6 +37,9 @@ _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f\\]")
 # Letters (any script), digits, dots and hyphens, or an IPv6 literal: no %-escapes, no header tricks.
 _HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")
 META_MAX = 4000  # characters of a link's metadata as the service stores it (see stored_meta)
+KEY_MIN = 32  # characters of a signing key, as the service's TRACKING_KEYS demands: short secrets can be guessed
+# zlib's defaults set up 256 KB of state for every token (most of its cost); a 4 KB window fits a link's payload.
+_DEFLATE = (6, zlib.DEFLATED, 12, 2)  # level, method, window bits, memory level
 
 
 class TokenError(ValueError):
@@ -51,6 +57,24 @@ class MetaTooLong(ValueError):
 def stored_meta(meta: dict) -> str:
     """The JSON a link's metadata is stored as."""
     return json.dumps(meta)
+
+
+def _compact(value) -> bytes:
+    """JSON as itsdangerous writes a payload: no spaces, UTF-8."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A click target that passed check_target, with its JSON made once for every copy that links to it."""
+
+    url: str
+    json: bytes
+
+    @classmethod
+    def checked(cls, url: str) -> Target:
+        """Check a click target (raise TargetError) and keep it ready to sign."""
+        return cls(check_target(url), _compact(url))
 
 
 @dataclass(frozen=True)
@@ -71,11 +95,19 @@ class Tracker:
     default_meta: dict = field(default_factory=dict)  # carried by every link unless overridden
     _signer: URLSafeSerializer = field(init=False, repr=False, compare=False)
     _sealer: MultiFernet | None = field(init=False, repr=False, compare=False)
+    _mac: hmac.HMAC = field(init=False, repr=False, compare=False)
     _verified: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if isinstance(self.keys, str | bytes):
+            raise TypeError("keys is a sequence of secrets, newest first: keys=(secret,)")
         if not self.keys:
             raise ValueError("a Tracker needs at least one signing key")
+        if any(len(key) < KEY_MIN for key in self.keys):
+            raise ValueError(
+                f"tracking keys must be at least {KEY_MIN} characters, as the service's TRACKING_KEYS; make one with "
+                '`python3 -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
         # itsdangerous signs with the last key of the list and verifies with all.
         signer = URLSafeSerializer(
             list(reversed(self.keys)), salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
@@ -83,32 +115,39 @@ class Tracker:
         sealer = MultiFernet([Fernet(key) for key in self.encryption_keys]) if self.encryption_keys else None
         object.__setattr__(self, "_signer", signer)
         object.__setattr__(self, "_sealer", sealer)
+        # The HMAC keyed with the newest key, copied for each token (itsdangerous derives the key on every call).
+        object.__setattr__(self, "_mac", hmac.new(signer.make_signer().derive_key(), digestmod=hashlib.sha256))
         # A token's string never changes: check its signature once (a loaded email
         # is loaded again and again), keep the payload as JSON so callers get copies.
         object.__setattr__(self, "_verified", lru_cache(maxsize=10_000)(self._payload_json))
 
     def open_url(self, meta: dict, expires_in: float | None = None) -> str:
         """Return the URL of a tracking pixel carrying `meta`."""
-        return f"{self.base_url.rstrip('/')}{OPEN_PREFIX}{self.encode(meta, None, expires_in)}.gif"
+        return self.links_for(meta, expires_in).open_url()
 
     def click_url(self, target: str, meta: dict, expires_in: float | None = None) -> str:
         """Return a URL that records a click, then sends the reader on to `target`."""
-        return f"{self.base_url.rstrip('/')}{CLICK_PREFIX}{self.encode(meta, check_target(target), expires_in)}"
+        return self.links_for(meta, expires_in).click_url(Target.checked(target))
+
+    def links_for(self, meta: dict, expires_in: float | None = None) -> CopyLinks:
+        """Return the signer of one recipient's links: many links carrying the same `meta` (one email's copy)."""
+        return CopyLinks(self, meta, expires_in)
 
     def encode(self, meta: dict, target: str | None = None, expires_in: float | None = None) -> str:
         """Make a token; JSON-serialisable metadata only."""
-        payload: dict = {"m": {**self.default_meta, **meta}}
-        stored = len(stored_meta(payload["m"]))
-        if stored > META_MAX:  # refused here, where it enters: the store never cuts it
-            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
-        if target is not None:
-            payload["u"] = target
-        if expires_in is not None:
-            payload["x"] = int(time.time() + expires_in)
+        return self.links_for(meta, expires_in).token(None if target is None else Target(target, _compact(target)))
+
+    def _seal(self, payload: bytes) -> str:
+        """A token for a payload's JSON: itsdangerous's URL-safe format (verified by it), or Fernet's."""
         if self._sealer is not None:
-            compact = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-            return self._sealer.encrypt(compact).decode().rstrip("=")
-        return self._signer.dumps(payload)
+            return self._sealer.encrypt(payload).decode().rstrip("=")
+        squeezer = zlib.compressobj(*_DEFLATE)
+        squeezed = squeezer.compress(payload) + squeezer.flush()
+        # As URLSafeSerializer.dumps: compressed only when shorter, then ".<signature>".
+        value = b"." + base64_encode(squeezed) if len(squeezed) < len(payload) - 1 else base64_encode(payload)
+        mac = self._mac.copy()
+        mac.update(value)
+        return (value + b"." + base64_encode(mac.digest())).decode()
 
     def decode(self, token: str) -> Link:
         """Read a token; raise TokenError unless it is genuine, whole and current."""
@@ -144,6 +183,38 @@ class Tracker:
             return self._signer.loads(token)
         except (BadSignature, ValueError, TypeError, UnicodeError):
             raise TokenError("not a token of ours") from None
+
+
+class CopyLinks:
+    """Signs the links of one recipient's copy: its metadata is checked and encoded once, then each link is signed."""
+
+    def __init__(self, tracker: Tracker, meta: dict, expires_in: float | None = None):
+        merged = {**tracker.default_meta, **meta}
+        stored = len(stored_meta(merged))
+        if stored > META_MAX:  # refused here, where it enters: the store never cuts it
+            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
+        if tracker.encryption_keys:  # encrypted payloads have always been written with sorted keys
+            encoded = json.dumps(merged, separators=(",", ":"), sort_keys=True).encode()
+        else:
+            encoded = _compact(merged)
+        self._tracker = tracker
+        self._base = tracker.base_url.rstrip("/")
+        self._head = b'{"m":' + encoded
+        self._tail = b"}" if expires_in is None else b',"x":%d}' % int(time.time() + expires_in)
+
+    def token(self, target: Target | None = None) -> str:
+        """The token of this copy's open pixel, or of its click link to `target`."""
+        if target is None:
+            return self._tracker._seal(self._head + self._tail)
+        return self._tracker._seal(self._head + b',"u":' + target.json + self._tail)
+
+    def open_url(self) -> str:
+        """The URL of this copy's tracking pixel."""
+        return f"{self._base}{OPEN_PREFIX}{self.token()}.gif"
+
+    def click_url(self, target: Target) -> str:
+        """The URL that records this copy's click on `target`, then sends the reader on."""
+        return f"{self._base}{CLICK_PREFIX}{self.token(target)}"
 
 
 def check_target(target: str) -> str:
