@@ -6,7 +6,7 @@ that was forged, tampered with, truncated, signed with a retired key or past its
 expiry is refused: nobody can make this service redirect to a site of their
 choosing or record an event that was never sent.
 
-    tracker = Tracker("https://pixel.example.com", keys=["a long random secret"])
+    tracker = Tracker("https://pixel.example.com", keys=["a long random secret, 32 characters or more"])
     tracker.open_url({"ticket_id": 42, "campaign": "november"})
     tracker.click_url("https://example.com/offer", {"campaign": "november"})
     tracker.decode(token)  # -> Link(meta={...}, target="https://example.com/offer")
@@ -115,7 +115,7 @@ class Tracker:
         sealer = MultiFernet([Fernet(key) for key in self.encryption_keys]) if self.encryption_keys else None
         object.__setattr__(self, "_signer", signer)
         object.__setattr__(self, "_sealer", sealer)
-        # The HMAC keyed with the newest key, copied for each token (itsdangerous derives the key on every call).
+        # The HMAC keyed with the newest key (derived as itsdangerous derives it), copied for each token.
         object.__setattr__(self, "_mac", hmac.new(signer.make_signer().derive_key(), digestmod=hashlib.sha256))
         # A token's string never changes: check its signature once (a loaded email
         # is loaded again and again), keep the payload as JSON so callers get copies.
@@ -138,12 +138,13 @@ class Tracker:
         return self.links_for(meta, expires_in).token(None if target is None else Target(target, _compact(target)))
 
     def _seal(self, payload: bytes) -> str:
-        """A token for a payload's JSON: itsdangerous's URL-safe format (verified by it), or Fernet's."""
+        """A token for a payload's JSON: URLSafeSerializer's format, or Fernet's."""
         if self._sealer is not None:
             return self._sealer.encrypt(payload).decode().rstrip("=")
+        # URLSafeSerializer.dumps, written out: its zlib set-up and its key derivation on every call were most of
+        # a link's cost. Compressed only when shorter, then ".<signature>"; URLSafeSerializer.loads verifies it.
         squeezer = zlib.compressobj(*_DEFLATE)
         squeezed = squeezer.compress(payload) + squeezer.flush()
-        # As URLSafeSerializer.dumps: compressed only when shorter, then ".<signature>".
         value = b"." + base64_encode(squeezed) if len(squeezed) < len(payload) - 1 else base64_encode(payload)
         mac = self._mac.copy()
         mac.update(value)
