@@ -14,6 +14,7 @@ choosing or record an event that was never sent.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import json
@@ -26,7 +27,6 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from itsdangerous import BadSignature, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
 
 OPEN_PREFIX = "/o/"
 CLICK_PREFIX = "/c/"
@@ -40,6 +40,7 @@ META_MAX = 4000  # characters of a link's metadata as the service stores it (see
 KEY_MIN = 32  # characters of a signing key, as the service's TRACKING_KEYS demands: short secrets can be guessed
 # zlib's defaults set up 256 KB of state for every token (most of its cost); a 4 KB window fits a link's payload.
 _DEFLATE = (6, zlib.DEFLATED, 12, 2)  # level, method, window bits, memory level
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class TokenError(ValueError):
@@ -57,6 +58,11 @@ class MetaTooLong(ValueError):
 def stored_meta(meta: dict) -> str:
     """The JSON a link's metadata is stored as."""
     return json.dumps(meta)
+
+
+def _b64(data: bytes) -> bytes:
+    """URL-safe base64 without padding, as itsdangerous.encoding.base64_encode (minus its type checks)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
 
 
 def _compact(value) -> bytes:
@@ -95,7 +101,7 @@ class Tracker:
     default_meta: dict = field(default_factory=dict)  # carried by every link unless overridden
     _signer: URLSafeSerializer = field(init=False, repr=False, compare=False)
     _sealer: MultiFernet | None = field(init=False, repr=False, compare=False)
-    _mac: hmac.HMAC = field(init=False, repr=False, compare=False)
+    _key: bytes = field(init=False, repr=False, compare=False)
     _verified: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -115,8 +121,8 @@ class Tracker:
         sealer = MultiFernet([Fernet(key) for key in self.encryption_keys]) if self.encryption_keys else None
         object.__setattr__(self, "_signer", signer)
         object.__setattr__(self, "_sealer", sealer)
-        # The HMAC keyed with the newest key (derived as itsdangerous derives it), copied for each token.
-        object.__setattr__(self, "_mac", hmac.new(signer.make_signer().derive_key(), digestmod=hashlib.sha256))
+        # The newest key, derived as itsdangerous derives it for its HMAC: once, not for every token.
+        object.__setattr__(self, "_key", signer.make_signer().derive_key())
         # A token's string never changes: check its signature once (a loaded email
         # is loaded again and again), keep the payload as JSON so callers get copies.
         object.__setattr__(self, "_verified", lru_cache(maxsize=10_000)(self._payload_json))
@@ -145,10 +151,8 @@ class Tracker:
         # a link's cost. Compressed only when shorter, then ".<signature>"; URLSafeSerializer.loads verifies it.
         squeezer = zlib.compressobj(*_DEFLATE)
         squeezed = squeezer.compress(payload) + squeezer.flush()
-        value = b"." + base64_encode(squeezed) if len(squeezed) < len(payload) - 1 else base64_encode(payload)
-        mac = self._mac.copy()
-        mac.update(value)
-        return (value + b"." + base64_encode(mac.digest())).decode()
+        value = b"." + _b64(squeezed) if len(squeezed) < len(payload) - 1 else _b64(payload)
+        return (value + b"." + _b64(hmac.digest(self._key, value, "sha256"))).decode()
 
     def decode(self, token: str) -> Link:
         """Read a token; raise TokenError unless it is genuine, whole and current."""
