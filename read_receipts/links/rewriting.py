@@ -4,6 +4,9 @@ Only two kinds of edit are made, at exact character offsets found by the standar
 library's HTML parser: an <img> after <body ...> (or before </body>), and the value
 of each http(s) href. Doctype, charset, comments, conditional comments, whitespace,
 attribute order and quoting stay byte for byte as they were.
+
+A campaign parses its email once (prepare_html) and renders a copy per recipient
+(Template.render): each copy costs only its signatures and one join.
 """
 
 from __future__ import annotations
@@ -40,17 +43,17 @@ class Template:
     def render(self, tracker: Tracker, meta: dict, expires_in: float | None = None) -> str:
         """Return one recipient's copy: every link and the pixel signed with `meta`."""
         links = tracker.links_for(meta, expires_in)
-        urls: dict[Target | None, str] = {}  # a copy's links to one target are one signed URL
+        signed: dict[Target | None, str] = {}  # a copy's links to one target are one signed URL
         parts = [self.pieces[0]]
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            url = urls.get(slot)
-            if url is None:
-                url = urls[slot] = PIXEL_TAG.format(url=links.open_url()) if slot is None else links.click_url(slot)
-            parts += (url, piece)
+            text = signed.get(slot)
+            if text is None:
+                text = signed[slot] = PIXEL_TAG.format(url=links.open_url()) if slot is None else links.click_url(slot)
+            parts += (text, piece)
         return "".join(parts)
 
 
-def prepare_html(document: str, pixel: str = "top", links: bool = True) -> Template:
+def prepare_html(document: str, pixel: str | Pixel = "top", links: bool = True) -> Template:
     """Parse an email once for many copies: the pixel (pixel="top", "bottom" or "none"), and tracked links."""
     try:
         pixel = Pixel(pixel)
@@ -73,7 +76,7 @@ def prepare_html(document: str, pixel: str = "top", links: bool = True) -> Templ
     return Template(tuple(pieces), tuple(slot for _, _, slot in edits))
 
 
-def rewrite_html(document: str, tracker: Tracker, meta: dict, pixel: str = "top", links: bool = True) -> str:
+def rewrite_html(document: str, tracker: Tracker, meta: dict, pixel: str | Pixel = "top", links: bool = True) -> str:
     """Return the email with an open pixel (pixel="top", "bottom" or "none") and tracked links."""
     return prepare_html(document, pixel, links).render(tracker, meta)
 
