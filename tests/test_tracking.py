@@ -7,15 +7,22 @@ import json
 import re
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 from itsdangerous.encoding import base64_encode
+from sqlalchemy import select
 
 from read_receipts.intake import pixel
+from read_receipts.links.rewriting import prepare_html
 from read_receipts.links.tokens import Link, TargetError, TokenError, Tracker, check_target
+from read_receipts.store import Store
+from read_receipts.store.schema import events
 from tests.conftest import drain, unspool
+from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
+from tests.test_spool_server import wait_until
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40
@@ -315,3 +322,38 @@ def test_rewrite_html_command_tracks_a_file(tracked, tmp_path):
     click_url = re.search(r'href="(https://pixel\.example\.com/c/[^"]+)"', result.output).group(1)
     response = client.get(click_url.removeprefix(BASE))
     assert response.headers["Location"] == "https://example.com/kb"
+
+
+@pytest.mark.server
+def test_a_campaigns_copies_are_verified_by_the_running_service(services, zendesk, sqlite_url):  # noqa: F811
+    key = "campaign-test-key-" + "k" * 20
+    service = services({"DATABASE_URL": sqlite_url, "TRACKING_KEYS": key, **zendesk.env()})
+    tracker = Tracker(service.url, (key,))
+    email = (
+        '<body><a href="https://example.com/offer?a=1&amp;b=2">offer</a> <a href="https://example.com/kb">kb</a></body>'
+    )
+    template = prepare_html(email)
+    readers = [f"reader-{n}@example.com" for n in range(3)]
+    for reader in readers:
+        copy = template.render(tracker, {"campaign": "november", "recipient": reader})
+        [pixel_url] = re.findall(r'<img src="([^"]+)"', copy)
+        assert requests.get(pixel_url, headers=THUNDERBIRD, timeout=5).content == pixel.GIF
+        clicked = [
+            requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+            for url in re.findall(r'href="([^"]+)"', copy)
+        ]
+        assert clicked == ["https://example.com/offer?a=1&b=2", "https://example.com/kb"]
+    made_before = serializer(key).dumps({"m": {"campaign": "october", "recipient": "ann@example.com"}})
+    assert requests.get(f"{service.url}/o/{made_before}.gif", timeout=5).content == pixel.GIF
+    store = Store(sqlite_url)
+
+    def stored() -> list[tuple[str, str]]:
+        with store.reading() as conn:
+            rows = conn.execute(select(events.c.kind, events.c.meta)).all()
+        return sorted((kind, json.loads(meta)["recipient"]) for kind, meta in rows)
+
+    expected = sorted(
+        [("open", r) for r in readers] + [("click", r) for r in readers] * 2 + [("open", "ann@example.com")]
+    )
+    assert wait_until(lambda: stored() == expected, timeout=15), stored()
+    store.close()
