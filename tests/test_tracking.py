@@ -17,7 +17,16 @@ from sqlalchemy import select
 
 from read_receipts.intake import pixel
 from read_receipts.links.rewriting import prepare_html
-from read_receipts.links.tokens import Link, TargetError, TokenError, Tracker, check_target
+from read_receipts.links.tokens import (
+    META_MAX,
+    Link,
+    MetaTooLong,
+    TargetError,
+    TokenError,
+    Tracker,
+    check_target,
+    stored_meta,
+)
 from read_receipts.store import Store
 from read_receipts.store.schema import events
 from tests.conftest import drain, unspool
@@ -175,6 +184,41 @@ def test_a_key_shorter_than_the_service_accepts_is_refused():
     with pytest.raises(TypeError, match="a sequence of secrets"):
         Tracker(BASE, KEY)
     assert Tracker(BASE, ("k" * 32,)).decode(token_of(Tracker(BASE, ("k" * 32,)).open_url({"n": 1}))).meta == {"n": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    meta=st.dictionaries(
+        st.text(max_size=5), st.text(alphabet='aé\U0001f600\n"\\', min_size=200, max_size=2100), max_size=3
+    )
+)
+def test_metadata_is_refused_exactly_when_its_stored_form_passes_the_limit(meta):
+    tracker = Tracker(BASE, (KEY,))
+    if len(stored_meta(meta)) > META_MAX:
+        with pytest.raises(MetaTooLong):
+            tracker.open_url(meta)
+    else:
+        assert tracker.decode(token_of(tracker.open_url(meta))).meta == meta
+
+
+@pytest.mark.parametrize(
+    ("meta", "refused"),
+    [
+        ({"n": "\U0001f600" * 332}, False),  # 3,993 characters stored, 1,337 bytes compact
+        ({"n": "\U0001f600" * 333}, True),
+        ({"n": "é" * 665}, False),  # 3,999
+        ({"n": "é" * 666}, True),
+        ({"n": "a" * 3991}, False),  # 4,000
+        ({"n": "a" * 3992}, True),
+    ],
+)
+def test_metadata_at_the_limit(meta, refused):
+    tracker = Tracker(BASE, (KEY,))
+    if refused:
+        with pytest.raises(MetaTooLong, match="the limit is 4000"):
+            tracker.links_for(meta)
+    else:
+        assert tracker.decode(token_of(tracker.open_url(meta))).meta == meta
 
 
 def serializer(*keys: str) -> URLSafeSerializer:

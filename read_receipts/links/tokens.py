@@ -80,7 +80,15 @@ class Target:
     @classmethod
     def checked(cls, url: str) -> Target:
         """Check a click target (raise TargetError) and keep it ready to sign."""
-        return cls(check_target(url), _compact(url))
+        if not isinstance(url, str):
+            check_target(url)  # raises TargetError
+        return _checked_target(url)
+
+
+@lru_cache(maxsize=1024)  # a campaign links to the same few targets for every recipient
+def _checked_target(url: str) -> Target:
+    """A checked click target, made once per distinct URL."""
+    return Target(check_target(url), _compact(url))
 
 
 @dataclass(frozen=True)
@@ -195,13 +203,14 @@ class CopyLinks:
 
     def __init__(self, tracker: Tracker, meta: dict, expires_in: float | None = None):
         merged = {**tracker.default_meta, **meta}
-        stored = len(stored_meta(merged))
-        if stored > META_MAX:  # refused here, where it enters: the store never cuts it
-            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
         if tracker.encryption_keys:  # encrypted payloads have always been written with sorted keys
             encoded = json.dumps(merged, separators=(",", ":"), sort_keys=True).encode()
         else:
             encoded = _compact(merged)
+        # The stored form takes at most 12 characters for one of the compact form (an astral character as
+        # two \u escapes): only metadata that could pass the limit is encoded a second time to measure it.
+        if len(encoded) * 12 > META_MAX and (stored := len(stored_meta(merged))) > META_MAX:
+            raise MetaTooLong(f"the metadata is stored as {stored} characters of JSON; the limit is {META_MAX}")
         self._tracker = tracker
         self._base = tracker.base_url.rstrip("/")
         self._head = b'{"m":' + encoded
