@@ -12,12 +12,22 @@ verify_webhook(secret, request.headers["X-Signature"], request.body)
 from read_receipts.links.rewriting import Template, prepare_html, rewrite_html
 from read_receipts.links.signatures import signature as sign_webhook
 from read_receipts.links.signatures import verify as verify_webhook
-from read_receipts.links.tokens import CopyLinks, Link, MetaTooLong, TargetError, TokenError, Tracker, check_target
+from read_receipts.links.tokens import (
+    CopyLinks,
+    Link,
+    MetaTooLong,
+    Target,
+    TargetError,
+    TokenError,
+    Tracker,
+    check_target,
+)
 
 __all__ = [
     "CopyLinks",
     "Link",
     "MetaTooLong",
+    "Target",
     "TargetError",
     "Template",
     "TokenError",
