@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
     store = Store(settings.database_url)
-    spool = Spool(settings.spool_dir)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     courier = courier_for(settings, store, spool, Ringer(settings.spool_dir) if apart else None)
     if apart:
         LossTally(store, spool)

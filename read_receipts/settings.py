@@ -65,6 +65,11 @@ SETTINGS = (
         "",
         "Directory on the instance's own disk where the pixel spools opens until they are stored; default `<SQLite file>-spool` beside a SQLite store, else `spool` in the working directory.",
     ),
+    Setting(
+        "SPOOL_MAX_MB",
+        "1024",
+        "The most the spool may hold, in MB, while the store does not take its opens; past it opens are counted as lost.",
+    ),
     Setting("PORT", "8000", "Port gunicorn binds (set by Procfile hosts)."),
     Setting("WEB_CONCURRENCY", "2", "Number of gunicorn worker processes."),
     Setting(
@@ -145,6 +150,7 @@ class Settings:
     database_url: str = field(repr=False)
     public_url: str
     spool_dir: str = "spool"
+    spool_max_bytes: int = 1024 * 2**20
     auto_upgrade: bool = True
     zendesk_url: str = ""
     zendesk_auth: str = field(default="", repr=False)
@@ -193,6 +199,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=values.database_url(env["DATABASE_URL"]),
         spool_dir=values.spool_dir(env["SPOOL_DIR"], env["DATABASE_URL"]),
+        spool_max_bytes=int(values.number(env, "SPOOL_MAX_MB", 1, 10**6) * 2**20),
         public_url=values.public_url(env),
         auto_upgrade=values.flag(env, "DATABASE_AUTO_UPGRADE"),
         zendesk_url=values.zendesk_url(env) if auth else "",

@@ -70,7 +70,7 @@ class CourierProcess(DirtyApp):
 def lanes(settings: Settings) -> list[Courier]:
     """The courier's lanes: the first drains the spool and is woken by the doorbell, and wakes the others."""
     store = Store(settings.database_url)
-    spool = Spool(settings.spool_dir, drain_live=True)
+    spool = Spool(settings.spool_dir, drain_live=True, max_bytes=settings.spool_max_bytes)
     doorbell = _doorbell(settings.spool_dir)
     first = courier_for(settings, store, spool, doorbell)
     if doorbell is None:  # nothing tells it of new opens: it looks every second

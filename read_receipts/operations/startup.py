@@ -32,6 +32,9 @@ def prepare_store(settings: Settings) -> None:
         else:
             check_current(store.engine)
         _remember_store(spool_dir, settings.database_url)
+        spool.claim(spool_dir, store.store_id())
+    except spool.SpoolError as error:
+        _stop(str(error))
     except SchemaError as error:
         _stop(f"Cannot use the store named by DATABASE_URL: {error}")
     except SQLAlchemyError as error:
