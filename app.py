@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from flask import Flask, Response, jsonify, redirect, request
@@ -53,10 +54,14 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY  # bodies sent without a length are cut here
     store = Store(settings.database_url)
-    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
-    courier = courier_for(settings, store, spool, Ringer(settings.spool_dir) if apart else None)
+    ringer = Ringer(settings.spool_dir) if apart else None  # else the courier thread's own Event wakes it
+    lost = threading.Event()  # set on each spool loss, for the thread that tallies them when the courier is apart
+    spool = Spool(
+        settings.spool_dir, max_bytes=settings.spool_max_bytes, wake=ringer, on_loss=lost.set if apart else None
+    )
+    courier = courier_for(settings, store, spool, ringer)
     if apart:
-        LossTally(store, spool)
+        LossTally(store, spool, lost)
     app.extensions.update(settings=settings, store=store, zendesk=courier.zendesk, courier=courier, spool=spool)
     tracker = _tracker(settings)
     links = LinkRecorder(spool, tracker)

@@ -241,3 +241,19 @@ def test_a_removed_spool_directory_is_made_again_by_the_next_append(spool, caplo
     [record] = spool.open_segment(name).read(0, max_lines=10).records
     assert record["ticket_id"] == 2 and spool.lost == 0
     assert "was removed" in caplog.text
+
+
+def test_a_small_spool_whose_store_takes_its_opens_loses_none(tmp_path, sqlite_url):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+
+    store = Store(sqlite_url)
+    capped = Spool(spooling.prepare(tmp_path / "spool"), max_bytes=64 * 1024)  # small segments: 4 KiB each
+    drain = SpoolDrain(store, Spool(capped.directory))
+    for ticket in range(1000):  # 200 KiB in all: three times what the spool may hold
+        capped.append("o", open_record(ticket))
+        if ticket % 50 == 49:
+            drain.run(time.time())
+    capped.close()
+    drain.run(time.time())
+    assert capped.lost == 0 and store.open_by_id(1000).ticket_id == 999 and store.open_by_id(1001) is None
+    store.close()

@@ -33,10 +33,9 @@ def tally_losses(store: Store, spool: Spool) -> None:
 class LossTally:
     """In a request worker whose courier is another process: a thread that tallies the spool's losses."""
 
-    def __init__(self, store: Store, spool: Spool):
+    def __init__(self, store: Store, spool: Spool, lost: threading.Event):
         self.store, self.spool = store, spool
-        self.lost = threading.Event()
-        spool.on_loss = self.lost.set
+        self.lost = lost  # the spool's on_loss sets it
         threading.Thread(target=self._loop, name="spool-losses", daemon=True).start()
 
     def _loop(self) -> None:

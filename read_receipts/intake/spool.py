@@ -46,6 +46,7 @@ MAX_BYTES = (
 )  # SPOOL_MAX_MB's default: 1.7 million opens, hours of a busy pixel's opens while the store is away
 FULL_MARGIN = 4096  # a spool with less room than this (a few records) is full
 SIZE_CHECK_SECONDS = 1.0  # how often a writer measures the whole spool (other processes write to it too)
+FULL_CHECK_SECONDS = 0.1  # ... and how often while it looks full
 OWNER_NAME = ".store-id"  # the id of the store this spool belongs to
 DRAIN_LOCK_NAME = ".drain-lock"  # held by the courier draining the spool: one at a time
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC  # a FIFO or a symlink never blocks a read
@@ -152,7 +153,8 @@ class Spool:
         self._lock = threading.Lock()  # appends from several request threads stay whole
         self._fd, self._pid, self._size, self._rolls_at = -1, 0, 0, 0.0
         self._next_loss_log, self._last_loss = 0.0, -LOSS_LOG_SECONDS
-        self._held, self._written, self._measure_at = 0, 0, 0.0  # the spool's size when measured, and written since
+        self._held, self._written = 0, 0  # the spool's size when last measured, and what this process wrote since
+        self._measured = -SIZE_CHECK_SECONDS
         self._skipped: set[str] = set()  # names in the directory that are not segments, said once each
 
     def append(self, kind: str, values: dict) -> None:
@@ -176,12 +178,15 @@ class Spool:
         """Whether a record of `size` bytes would take the spool past max_bytes.
 
         Measured once a second, and sooner once this process alone has written a quarter
-        of the room left: the other processes of the instance write to it too.
+        of the room left (the other processes of the instance write to it too), or when it
+        looks full (the courier may have deleted stored segments since).
         """
         now = time.monotonic()
+        age = now - self._measured
         room = self.max_bytes - self._held
-        if now >= self._measure_at or 0 < room <= self._written * 4:
-            self._held, self._written, self._measure_at = self.held_bytes(), 0, now + SIZE_CHECK_SECONDS
+        over = self._held + self._written + size > self.max_bytes
+        if age >= SIZE_CHECK_SECONDS or 0 < room <= self._written * 4 or (over and age >= FULL_CHECK_SECONDS):
+            self._held, self._written, self._measured = self.held_bytes(), 0, now
         return self._held + self._written + size > self.max_bytes
 
     def held_bytes(self) -> int:
@@ -201,7 +206,9 @@ class Spool:
 
     def _write(self, line: bytes) -> None:
         """Write one line to the live segment, rolling to a new one when due (or when its file was removed)."""
-        if self._fd < 0 or self._pid != os.getpid() or self._size >= SEGMENT_BYTES or time.monotonic() > self._rolls_at:
+        # A small spool gets small segments: stored ones are deleted long before the live ones fill it.
+        segment_bytes = min(SEGMENT_BYTES, self.max_bytes // 16)
+        if self._fd < 0 or self._pid != os.getpid() or self._size >= segment_bytes or time.monotonic() > self._rolls_at:
             self._roll()
         elif os.fstat(self._fd).st_nlink == 0:  # SPOOL_DIR was removed: what goes on here is never read
             log.error("the live spool segment %s was removed (with SPOOL_DIR?): spooling to a new one", self.live)
