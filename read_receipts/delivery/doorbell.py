@@ -46,6 +46,7 @@ class Doorbell:
         self._fd = _listen(self.path)
         self._rung = False
         self._deaf_said = False
+        self._swap = threading.Lock()  # set() from another thread never writes to a descriptor being replaced
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until rung (a ring before this call counts); True if it was."""
@@ -70,8 +71,9 @@ class Doorbell:
             fd = _listen(self.path)
         except OSError as error:
             return self._say_deaf(str(error.strerror or error))
-        os.close(self._fd)
-        self._fd, self._deaf_said = fd, False
+        with self._swap:
+            os.close(self._fd)
+            self._fd, self._deaf_said = fd, False
         log.warning("the courier's doorbell %s was removed; made it again", self.path)
         return False
 
@@ -93,7 +95,8 @@ class Doorbell:
 
     def set(self) -> None:
         """Ring from this process (to stop the courier, or to ask for a round at once)."""
-        _write_byte(self._fd)
+        with self._swap:
+            _write_byte(self._fd)
 
     def clear(self) -> None:
         """Take every ring so far: a ring after this wakes the next wait."""
