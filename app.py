@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     # Each spooled record wakes the courier: its doorbell in the courier process, or this process's own.
     wake = Ringer(settings.spool_dir) if apart else threading.Event()
     lost = threading.Event()  # a record the spool could not take, for the loss tally of a worker without courier
-    spool = Spool(settings.spool_dir, wake=wake, on_loss=lost.set if apart else None)
+    spool = Spool(
+        settings.spool_dir, max_bytes=settings.spool_max_bytes, wake=wake, on_loss=lost.set if apart else None
+    )
     courier = courier_for(settings, store, spool, wake)
     if apart:
         LossTally(store.spool, spool, lost).start()

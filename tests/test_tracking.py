@@ -27,7 +27,7 @@ from read_receipts.links.tokens import (
     check_target,
     stored_meta,
 )
-from read_receipts.store import Store
+from read_receipts.store import Stores
 from read_receipts.store.schema import events
 from tests.conftest import drain, unspool
 from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
@@ -389,7 +389,7 @@ def test_a_campaigns_copies_are_verified_by_the_running_service(services, zendes
         assert clicked == ["https://example.com/offer?a=1&b=2", "https://example.com/kb"]
     made_before = serializer(key).dumps({"m": {"campaign": "october", "recipient": "ann@example.com"}})
     assert requests.get(f"{service.url}/o/{made_before}.gif", timeout=5).content == pixel.GIF
-    store = Store(sqlite_url)
+    store = Stores(sqlite_url)
 
     def stored() -> list[tuple[str, str]]:
         with store.reading() as conn:

@@ -193,3 +193,11 @@ spool_segments = Table(
     Column("done", Boolean, nullable=False, server_default=text("false")),  # fully stored; the file is deleted
     Column("updated_at", Float, nullable=False),
 )
+
+# Facts about the store itself: its id ("store"), which each spool directory names to belong to it.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
