@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import re
+import pcre2
 
 # Image proxies of webmail services: a real open whose reader's address is hidden.
 # These run before any bot check: a generic bot list once dropped every Gmail open.
 PROXIES = (
-    (re.compile(r"GoogleImageProxy|ggpht\.com"), "Gmail", "through Google's image proxy"),
-    (re.compile(r"YahooMailProxy"), "Yahoo Mail", "through Yahoo's image proxy"),
-    (re.compile(r"SuperhumanProxy"), "Superhuman", "through Superhuman's image proxy"),
-    (re.compile(r"SeznamEmailProxy"), "Seznam Email", "through Seznam's image proxy"),
-    (re.compile(r"RamblerMail"), "Rambler Mail", "through Rambler's image proxy"),
-    (re.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
+    (pcre2.compile(r"GoogleImageProxy|ggpht\.com"), "Gmail", "through Google's image proxy"),
+    (pcre2.compile(r"YahooMailProxy"), "Yahoo Mail", "through Yahoo's image proxy"),
+    (pcre2.compile(r"SuperhumanProxy"), "Superhuman", "through Superhuman's image proxy"),
+    (pcre2.compile(r"SeznamEmailProxy"), "Seznam Email", "through Seznam's image proxy"),
+    (pcre2.compile(r"RamblerMail"), "Rambler Mail", "through Rambler's image proxy"),
+    (pcre2.compile(r"secureurl\.fwdcdn\.com"), "ukr.net Mail", "through ukr.net's image proxy"),
 )
 
 # Gmail's content sampling fetches images ahead of any reading, like its prefetch.
-GMAIL_SAMPLING = re.compile(r"Gmail-content-sampling")
+GMAIL_SAMPLING = pcre2.compile(r"Gmail-content-sampling")
 
 # Mail security scanners: gateways and URL checkers that fetch a message's images.
-SCANNER_AGENTS = re.compile(
+SCANNER_AGENTS = pcre2.compile(
     r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security|"
     r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io",
-    re.I,
+    pcre2.I,
 )
 
 # Mail clients by their own token, checked before ua-parser: many embed a
 # browser engine that the parser would name instead (eM Client as Chrome, ...).
 MAIL_CLIENTS = tuple(
-    (re.compile(pattern), name)
+    (pcre2.compile(pattern), name)
     for pattern, name in (
         (r"Outlook-iOS", "Outlook for iOS"),
         (r"Outlook-Android", "Outlook for Android"),
@@ -78,32 +78,33 @@ MAIL_CLIENTS = tuple(
 # A product token ending in bot, spider or crawler: "Googlebot/2.1", "(compatible; bingbot",
 # "360Spider". Case matters: a phone model in the Android device field is written
 # "CUBOT" or "XBot", never with a lower-case letter or digit before "bot".
-BOT_TOKEN = re.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
+BOT_TOKEN = pcre2.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
 # Phone models that end in "bot" (CUBOT, XBot): removed before looking for a bot's token.
-PHONE_MODELS = re.compile(r"\b(?:cubot|xbot)\b", re.I)
+PHONE_MODELS = pcre2.compile(r"\b(?:cubot|xbot)\b", pcre2.I)
 # A contact for the operator: an e-mail address, written out or hidden ("(at)").
-CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\(at\)|\[at\]", re.I)
+# One character before the "@" is enough to find one; a run there would be retried from every start.
+CONTACT = pcre2.compile(r"[\w.+-]@[\w-]+\.[a-z]{2}|\(at\)|\[at\]", pcre2.I)
 # A web address: a crawler's "+http://...", a monitor's "(https://...)". People's clients seldom carry
 # one, and those that do name the device they run on or call themselves a browser (below).
-CONTACT_URL = re.compile(r"https?://|www\.", re.I)
+CONTACT_URL = pcre2.compile(r"https?://|www\.", pcre2.I)
 # A consumer device or system that an app names beside its homepage ("iOS podcast app", "Apple Watch"),
 # or a client that calls itself a browser ("QtWeb Internet Browser/1.7 http://www.QtWeb.net"):
 # such an address is an app's homepage, not a crawler operator's contact.
-HOMEPAGE_OF_APP = re.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
+HOMEPAGE_OF_APP = pcre2.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
 # An HTTP library's shape: only `product/version` tokens, with no comment naming a platform
 # ("curl/8.5.0", "ApacheBench/2.3", "collectd/5.5.1").
-LIBRARY_SHAPE = re.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
+LIBRARY_SHAPE = pcre2.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
 # Browsers that send only their own product token: text-mode browsers, and products named "...Browser".
 # They beat the library shape above ("w3m/0.5.3", "Lynx/2.8.9", "PrivacyBrowser/1.0").
-PLAIN_BROWSERS = re.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", re.I)
+PLAIN_BROWSERS = pcre2.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", pcre2.I)
 # A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
 # nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
-NAMED_IN_ENGINE = re.compile(r"like Gecko; ?[A-Za-z]")
+NAMED_IN_ENGINE = pcre2.compile(r"like Gecko; ?[A-Za-z]")
 # Google's fetchers and services name themselves "Google-<Purpose>" ("Google-AMPHTML",
 # "Google-Site-Verification"); Google's apps for people do not.
-GOOGLE_FETCHER = re.compile(r"\bGoogle-[A-Z]")
+GOOGLE_FETCHER = pcre2.compile(r"\bGoogle-[A-Z]")
 # HTTP libraries and command-line tools, named as the first product of the string.
-LIBRARIES = re.compile(
+LIBRARIES = pcre2.compile(
     r"^(?:curl|libcurl|PycURL|Wget|python-requests|Python-urllib|Python/|aiohttp|httpx|HTTPie|urllib3|Scrapy|"
     r"Go-http-client|Go |Java/|Apache-HttpClient|Jakarta Commons|okhttp|axios|node-fetch|node-superagent|undici|"
     r"got |PostmanRuntime|insomnia|Dart/|Faraday|Ruby|rest-client|Typhoeus|Excon|http\.rb|Mechanize|"
@@ -111,11 +112,11 @@ LIBRARIES = re.compile(
     r"WinHttp|WinHTTP|CFNetwork/|Deno|reqwest|hyper|Apache-CXF|Jersey|unirest|"
     r"aws-sdk|Boto|ElasticMapReduce|Hadoop|AHC|fasthttp|Embarcadero|Indy Library|lua-resty|"
     r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri)",
-    re.I,
+    pcre2.I,
 )
 # Machines named anywhere in the string: discovery requests, headless browsers,
 # link unfurlers, document fetchers, internet-wide scanners and monitors.
-MACHINE_PRODUCTS = re.compile(
+MACHINE_PRODUCTS = pcre2.compile(
     r"Existence Discovery|Protocol Discovery|Microsoft Office Discovery|GoogleDocs|Google-Apps-Script|"
     r"Google-Read-Aloud|Google Favicon|Google Web Preview|Google-Document-Conversion|FeedFetcher|"
     r"Headless|PhantomJS|SlimerJS|Puppeteer|Playwright|Selenium|Chrome-Lighthouse|Lighthouse|"
@@ -126,9 +127,9 @@ MACHINE_PRODUCTS = re.compile(
     r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|SEO|seo[a-z]*/",
 )
 # WebKit without Safari's tokens is Apple Mail's own view.
-APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
+APPLE_MAIL = pcre2.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
 # In an app built on Electron the app's own product comes just before Chrome's.
-ELECTRON_APP = re.compile(r"\(KHTML, like Gecko\) (?:\S+ )*?([A-Za-z][\w.%-]*?)/[\w.-]+ Chrome/")
+ELECTRON_APP = pcre2.compile(r"\(KHTML, like Gecko\) (?:\S+ )*?([A-Za-z][\w.%-]*?)/[\w.-]+ Chrome/")
 # Parser names that say how a client is built, not which client it is.
 ENGINE_NAMES = frozenset({"Other", "Electron", "Mobile Safari UI/WKWebView"})
 # Patterns of the crawler list that also name people's apps and phones (WhatsApp, HTC Butterfly,
@@ -142,10 +143,10 @@ CRAWLER_LIST_EXCEPTIONS = frozenset(
 )  # fmt: skip
 # A person's client names the device or system it runs on (Cronet: the network stack of Android apps);
 # a string of bare `product/version` tokens with none of these is a program's.
-PLATFORM = re.compile(
+PLATFORM = pcre2.compile(
     r"Windows|Win(?:NT|32|64|9[58]|CE)|Macintosh|Mac ?OS|Mac_OS|Darwin|CFNetwork|Linux|Android|iPhone|iPad|iPod|"
     r"iOS|watchOS|tvOS|CrOS|X11|BlackBerry|BB10|Symbian|Series ?[46]0|S60|Nokia|MIDP|CLDC|Opera|Mobile|Tizen|"
     r"KaiOS|webOS|PlayStation|Xbox|Nintendo|SmartTV|SMART-TV|Roku|BSD|SunOS|Amiga|Haiku|OS/2|BeOS|Fuchsia|"
-    r"HarmonyOS|Dalvik|Cronet|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\(.*;.*\)",
-    re.I,
+    r"HarmonyOS|Dalvik|Cronet|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\([^()]*;",
+    pcre2.I,
 )
