@@ -12,7 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-from ua_parser import parse as parse_user_agent
+import ua_parser
+from ua_parser import Domain
 
 from read_receipts.labels import lists, rules
 
@@ -235,7 +236,7 @@ def _parsed(agent: str) -> tuple[str, str]:
     """Return ua-parser's user-agent family and device family."""
     if not agent:
         return "", ""
-    result = parse_user_agent(agent)
+    result = ua_parser.parser(agent, Domain.USER_AGENT | Domain.DEVICE)  # the system's name is not needed
     family = result.user_agent.family if result.user_agent else ""
     device = result.device.family if result.device else ""
     return family, device
