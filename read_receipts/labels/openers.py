@@ -190,19 +190,28 @@ def _is_machine(agent: str) -> bool:
         or (rules.CONTACT_URL.search(agent) and not rules.HOMEPAGE_OF_APP.search(agent))
         or rules.LIBRARIES.search(agent)
         or rules.MACHINE_PRODUCTS.search(agent)
+        or rules.MACHINE_TOOLS.search(agent)
         or rules.NAMED_IN_ENGINE.search(agent)
         or rules.GOOGLE_FETCHER.search(agent)
         or _machine_lists().name_of(agent) is not None
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
         or _library_shaped(agent)
+        or _names_no_product(agent)
     )
+
+
+def _names_no_product(agent: str) -> bool:
+    """Whether a User-Agent names no browser, app, mail client or proxy: an injection payload, a command, noise."""
+    if _parsed(agent)[0] not in ("", "Other"):
+        return False
+    return not rules.PRODUCT_START.match(agent) or bool(rules.CODE.search(agent))
 
 
 def _library_shaped(agent: str) -> bool:
     """Whether a User-Agent is only `product/version` tokens that the parser names no browser, app or device in."""
     if not rules.LIBRARY_SHAPE.match(agent) or rules.PLAIN_BROWSERS.search(agent) or rules.PLATFORM.search(agent):
         return False
-    family, device = _parsed(agent)
+    family, device = _parsed(agent)  # phones send bare "HTC_Desire_C/1.46.111.4": the parser names the device
     return family in ("", "Other") and device in ("", "Other")
 
 

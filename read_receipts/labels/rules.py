@@ -25,9 +25,14 @@ PROXIES = (
 GMAIL_SAMPLING = re.compile(r"Gmail-content-sampling")
 
 # Mail security scanners: gateways and URL checkers that fetch a message's images.
+# Web filters and proxies too (Websense/Forcepoint, Blue Coat, Zscaler, FortiGuard, ...): a mail gateway
+# fetches every image of every message it scans, and a web filter checks a link before its user gets it.
 SCANNER_AGENTS = pcre2.compile(
-    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security|"
-    r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io",
+    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|TMUFE|FireEye|Symantec|Kaspersky|xforce-security|"
+    r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io|Websense|Forcepoint|"
+    r"Blue ?Coat|\bZscaler|Fortinet|FortiGuard|FortiGate|McAfee Web Gateway|Trustwave|Check ?Point|Netskope|"
+    r"Cloudmark|SpamTitan|Hornetsecurity|Libraesva|Vade ?Secure|Avanan|Ironscales|Cisco[ -]Secure|"
+    r"Cisco[ -]Umbrella|OpenDNS|Palo ?Alto|Cyren|SonicWall",
     pcre2.I,
 )
 
@@ -43,7 +48,17 @@ MAIL_CLIENTS = tuple(
         (r"Microsoft Outlook|Microsoft Office Outlook|ms-office|MSOffice", "Outlook"),
         (r"WindowsMail/", "Windows Mail"),
         (r"Outlook-Express/", "Windows Live Mail"),
-        (r"Thunderbird|Icedove", "Thunderbird"),
+        (r"Thunderbird|Icedove|Betterbird|Interlink/|Epyrus|FossaMail", "Thunderbird"),  # and its forks
+        (r"Zimbra ?Desktop|ZDesktop", "Zimbra Desktop"),
+        (r"^Mail/[\d.]+ CFNetwork/", "Apple Mail"),  # Mail's own HTTP stack, without WebKit
+        (r"\bGeary/", "Geary"),
+        (r"Claws[ -]Mail", "Claws Mail"),
+        (r"Sylpheed", "Sylpheed"),
+        (r"^(?:Neo)?Mutt/", "Mutt"),
+        (r"^Alpine/", "Alpine"),
+        (r"Pegasus ?Mail", "Pegasus Mail"),
+        (r"Opera Mail", "Opera Mail"),
+        (r"\bmailapp/", "MailApp"),
         (r"SeaMonkey|Iceape", "SeaMonkey"),
         (r"Spicebird/", "Spicebird"),
         (r"^Airmail ", "Airmail"),
@@ -96,7 +111,10 @@ CONTACT_URL = pcre2.compile(r"https?://|www\.", pcre2.I)
 # A consumer device or system that an app names beside its homepage ("iOS podcast app", "Apple Watch"),
 # or a client that calls itself a browser ("QtWeb Internet Browser/1.7 http://www.QtWeb.net"):
 # such an address is an app's homepage, not a crawler operator's contact.
-HOMEPAGE_OF_APP = pcre2.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
+# Corporate builds of Internet Explorer name their intranet in the comment; a crawler's contact is "+http".
+HOMEPAGE_OF_APP = pcre2.compile(
+    r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser|^Mozilla/4\.0 \(compatible; MSIE [\d.]+; Windows [^+]*$"
+)
 # An HTTP library's shape: only `product/version` tokens, with no comment naming a platform
 # ("curl/8.5.0", "ApacheBench/2.3", "collectd/5.5.1").
 LIBRARY_SHAPE = pcre2.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
@@ -105,7 +123,8 @@ LIBRARY_SHAPE = pcre2.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*
 PLAIN_BROWSERS = pcre2.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", pcre2.I)
 # A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
 # nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
-NAMED_IN_ENGINE = pcre2.compile(r"like Gecko; ?[A-Za-z]")
+# Old device browsers (NetFront: "(H11T; like Gecko; OpenBrowser)") write a comment of their own.
+NAMED_IN_ENGINE = pcre2.compile(r"KHTML, like Gecko; ?[A-Za-z]")
 # Google's fetchers and services name themselves "Google-<Purpose>" ("Google-AMPHTML",
 # "Google-Site-Verification"); Google's apps for people do not.
 GOOGLE_FETCHER = pcre2.compile(r"\bGoogle-[A-Z]")
@@ -117,7 +136,10 @@ LIBRARIES = pcre2.compile(
     r"libwww-perl|lwp-|LWP::|WWW-Mechanize|PHP|Guzzle|GuzzleHttp|Zend_Http|Laminas|Symfony|RestSharp|"
     r"WinHttp|WinHTTP|CFNetwork/|Deno|reqwest|hyper|Apache-CXF|Jersey|unirest|"
     r"aws-sdk|Boto|ElasticMapReduce|Hadoop|AHC|fasthttp|Embarcadero|Indy Library|lua-resty|"
-    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri)",
+    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri|"
+    r"node(?:js)?/|Node\.js|Bun/|Microsoft-WebDAV|WebDAV|DAVClient|Microsoft-CryptoAPI|Microsoft BITS|"
+    r"Apache-HttpAsyncClient|Apache Synapse|Java(?:HTTP|Http)|Twisted|httplib|Zend|Yahoo Pipes|cpp-httplib|"
+    r"[\w.-]*http[\w.-]*client)",
     pcre2.I,
 )
 # Machines named anywhere in the string: discovery requests, headless browsers,
@@ -130,8 +152,29 @@ MACHINE_PRODUCTS = pcre2.compile(
     r"Censys|zgrab|Detectify|Netcraft|OpenVAS|Nessus|Nmap|nikto|sqlmap|Arachni|masscan|Acunetix|"
     r"Qualys|Nuclei|WPScan|probe|Probe|check_http|monitor|Monitor|Pingdom|uptime|Uptime|StatusCake|"
     r"Site24x7|Datadog|NewRelic|Zabbix|Nagios|fetcher|Fetcher|scraper|Scraper|archiver|Archiver|"
-    r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|SEO|seo[a-z]*/",
+    r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|\bSEO\b|\bseo[a-z]*/",
 )
+# Monitoring and performance tools (WebPageTest's PTST token rides inside a normal browser string),
+# link expanders, screenshot generators (email tools' inbox previews), SEO tools and feed readers, in any case.
+MACHINE_TOOLS = pcre2.compile(
+    r"\bPTST/|GTmetrix|SpeedCurve|Catchpoint|RuxitSynthetic|Dynatrace|AppDynamics|Checkly|Freshping|"
+    r"NodePing|Monitis|Montastic|HetrixTools|blackbox[_-]exporter|Prometheus|PageSpeed|Speed Insights|YSlow|"
+    r"Uptime[ -]?Kuma|BetterUptime|Better Uptime|\bmonitoring\b|synthetic|unshorten|link ?expander|"
+    r"url ?expander|screenshot|URL2PNG|Thumbshots|PagePeeker|Browshot|Litmus|Email ?on ?Acid|"
+    r"Screaming ?Frog|Sitebulb|Semrush|Serpstat|DeepCrawl|Lumar|OnCrawl|ContentKing|Botify|SiteAudit|"
+    r"Seobility|SEOkicks|SE Ranking|Ryte|RSS|Feed ?Reader|Headline-Reader|Syndication|Java\(TM\)",
+    pcre2.I,
+)
+# A person's client starts with a product's name (RFC 9110: User-Agent = product *(RWS (product / comment)),
+# "Firefox 3.0.5", "Maemo Browser"); injection payloads and shell commands start with code or carry it
+# (OWASP's test strings: "<script>", "' OR 1=1--", "() { :; };", "${jndi:", "../../etc/passwd").
+PRODUCT_START = re.compile(r"[(\[]?[A-Za-z][A-Za-z0-9]")  # phones may open with a comment: "(HTC/bravo/...)"
+CODE = pcre2.compile(
+    r"[<>{}`\\]|\$[({]|&&|\.\./|--\s*$|'\s*(?:or|and|union|;|--)|\bunion\s+(?:all\s+)?select\b|"
+    r"\bselect\b.+\bfrom\b|/etc/passwd|/bin/(?:ba)?sh|\bsleep\s*\(|\bwaitfor\s+delay\b|[\x00-\x08\x0b-\x1f\x7f]",
+    pcre2.I,
+)
+
 # WebKit without Safari's tokens is Apple Mail's own view.
 APPLE_MAIL = pcre2.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
 # In an app built on Electron the app's own product comes just before Chrome's.
