@@ -6,6 +6,7 @@ import bisect
 import ipaddress
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,11 @@ QUICK_SECONDS = 70
 # No client on any public corpus sends a longer User-Agent (the longest of 36,000 real ones is 492
 # characters); a longer one is a machine's, and every rule then reads a bounded string.
 MAX_AGENT_LENGTH = 512
+
+# A client's string says each thing once: compressed, the real ones (36,000 of them) keep more than half
+# their bytes. One fragment repeated to pad a string (a probe of every pattern) keeps a few percent.
+PADDED_SHARE = 0.25
+PADDED_FROM = 64  # characters; shorter strings compress poorly whatever they hold
 
 # Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
 # is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
@@ -182,6 +188,8 @@ def _by_agent(agent: str) -> Opener | None:
 @lru_cache(maxsize=4096)
 def _is_machine(agent: str) -> bool:
     """Whether a User-Agent carries a machine's evidence; a mail client's own token outranks it."""
+    if _padded(agent):
+        return True
     if _mail_client(agent) or not agent:
         return False
     return bool(
@@ -198,6 +206,12 @@ def _is_machine(agent: str) -> bool:
         or _library_shaped(agent)
         or _names_no_product(agent)
     )
+
+
+def _padded(agent: str) -> bool:
+    """Whether a User-Agent is mostly one fragment repeated."""
+    data = agent.encode()
+    return len(data) >= PADDED_FROM and len(zlib.compress(data, 1)) < PADDED_SHARE * len(data)
 
 
 def _names_no_product(agent: str) -> bool:
