@@ -223,13 +223,13 @@ def mail_clients_named(classifier: Classifier, corpora_dir: Path) -> tuple[int, 
     return len(rows) - len(missed), len(rows), missed
 
 
-def matrix(name: str, kinds: Counter) -> list[str]:
-    """A Markdown confusion matrix: truth in rows, labels in columns."""
-    lines = [f"**{name}**", "", "| truth \\ label | " + " | ".join(LABELS) + " |", "|---" * (len(LABELS) + 1) + "|"]
+def matrix_rows(name: str, kinds: Counter) -> list[str]:
+    """One corpus's confusion matrix as Markdown rows: one per truth, one column per label."""
+    rows = []
     for truth in (PEOPLE, PROXY, MACHINE, SOFTWARE):
         if any(t == truth for t, _ in kinds):
-            lines.append(f"| {truth} | " + " | ".join(str(kinds[(truth, label)]) for label in LABELS) + " |")
-    return lines + [""]
+            rows.append(f"| {name} | {truth} | " + " | ".join(str(kinds[(truth, label)]) for label in LABELS) + " |")
+    return rows
 
 
 def rate(kinds: Counter, truths: tuple[str, ...], labels: tuple[str, ...]) -> tuple[int, int]:
@@ -270,10 +270,13 @@ def main() -> None:
     classifier = Classifier(load_ranges(), AddressRanges([]))
     totals: dict[str, Counter] = {}
     crossings = {}
+    print("| corpus | truth | " + " | ".join(LABELS) + " |")
+    print("|---|---|" + "---:|" * len(LABELS))
     for name, family, rows in corpora(args):
         kinds, crossings[name] = evaluate(classifier, rows)
         totals.setdefault(family, Counter()).update(kinds)
-        print("\n".join(matrix(f"{name}: {len(rows)} rows", kinds)))
+        print("\n".join(matrix_rows(name, kinds)))
+    print()
     print("| corpora | people labelled machine (target <= 0.3%) | machines given a note (target <= 5%) |")
     print("|---|---:|---:|")
     for family, kinds in totals.items():

@@ -109,6 +109,11 @@ SETTINGS = (
         "How client addresses are kept once an open is labelled: truncated (/24, /48), full or none.",
     ),
     Setting(
+        "KEEP_USER_AGENT",
+        "true",
+        "false: once an open is labelled, keep its kind and client but not its User-Agent.",
+    ),
+    Setting(
         "RETENTION_DAYS",
         "180",
         "Opens, clicks and deliveries older than this are deleted by the running service; 0 keeps them.",
@@ -174,6 +179,7 @@ class Settings:
     opt_out_tag: str = "no_read_receipts"
     opt_out_requesters: frozenset[int] = frozenset()
     ip_storage: str = "truncated"
+    keep_user_agent: bool = True
     retention_days: float = 180.0
     log_level: str = "INFO"
 
@@ -223,6 +229,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         opt_out_tag=values.tag(env["OPT_OUT_TAG"], "OPT_OUT_TAG"),
         opt_out_requesters=values.user_ids(env["OPT_OUT_REQUESTERS"]),
         ip_storage=values.ip_storage(env["IP_STORAGE"]),
+        keep_user_agent=values.flag(env, "KEEP_USER_AGENT"),
         retention_days=values.number(env, "RETENTION_DAYS", 0, 36500),
         log_level=values.log_level(env["LOG_LEVEL"]),
     )

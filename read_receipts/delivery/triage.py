@@ -87,7 +87,8 @@ class Triage(PacedWork):
         if state == "opted_out":
             return Verdict(row, state)  # not analysed, nothing of the reader kept
         kept_ip = kept_address(row.ip, self.settings.ip_storage)
-        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip, self._names_reply(row, ticket))
+        named = self._names_reply(row, ticket)
+        return Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip, named, self.settings.keep_user_agent)
 
     def _names_reply(self, row, ticket) -> bool:
         """Whether the open's reply id may be named: a signed link's, or a public comment of the ticket."""

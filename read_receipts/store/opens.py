@@ -18,7 +18,7 @@ from read_receipts.store.tickets import comment_listed
 _LABEL = (
     update(opens)
     .where(opens.c.id == bindparam("i"))
-    .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"))
+    .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"), user_agent=bindparam("u"))
 )
 
 
@@ -33,6 +33,7 @@ class Verdict:
     sent_at: float | None = None
     ip: str | None = None  # the address as it is kept (IP_STORAGE)
     named: bool = True  # False: the reply id is not a public comment of the ticket, so "a reply"
+    user_agent_kept: bool = True  # False: KEEP_USER_AGENT=false, the label stays and the User-Agent goes
 
 
 class OpenStore(Database):
@@ -107,7 +108,13 @@ def _settle(conn: Connection, ids: Sequence[int], **values: str) -> list[int]:
 def _label_opens(conn: Connection, verdicts: Sequence[Verdict], settled: set[int]) -> list[dict]:
     """Write the label of each open this transaction settled; return the labels written."""
     labels = [
-        {"i": v.open.id, "c": v.client[:40] or None, "k": v.kind or None, "a": v.ip}
+        {
+            "i": v.open.id,
+            "c": v.client[:40] or None,
+            "k": v.kind or None,
+            "a": v.ip,
+            "u": v.open.user_agent if v.user_agent_kept else None,
+        }
         for v in verdicts
         if v.open.id in settled
     ]
