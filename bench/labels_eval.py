@@ -51,7 +51,11 @@ from read_receipts.labels.openers import (  # noqa: E402
     load_ranges,
 )
 
-CORPORA = Path("/work/shared/corpora") if Path("/work/shared/corpora").is_dir() else ROOT.parent / "shared" / "corpora"
+# ../shared/corpora/ beside the checkout (or beside the folder of work trees that holds it).
+CORPORA = next(
+    (p for p in (ROOT.parent / "shared" / "corpora", ROOT.parent.parent / "shared" / "corpora") if p.is_dir()),
+    ROOT.parent / "shared" / "corpora",
+)
 HELD_OUT = ROOT / "bench" / ".corpora"
 # What --fetch downloads, pinned: (client, package spec, file inside the package).
 HELD_OUT_PACKAGES = {
