@@ -8,7 +8,8 @@ from read_receipts.labels.openers import MAX_AGENT_LENGTH
 CHARACTERS = "a", "Z", "0", "_", "-", ".", "/", ";", " ", "(", ")", "%", "@", "+", ":", "é", "\t", "<", "'", '"'
 # Fragments aimed at the patterns that remain: the bound and word runs of Matomo's generic bots, the
 # look-behinds before "bot", "fetch", "proxy", "scanner", the engine comment, e-mail contacts, encoded
-# names, product/version runs, Electron's app before Chrome, WebKit without Safari, web addresses.
+# names, product/version runs, Electron's app before Chrome, WebKit without Safari, web addresses, and
+# the mail-client and proxy patterns still on Python's re (a literal, then a run to the end).
 FRAGMENTS = (
     "_", "cubot ", "Hubot ", "power bot ", "m_bot", "node-fetch", "electron-fetch", "Mikrotik/6.x fetch",
     "Google Wap proxy", "Camscanner", "-security", "spider 8", "zealot", "Daum", "HTC_Butterfly/",
@@ -16,6 +17,7 @@ FRAGMENTS = (
     "Chrome/", "(KHTML, like Gecko) a ", "AppleWebKit/1 (KHTML, like Gecko) ", "http://", "www.", "Google-",
     "Mozilla/5.0 (", "; ", "Windows", "iPhone", "Browser", "Thunderbird", "Outlook-", "ms-office", "MSOffice ",
     "Technology Preview", "Preview", "monitor", "seo", "bot", "Bot", "spider", "crawler", "(" * 8, ")" * 8,
+    "ExchangeWebServices/1 ", "Outlook/1 ", "Mail/1 CFNetwork/", "GoogleImageProxy", "' or ", "${", "\x00",
 )  # fmt: skip
 
 

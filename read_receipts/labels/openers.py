@@ -171,7 +171,9 @@ def _machine_lists() -> lists.PatternSet:
 
 @lru_cache(maxsize=4096)
 def _by_agent(agent: str) -> Opener | None:
-    """Apply the rules that the User-Agent alone decides: preloads, prefetches, proxies, scanners."""
+    """Apply the rules that the User-Agent alone decides: padding, preloads, prefetches, proxies, scanners."""
+    if _padded(agent):  # before the proxies: no proxy pads its fixed string with itself
+        return Opener(_client_of(agent), BOT)
     if agent == APPLE_MPP_AGENT:
         return Opener("Apple Mail", APPLE_PRELOAD)
     if agent == GMAIL_PREFETCH_AGENT or rules.GMAIL_SAMPLING.search(agent):
@@ -188,8 +190,6 @@ def _by_agent(agent: str) -> Opener | None:
 @lru_cache(maxsize=4096)
 def _is_machine(agent: str) -> bool:
     """Whether a User-Agent carries a machine's evidence; a mail client's own token outranks it."""
-    if _padded(agent):
-        return True
     if _mail_client(agent) or not agent:
         return False
     return bool(
