@@ -14,10 +14,11 @@ CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 )
 
-# (User-Agent, kind, client or "*", source)
+# (User-Agent, kind, client or "*", source). Where no public corpus holds a product's own string, the row
+# carries the product's name the way its vendor writes it, inside a string of the usual shape.
 BY_CLASS = [
     # 1. Mail-security gateways and web filters with a User-Agent of their own
-    ("Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1; Trend Micro TMUFE)", "scanner", "*", "Trend Micro Web Reputation, TMUFE (trendmicro.com docs)"),  # noqa: E501
+    ("TMUFE", "scanner", "*", "Trend Micro's URL filtering engine, as recorded with its X-TM-UF-INFO header in a public Gatling simulation"),  # noqa: E501
     ("Mozilla/5.0 (compatible; Websense Content Gateway)", "scanner", "*", "Forcepoint (Websense) Content Gateway docs"),
     ("Mozilla/4.0 (compatible; Blue Coat ProxySG)", "scanner", "*", "Broadcom/Symantec Blue Coat ProxySG docs"),
     ("Zscaler/1.0 (URL inspection)", "scanner", "*", "Zscaler Internet Access docs"),
