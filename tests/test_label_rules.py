@@ -30,6 +30,9 @@ BY_CLASS = [
     ("Microsoft-WebDAV-MiniRedir/10.0.19042", "bot", "*", "Microsoft WebDAV redirector (uap-core test_device)"),
     ("node/18.17.0", "bot", "*", "Node.js runtime"),
     ("Google-HTTP-Java-Client/1.42.3 (gzip)", "bot", "*", "google-http-java-client"),
+    ("Jersey/2.25.1 (HttpUrlConnection 1.8.0_292)", "bot", "*", "Eclipse Jersey client's default User-Agent"),
+    ("Tool/2.0 (Java/17.0.2)", "bot", "*", "a runtime in the comment, as Apache HttpClient writes it (Matomo library fixtures)"),
+    ("GoEuroAndroid/9.39.3 (Realme RMX3366; Android 14; okhttp/4.9.3) WebView", "person", "*", "Matomo mobile_app fixtures: a library inside an app on a phone"),  # noqa: E501
     # 3. Monitoring and performance tools, in any case
     (f"{CHROME} PTST/230101.120000", "bot", "*", "WebPageTest's PTST token (docs.webpagetest.org)"),
     (f"{CHROME} RuxitSynthetic/1.0 v1090987875435353284", "bot", "*", "Dynatrace synthetic monitors (uap-core)"),

@@ -199,6 +199,7 @@ def _is_machine(agent: str) -> bool:
         or rules.LIBRARIES.search(agent)
         or rules.MACHINE_PRODUCTS.search(agent)
         or rules.MACHINE_TOOLS.search(agent)
+        or (rules.RUNTIME_COMMENT.search(agent) and not rules.PERSONAL_DEVICE.search(agent))
         or rules.NAMED_IN_ENGINE.search(agent)
         or rules.GOOGLE_FETCHER.search(agent)
         or _machine_lists().name_of(agent) is not None

@@ -154,6 +154,16 @@ MACHINE_PRODUCTS = pcre2.compile(
     r"Site24x7|Datadog|NewRelic|Zabbix|Nagios|fetcher|Fetcher|scraper|Scraper|archiver|Archiver|"
     r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|\bSEO\b|\bseo[a-z]*/",
 )
+# A program names the runtime or library it is built on in its comment ("Apache-HttpAsyncClient/4.1.4
+# (Java/1.8.0_181)", "Tool/2.0 (python-requests/2.31)"); an app on a person's device names the device too.
+RUNTIME_COMMENT = pcre2.compile(
+    r"\((?:[^()]*[;,]\s*)?(?:Java|CPython|Python|python-requests|okhttp|Go|go\d|node|Node\.js|"
+    r"PHP|Ruby|libcurl|curl|Perl|Rust|Dart)[/ ]?v?\d[^()]*\)"
+)
+PERSONAL_DEVICE = pcre2.compile(
+    r"Android|iPhone|iPad|iOS|Macintosh|Windows|WinNT|X11|CrOS|Mobile|Tablet|Darwin|CFNetwork"
+)
+
 # Monitoring and performance tools (WebPageTest's PTST token rides inside a normal browser string),
 # link expanders, screenshot generators (email tools' inbox previews), SEO tools and feed readers, in any case.
 MACHINE_TOOLS = pcre2.compile(
