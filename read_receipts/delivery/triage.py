@@ -121,7 +121,16 @@ class Triage(PacedWork):
         if state == OpenState.OPTED_OUT:
             return Verdict(row, state)  # not analysed, nothing of the reader kept
         kept_ip = kept_address(row.ip, self.settings.ip_storage)
-        verdict = Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip, self._names_reply(row, ticket))
+        verdict = Verdict(
+            row,
+            state,
+            opener.client,
+            opener.kind,
+            sent_at,
+            kept_ip,
+            self._names_reply(row, ticket),
+            user_agent_kept=self.settings.keep_user_agent,
+        )
         if self.webhooks is None or not self.webhooks.urls:
             return verdict
         return dataclasses.replace(verdict, calls=self.webhooks.calls_for_open(verdict))
