@@ -26,6 +26,7 @@ from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
 from read_receipts.operations import commands
 from read_receipts.operations.startup import announce, configure_logging, prepare_store
+from read_receipts.privacy.opt_out_page import opt_out_page
 from read_receipts.store import Store
 
 log = logging.getLogger("read_receipts")
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.after_request(_security_headers)
     app.register_blueprint(board)
     app.register_blueprint(dead_letters_page)
+    app.register_blueprint(opt_out_page)
     _add_click_route(app, links)
     commands.register(app)
     if deliver and not apart:

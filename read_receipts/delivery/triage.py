@@ -13,6 +13,7 @@ from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import Classifier
+from read_receipts.privacy.opt_outs import OptOuts
 from read_receipts.settings import Settings
 from read_receipts.store import Store, Verdict
 from read_receipts.store.privacy import kept_address
@@ -43,6 +44,7 @@ class Triage(PacedWork):
         self.silence = SilenceReport()  # says, once a minute, why opens got no note
         self.reply_ids = ReplyIds(store, zendesk, settings, pacing, lease)
         self.turns = CheckTurns()
+        self.opt_outs = OptOuts(store.engine, settings.spool_dir, settings.opt_out_requesters)
         self._next_lookup = 0.0
 
     def run(self, now: float) -> bool:
@@ -97,7 +99,7 @@ class Triage(PacedWork):
 
     def _state(self, row, ticket, kind: str) -> str:
         """Return `counted`, or the state of an open that gets no note."""
-        if row.requester_id in self.settings.opt_out_requesters or (ticket is not None and ticket.opted_out):
+        if self.opt_outs.covers(row.requester_id) or (ticket is not None and ticket.opted_out):
             return "opted_out"
         if self._must_verify() and not row.signed:  # a signed link is its own proof
             if row.requester_id is None:

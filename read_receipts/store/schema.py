@@ -193,3 +193,12 @@ spool_segments = Table(
     Column("done", Boolean, nullable=False, server_default=text("false")),  # fully stored; the file is deleted
     Column("updated_at", Float, nullable=False),
 )
+
+# Requesters who followed the opt-out link under the pixel (or whom an admin listed): never tracked again.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("requester_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger),  # the ticket whose email held the link; empty when an admin added it
+    Column("opted_out_at", Float, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""What the service keeps from whom, and who asked not to be tracked."""

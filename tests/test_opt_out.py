@@ -1,0 +1,158 @@
+"""The requester's opt-out: the link's page, what confirming stops, forged links, and the admin's list."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app import SECURITY_HEADERS
+from read_receipts.store.schema import opens, webhooks
+from tests.conftest import Clock, drain
+
+LINK = "/opt-out?ticket_id=42&requester_id=7"
+API = "a" * 40
+TOKEN = {"Authorization": f"Bearer {API}"}
+
+
+@pytest.fixture
+def service(make_app, database_url, zendesk):
+    """An app on each backend (with the JSON API on), a second ticket of requester 7, and one of requester 8."""
+    zendesk.add_ticket(43, requester_id=7)
+    zendesk.add_ticket(44, requester_id=8)
+
+    def build(**env):
+        app = make_app(database_url, API_TOKEN=API, **env)
+        app.extensions["courier"].clock = Clock(time.time())
+        return app, app.test_client(), app.extensions["courier"]
+
+    return build
+
+
+def stored_opens(app) -> list[tuple]:
+    """Every stored open: (ticket, state, ip, user agent)."""
+    with app.extensions["store"].engine.connect() as conn:
+        query = select(opens.c.ticket_id, opens.c.state, opens.c.ip, opens.c.user_agent).order_by(opens.c.id)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_the_link_asks_first_and_a_get_changes_nothing(service, zendesk):
+    app, client, courier = service()
+    page = client.get(LINK)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert '<form method="post" action="/opt-out">' in html and 'name="requester_id" value="7"' in html
+    assert "http" not in html.replace('lang="en"', "")  # no outside resource of any kind
+    for name, value in SECURITY_HEADERS.items():
+        assert page.headers[name] == value
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
+    drain(courier)
+    assert len(zendesk.notes_on(43)) == 1
+
+
+def test_confirming_stops_all_tracking_of_the_requester(service, zendesk):
+    app, client, courier = service(WEBHOOK_URLS="http://127.0.0.1:9/hook", WEBHOOK_SECRET="s" * 40)
+    done = client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    assert done.status_code == 200 and "Read receipts are off for you" in done.get_data(as_text=True)
+    for ticket in (42, 43):
+        client.get(f"/pixel.gif?ticket_id={ticket}&requester_id=7&comment_id=3")
+    drain(courier)
+    assert zendesk.comments == []
+    assert stored_opens(app) == [(42, "opted_out", None, None), (43, "opted_out", None, None)]
+    with app.extensions["store"].engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhooks)).scalar_one() == 0
+    [listed] = client.get("/api/opt-outs", headers=TOKEN).json["items"]
+    assert listed["requester_id"] == 7 and listed["ticket_id"] == 42
+    assert zendesk.violations == []
+
+
+def test_the_pixel_spools_no_address_or_agent_of_an_opted_out_requester(service, tmp_path):
+    app, client, courier = service()
+    client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    client.get("/pixel.gif?ticket_id=42&requester_id=7", headers={"User-Agent": "Thunderbird/128.5.0 opted"})
+    client.get("/pixel.gif?ticket_id=44&requester_id=8", headers={"User-Agent": "Thunderbird/128.5.0 tracked"})
+    spooled = "".join(path.read_text() for path in (tmp_path / "spool").glob("*.spool"))
+    assert "tracked" in spooled and "opted" not in spooled
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"ticket_id": "44", "requester_id": "7"},  # another requester's ticket
+        {"ticket_id": "45", "requester_id": "7"},  # no such ticket
+        {"ticket_id": "42", "requester_id": "{{ticket.requester.id}}"},
+        {"ticket_id": "42", "requester_id": "7x"},
+        {"ticket_id": "42"},
+    ],
+)
+def test_a_forged_or_altered_link_changes_nothing(service, zendesk, form):
+    app, client, courier = service()
+    refused = client.post("/opt-out", data=form)
+    assert refused.status_code == 404 and "This link is not valid" in refused.get_data(as_text=True)
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    drain(courier)
+    assert len(zendesk.notes_on(42)) == 1
+    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+
+
+def test_a_link_checked_against_the_ticket_cache_needs_no_zendesk_call(service, zendesk):
+    app, client, courier = service()
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    drain(courier)  # the courier asked Zendesk who ticket 42's requester is
+    calls = zendesk.count_calls("GET", "/api/v2/tickets/")
+    assert client.post("/opt-out", data={"ticket_id": "44", "requester_id": "7"}).status_code == 404
+    assert client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"}).status_code == 200
+    assert zendesk.count_calls("GET", "/api/v2/tickets/") == calls + 1  # ticket 44 only
+
+
+def test_while_zendesk_fails_the_person_is_asked_to_try_again(service, zendesk):
+    app, client, courier = service()
+    zendesk.fail_next(500)
+    later = client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    assert later.status_code == 503 and later.headers["Retry-After"] == "60"
+    assert "try again in a few minutes" in later.get_data(as_text=True)
+    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+
+
+def test_an_admin_lists_and_revokes_through_the_api(service, zendesk):
+    app, client, courier = service()
+    client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    assert client.get("/api/opt-outs").status_code == 401
+    assert client.delete("/api/opt-outs/7").status_code == 401
+    assert client.delete("/api/opt-outs/8", headers=TOKEN).status_code == 404
+    assert client.delete("/api/opt-outs/7", headers=TOKEN).json == {"revoked": 7}
+    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
+    drain(courier)
+    assert len(zendesk.notes_on(43)) == 1
+    assert stored_opens(app)[0][1:3] == ("noted", "127.0.0.0")
+
+
+def test_an_admin_lists_adds_and_revokes_on_the_command_line(service, zendesk):
+    app, client, courier = service()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["opt-outs", "list"]).output == "No requester has opted out.\n"
+    client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    assert runner.invoke(args=["opt-outs", "add", "8"]).output == "Requester 8 is not tracked.\n"
+    listed = runner.invoke(args=["opt-outs", "list"]).output.splitlines()
+    assert [line.split("\t")[::2] for line in listed] == [["8", "added by an admin"], ["7", "from ticket 42"]]
+    assert runner.invoke(args=["opt-outs", "revoke", "7"]).output == "Requester 7 is tracked again.\n"
+    missing = runner.invoke(args=["opt-outs", "revoke", "7"])
+    assert missing.exit_code == 1 and "requester 7 has not opted out" in missing.output
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
+    client.get("/pixel.gif?ticket_id=44&requester_id=8&comment_id=3")
+    drain(courier)
+    assert len(zendesk.notes_on(43)) == 1 and zendesk.notes_on(44) == []
+
+
+def test_img_tag_prints_the_pixel_and_the_opt_out_link(make_app):
+    app = make_app(PUBLIC_URL="https://pixel.example.com")
+    lines = app.test_cli_runner().invoke(args=["img-tag"]).output.splitlines()
+    assert lines[0].startswith('<img src="https://pixel.example.com/pixel.gif?ticket_id={{ticket.id}}')
+    assert (
+        '<a href="https://pixel.example.com/opt-out?ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}">'
+        in lines[1]
+    )
