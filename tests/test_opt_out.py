@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+import requests
+from sqlalchemy import create_engine, func, select
 
 from app import SECURITY_HEADERS
 from read_receipts.store.schema import opens, webhooks
 from tests.conftest import Clock, drain
+from tests.test_server import services  # noqa: F401 (the fixture)
 
 LINK = "/opt-out?ticket_id=42&requester_id=7"
 API = "a" * 40
@@ -156,3 +159,54 @@ def test_img_tag_prints_the_pixel_and_the_opt_out_link(make_app):
         '<a href="https://pixel.example.com/opt-out?ticket_id={{ticket.id}}&requester_id={{ticket.requester.id}}">'
         in lines[1]
     )
+
+
+def wait_settled(database_url: str, count: int, timeout: float = 20.0) -> list[tuple]:
+    """Wait until `count` opens are stored and triaged; return (ticket, state, ip, user agent) of each."""
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + timeout
+    query = select(opens.c.ticket_id, opens.c.state, opens.c.ip, opens.c.user_agent).order_by(opens.c.id)
+    try:
+        while True:
+            with engine.connect() as conn:
+                rows = [tuple(row) for row in conn.execute(query)]
+            if (len(rows) >= count and all(row[1] != "new" for row in rows)) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.server
+def test_through_gunicorn_an_opt_out_holds_across_a_restart_until_revoked(services, zendesk, database_url):  # noqa: F811
+    zendesk.add_ticket(43, requester_id=7)
+    zendesk.add_ticket(44, requester_id=8)
+    service = services({"DATABASE_URL": database_url, "API_TOKEN": API, **zendesk.env()})
+    service.load("ticket_id=42&requester_id=7&comment_id=3")
+    assert len(zendesk.wait_for_notes(1, ticket_id=42)) == 1
+    asked = requests.get(service.url + LINK, timeout=10)
+    assert asked.status_code == 200 and 'action="/opt-out"' in asked.text
+    forged = requests.post(service.url + "/opt-out", data={"ticket_id": "44", "requester_id": "7"}, timeout=10)
+    assert forged.status_code == 404
+    done = requests.post(service.url + "/opt-out", data={"ticket_id": "42", "requester_id": "7"}, timeout=10)
+    assert done.status_code == 200 and "Read receipts are off for you" in done.text
+    service.load("ticket_id=43&requester_id=7&comment_id=4")
+    service.load("ticket_id=42&requester_id=7&comment_id=5")
+    service.load("ticket_id=44&requester_id=8&comment_id=4")
+    assert len(zendesk.wait_for_notes(1, ticket_id=44)) == 1
+    assert wait_settled(database_url, 4)[1:3] == [(43, "opted_out", None, None), (42, "opted_out", None, None)]
+
+    service.kill()
+    (Path(service.env["SPOOL_DIR"]) / "opt-outs.txt").unlink()  # the store alone must remember
+    service.start()
+    service.load("ticket_id=43&requester_id=7&comment_id=6")
+    assert wait_settled(database_url, 5)[4] == (43, "opted_out", None, None)
+    listed = requests.get(service.url + "/api/opt-outs", headers=TOKEN, timeout=10).json()["items"]
+    assert [item["requester_id"] for item in listed] == [7]
+
+    revoked = requests.delete(service.url + "/api/opt-outs/7", headers=TOKEN, timeout=10)
+    assert revoked.status_code == 200
+    service.load("ticket_id=43&requester_id=7&comment_id=7")
+    [note] = zendesk.wait_for_notes(1, ticket_id=43)
+    assert "reply #7" in note.body and zendesk.notes_on(42)[1:] == []
+    assert zendesk.violations == []
