@@ -161,6 +161,22 @@ def test_img_tag_prints_the_pixel_and_the_opt_out_link(make_app):
     )
 
 
+def test_img_tag_says_when_loads_cannot_be_matched_to_an_opt_out(make_app):
+    app = make_app(PUBLIC_URL="https://pixel.example.com", VERIFY_REQUESTER="false")
+    printed = app.test_cli_runner().invoke(args=["img-tag"])
+    assert "/opt-out?ticket_id={{ticket.id}}" in printed.stdout
+    assert "add &requester_id={{ticket.requester.id}} to its URL" in printed.stderr
+
+
+def test_without_verification_an_opt_out_is_honoured_for_loads_that_name_the_requester(make_app, zendesk):
+    app = make_app(VERIFY_REQUESTER="false")
+    client = app.test_client()
+    assert client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"}).status_code == 200
+    client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    drain(app.extensions["courier"])
+    assert zendesk.comments == [] and app.extensions["store"].open_by_id(1).state == "opted_out"
+
+
 def wait_settled(database_url: str, count: int, timeout: float = 20.0) -> list[tuple]:
     """Wait until `count` opens are stored and triaged; return (ticket, state, ip, user agent) of each."""
     engine = create_engine(database_url)

@@ -16,7 +16,7 @@ from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
-from read_receipts.privacy.opt_out_page import opt_out_link
+from read_receipts.privacy.opt_out_page import print_opt_out_footer
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -53,7 +53,7 @@ def img_tag_command() -> None:
     if settings.public_url.startswith("http://localhost"):
         click.echo("Note: PUBLIC_URL is not set; mail clients cannot reach localhost.", err=True)
     click.echo(img_tag(settings.public_url, settings.verify_requester))
-    click.echo(opt_out_link(settings.public_url))
+    print_opt_out_footer(settings)
 
 
 @click.command("check-zendesk")

@@ -37,6 +37,17 @@ def opt_out_link(public_url: str) -> str:
     return FOOTER.format(url=f"{public_url}{PATH}?{LINK_QUERY}")
 
 
+def print_opt_out_footer(settings) -> None:
+    """Print the opt-out footer for `img-tag`, and what stops it working."""
+    click.echo(opt_out_link(settings.public_url))
+    if not settings.verify_requester:
+        click.echo(
+            "Note: with VERIFY_REQUESTER=false the image carries no requester id, so its loads cannot be matched "
+            "to an opt-out; add &requester_id={{ticket.requester.id}} to its URL.",
+            err=True,
+        )
+
+
 def opt_outs() -> OptOuts:
     """This process's opt-out list."""
     extensions = current_app.extensions
