@@ -19,6 +19,7 @@ from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
 from read_receipts.insights.dead_letters_page import dead_letters_page
 from read_receipts.insights.logins import LoginGuard
+from read_receipts.insights.opt_out_page import opt_out_page
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
 from read_receipts.intake.spool import Spool
@@ -26,7 +27,6 @@ from read_receipts.links.recorder import NO_STORE, NOT_A_LINK, LinkRecorder
 from read_receipts.links.tokens import Tracker
 from read_receipts.operations import commands
 from read_receipts.operations.startup import announce, configure_logging, prepare_store
-from read_receipts.privacy.opt_out_page import opt_out_page
 from read_receipts.store import Store
 
 log = logging.getLogger("read_receipts")

@@ -13,9 +13,9 @@ from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import Classifier
-from read_receipts.privacy.opt_outs import OptOuts
 from read_receipts.settings import Settings
 from read_receipts.store import Store, Verdict
+from read_receipts.store.opt_outs import OptOuts
 from read_receipts.store.privacy import kept_address
 
 log = logging.getLogger(__name__)

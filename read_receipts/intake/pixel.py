@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
-from read_receipts.privacy.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy
+from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy
 
 # A 1x1 transparent GIF89a, 43 bytes.
 GIF = (

@@ -10,13 +10,13 @@ import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from read_receipts.insights.opt_out_page import print_opt_out_footer
 from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
 from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
-from read_receipts.privacy.opt_out_page import print_opt_out_footer
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"

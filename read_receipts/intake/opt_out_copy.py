@@ -1,6 +1,6 @@
 """The instance's copy of the opt-out list: a file in the spool directory, one requester id a line.
 
-Read by the pixel and the courier without a database; written by OptOuts (opt_outs.py).
+Read by the pixel and the courier without a database; written by OptOuts (store/opt_outs.py).
 """
 
 from __future__ import annotations

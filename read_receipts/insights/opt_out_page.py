@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import click
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from read_receipts.delivery.opt_out_proof import Proof, requester_proof
 from read_receipts.delivery.pacing import Pacing
 from read_receipts.insights.dashboard import _login
 from read_receipts.intake import pixel
 from read_receipts.links.recorder import NO_STORE
-from read_receipts.privacy.opt_outs import OptOut, OptOuts
-from read_receipts.privacy.requester_proof import Proof, requester_proof
+from read_receipts.store.opt_outs import OptOut, OptOuts
 
 opt_out_page = Blueprint("opt_outs", __name__, template_folder="templates", cli_group="opt-outs")
 

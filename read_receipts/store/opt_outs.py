@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from read_receipts.privacy.opt_out_copy import COPY_NAME, OptOutCopy
+from read_receipts.intake.opt_out_copy import COPY_NAME, OptOutCopy
 from read_receipts.store.database import insert_ignore
 from read_receipts.store.schema import opt_outs
 
