@@ -226,3 +226,19 @@ def test_through_gunicorn_an_opt_out_holds_across_a_restart_until_revoked(servic
     [note] = zendesk.wait_for_notes(1, ticket_id=43)
     assert "reply #7" in note.body and zendesk.notes_on(42)[1:] == []
     assert zendesk.violations == []
+
+
+def test_a_tracking_link_naming_an_opted_out_requester_keeps_no_trace_and_calls_no_webhook(service, zendesk):
+    keys = {"TRACKING_KEYS": "k" * 40, "WEBHOOK_URLS": "http://127.0.0.1:9/hook", "WEBHOOK_SECRET": "s" * 40}
+    app, client, courier = service(**keys)
+    tracker = app.extensions["tracker"]
+    client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
+    for meta in ({"ticket_id": 42, "requester_id": 7}, {"ticket_id": 44, "requester_id": 8}):
+        client.get(tracker.open_url(meta).removeprefix(tracker.base_url))
+    drain(courier)
+    store = app.extensions["store"]
+    assert [(row.ip, row.user_agent is None) for row in store.events()] == [(None, True), ("127.0.0.0", False)]
+    with store.engine.connect() as conn:
+        [sent] = conn.execute(select(webhooks.c.payload)).scalars()
+    assert '"meta":{"requester_id":8,"ticket_id":44}' in sent  # only requester 8's event went out
+    assert zendesk.notes_on(42) == [] and len(zendesk.notes_on(44)) == 1

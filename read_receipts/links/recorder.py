@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from read_receipts.intake import pixel
+from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy
 from read_receipts.intake.spool import Spool
 from read_receipts.links.tokens import TokenError, Tracker, stored_meta
 
@@ -20,6 +21,7 @@ class LinkRecorder:
     def __init__(self, spool: Spool, tracker: Tracker | None):
         self.spool = spool
         self.tracker = tracker
+        self.opted_out = OptOutCopy(spool.directory, PIXEL_LOOK_SECONDS).covers  # as the pixel reads it
 
     def open(self, token: str, environ: dict) -> None:
         """Record a tracking pixel's load (the image is answered whatever happens)."""
@@ -55,6 +57,8 @@ class LinkRecorder:
         event = pixel.with_client(
             {"kind": kind, "meta": stored_meta(link.meta), "target": link.target}, environ, "occurred_at"
         )
+        if self.opted_out(requester_of(link.meta)):  # an opted-out requester's load keeps no trace of the reader
+            event["ip"] = event["user_agent"] = None
         self.spool.append("e", event)  # never raises: a failure is counted and logged by the spool
         return link.target
 
@@ -67,13 +71,23 @@ def ticket_open(event) -> dict | None:
         return None
     return {
         "ticket_id": ticket_id,
-        "requester_id": pixel.zendesk_id(str(meta.get("requester_id", ""))),
+        "requester_id": requester_of(meta),
         "comment_id": pixel.zendesk_id(str(meta.get("comment_id", ""))),
         "sent": str(meta.get("sent", ""))[: pixel.SENT_MAX] or None,
         "opened_at": event.occurred_at,
         "ip": event.ip,
         "user_agent": event.user_agent,
     }
+
+
+def requester_of(meta: dict) -> int | None:
+    """The Zendesk requester a link's metadata names, if any."""
+    return pixel.zendesk_id(str(meta.get("requester_id", "")))
+
+
+def opted_out_requester(event, opted_out) -> bool:
+    """Whether a stored event's link names a requester who opted out."""
+    return opted_out(requester_of(_meta_of(event)))
 
 
 def campaign_of(event) -> str:
