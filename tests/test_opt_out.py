@@ -50,7 +50,7 @@ def test_the_link_asks_first_and_a_get_changes_nothing(service, zendesk):
     for name, value in SECURITY_HEADERS.items():
         assert page.headers[name] == value
     assert page.headers["Cache-Control"] == "no-store"
-    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    assert client.get("/api/opt-outs", headers=TOKEN).json["items"] == []
     client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
     drain(courier)
     assert len(zendesk.notes_on(43)) == 1
@@ -98,7 +98,7 @@ def test_a_forged_or_altered_link_changes_nothing(service, zendesk, form):
     client.get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
     drain(courier)
     assert len(zendesk.notes_on(42)) == 1
-    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    assert client.get("/api/opt-outs", headers=TOKEN).json["items"] == []
 
 
 def test_a_link_checked_against_the_ticket_cache_needs_no_zendesk_call(service, zendesk):
@@ -117,7 +117,7 @@ def test_while_zendesk_fails_the_person_is_asked_to_try_again(service, zendesk):
     later = client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
     assert later.status_code == 503 and later.headers["Retry-After"] == "60"
     assert "try again in a few minutes" in later.get_data(as_text=True)
-    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    assert client.get("/api/opt-outs", headers=TOKEN).json["items"] == []
 
 
 def test_an_admin_lists_and_revokes_through_the_api(service, zendesk):
@@ -127,7 +127,7 @@ def test_an_admin_lists_and_revokes_through_the_api(service, zendesk):
     assert client.delete("/api/opt-outs/7").status_code == 401
     assert client.delete("/api/opt-outs/8", headers=TOKEN).status_code == 404
     assert client.delete("/api/opt-outs/7", headers=TOKEN).json == {"revoked": 7}
-    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": []}
+    assert client.get("/api/opt-outs", headers=TOKEN).json["items"] == []
     client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
     drain(courier)
     assert len(zendesk.notes_on(43)) == 1

@@ -1,21 +1,22 @@
-"""The requester's opt-out: the link under the pixel, its page, and the admin's list (JSON API and CLI)."""
+"""The opt-out: the link under the pixel (and signed links' recipients), its page, and the admin's JSON API."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
 
-import click
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from read_receipts.delivery.opt_out_proof import Proof, requester_proof
 from read_receipts.delivery.pacing import Pacing
 from read_receipts.insights.dashboard import _login
 from read_receipts.intake import pixel
+from read_receipts.intake.opt_out_copy import recipient_of
 from read_receipts.links.recorder import NO_STORE
-from read_receipts.store.opt_outs import OptOut, OptOuts
+from read_receipts.links.tokens import OPT_OUT_PREFIX, TokenError
+from read_receipts.store.opt_outs import OptOut, OptOuts, RecipientOptOut
 
-opt_out_page = Blueprint("opt_outs", __name__, template_folder="templates", cli_group="opt-outs")
+opt_out_page = Blueprint("opt_outs", __name__, template_folder="templates")
 
 PATH = "/opt-out"
 # Zendesk fills these in when it sends the email: the link cannot be signed per requester (see README, Opt-out).
@@ -37,17 +38,6 @@ def opt_out_link(public_url: str) -> str:
     return FOOTER.format(url=f"{public_url}{PATH}?{LINK_QUERY}")
 
 
-def print_opt_out_footer(settings) -> None:
-    """Print the opt-out footer for `img-tag`, and what stops it working."""
-    click.echo(opt_out_link(settings.public_url))
-    if not settings.verify_requester:
-        click.echo(
-            "Note: with VERIFY_REQUESTER=false the image carries no requester id, so its loads cannot be matched "
-            "to an opt-out; add &requester_id={{ticket.requester.id}} to its URL.",
-            err=True,
-        )
-
-
 def opt_outs() -> OptOuts:
     """This process's opt-out list."""
     extensions = current_app.extensions
@@ -63,7 +53,7 @@ def ask():
     pair = _pair(request.args)
     if pair is None:
         return _page("invalid", 404)
-    return _page("ask", 200, ticket_id=pair[0], requester_id=pair[1])
+    return _page("ask", 200, action=PATH, fields={"ticket_id": pair[0], "requester_id": pair[1]})
 
 
 @opt_out_page.post(PATH)
@@ -82,11 +72,33 @@ def confirm():
     return _page("done", 200)
 
 
+@opt_out_page.get(f"{OPT_OUT_PREFIX}<path:token>")
+def ask_recipient(token: str):
+    """Ask a tracking link's recipient to confirm (a signed link of TRACKING_KEYS)."""
+    if _recipient(token) is None:
+        return _page("invalid", 404)
+    return _page("ask", 200, action=request.path, fields={})
+
+
+@opt_out_page.post(f"{OPT_OUT_PREFIX}<path:token>")
+def confirm_recipient(token: str):
+    """Stop tracking the recipient a signed opt-out link names: the signature is the proof."""
+    recipient = _recipient(token)
+    if recipient is None:
+        return _page("invalid", 404)
+    opt_outs().add_recipient(recipient, time.time())
+    return _page("done", 200)
+
+
 @opt_out_page.get("/api/opt-outs")
 @_login(api=True)
 def api_list():
     """Every requester who opted out, newest first."""
-    return jsonify(items=[_item(opt_out) for opt_out in opt_outs().listing()])
+    listed = opt_outs()
+    return jsonify(
+        items=[_item(opt_out) for opt_out in listed.listing()],
+        recipients=[_recipient_item(opt_out) for opt_out in listed.recipients()],
+    )
 
 
 @opt_out_page.delete("/api/opt-outs/<int:requester_id>")
@@ -98,32 +110,13 @@ def api_revoke(requester_id: int):
     return jsonify(revoked=requester_id), 200
 
 
-@opt_out_page.cli.command("list")
-def list_command() -> None:
-    """Print every requester who opted out, newest first."""
-    listed = opt_outs().listing()
-    for opt_out in listed:
-        source = f"from ticket {opt_out.ticket_id}" if opt_out.ticket_id else "added by an admin"
-        click.echo(f"{opt_out.requester_id}\t{_when(opt_out.opted_out_at)}\t{source}")
-    if not listed:
-        click.echo("No requester has opted out.")
-
-
-@opt_out_page.cli.command("revoke")
-@click.argument("requester_id", type=click.IntRange(min=1))
-def revoke_command(requester_id: int) -> None:
-    """Track REQUESTER_ID again (their later loads get notes)."""
-    if not opt_outs().revoke(requester_id):
-        raise click.ClickException(f"requester {requester_id} has not opted out")
-    click.echo(f"Requester {requester_id} is tracked again.")
-
-
-@opt_out_page.cli.command("add")
-@click.argument("requester_id", type=click.IntRange(min=1))
-def add_command(requester_id: int) -> None:
-    """Stop tracking REQUESTER_ID (who asked by other means than the link)."""
-    added = opt_outs().add(requester_id, None, time.time())
-    click.echo(f"Requester {requester_id} {'is' if added else 'was already'} not tracked.")
+@opt_out_page.delete("/api/opt-outs/recipients/<path:recipient>")
+@_login(api=True)
+def api_revoke_recipient(recipient: str):
+    """Track a tracking-link recipient again."""
+    if not opt_outs().revoke_recipient(recipient):
+        return jsonify(error={"status": 404, "message": "that recipient has not opted out"}), 404
+    return jsonify(revoked=recipient), 200
 
 
 def _settings():
@@ -144,6 +137,17 @@ def _pair(fields) -> tuple[int, int] | None:
     return None if ticket_id is None or requester_id is None else (ticket_id, requester_id)
 
 
+def _recipient(token: str) -> str | None:
+    """The recipient a signed opt-out link names; None for anything else."""
+    tracker = current_app.extensions["tracker"]
+    if tracker is None:
+        return None
+    try:
+        return recipient_of(tracker.decode(token).meta)
+    except TokenError:
+        return None
+
+
 def _page(step: str, status: int, headers: dict | None = None, **values) -> Response:
     """A plain page of the opt-out, never kept by a cache."""
     html = render_template("opt_out.html", step=step, title=TITLES[step], **values)
@@ -155,10 +159,15 @@ def _item(opt_out: OptOut) -> dict:
     return {
         "requester_id": opt_out.requester_id,
         "ticket_id": opt_out.ticket_id,
-        "opted_out_at": _when(opt_out.opted_out_at),
+        "opted_out_at": when(opt_out.opted_out_at),
     }
 
 
-def _when(moment: float) -> str:
+def _recipient_item(opt_out: RecipientOptOut) -> dict:
+    """One recipient's opt-out as the API shows it."""
+    return {"recipient": opt_out.recipient, "opted_out_at": when(opt_out.opted_out_at)}
+
+
+def when(moment: float) -> str:
     """A time as ISO 8601, in UTC."""
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")

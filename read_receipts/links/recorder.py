@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from read_receipts.intake import pixel
-from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy
+from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy, requester_of
 from read_receipts.intake.spool import Spool
 from read_receipts.links.tokens import TokenError, Tracker, stored_meta
 
@@ -21,7 +21,7 @@ class LinkRecorder:
     def __init__(self, spool: Spool, tracker: Tracker | None):
         self.spool = spool
         self.tracker = tracker
-        self.opted_out = OptOutCopy(spool.directory, PIXEL_LOOK_SECONDS).covers  # as the pixel reads it
+        self.opt_outs = OptOutCopy(spool.directory, PIXEL_LOOK_SECONDS)  # as the pixel reads it
 
     def open(self, token: str, environ: dict) -> None:
         """Record a tracking pixel's load (the image is answered whatever happens)."""
@@ -57,7 +57,7 @@ class LinkRecorder:
         event = pixel.with_client(
             {"kind": kind, "meta": stored_meta(link.meta), "target": link.target}, environ, "occurred_at"
         )
-        if self.opted_out(requester_of(link.meta)):  # an opted-out requester's load keeps no trace of the reader
+        if self.opt_outs.covers_link(link.meta):  # an opted-out requester's or recipient's load keeps no trace of them
             event["ip"] = event["user_agent"] = None
         self.spool.append("e", event)  # never raises: a failure is counted and logged by the spool
         return link.target
@@ -78,16 +78,6 @@ def ticket_open(event) -> dict | None:
         "ip": event.ip,
         "user_agent": event.user_agent,
     }
-
-
-def requester_of(meta: dict) -> int | None:
-    """The Zendesk requester a link's metadata names, if any."""
-    return pixel.zendesk_id(str(meta.get("requester_id", "")))
-
-
-def opted_out_requester(event, opted_out) -> bool:
-    """Whether a stored event's link names a requester who opted out."""
-    return opted_out(requester_of(_meta_of(event)))
 
 
 def campaign_of(event) -> str:

@@ -1,4 +1,4 @@
-"""Requesters who opted out of tracking: kept in the store, and copied to a file every process of the instance reads.
+"""Who opted out of tracking (requesters, tracking-link recipients): kept in the store, copied to a local file.
 
 The store is the truth. Each instance keeps a copy of the list in its spool
 directory (one id a line), rewritten under a lock after every change made
@@ -22,9 +22,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from read_receipts.intake.opt_out_copy import COPY_NAME, OptOutCopy
+from read_receipts.intake.opt_out_copy import COPY_NAME, OptOutCopy, recipient_key, requester_of
 from read_receipts.store.database import insert_ignore
-from read_receipts.store.schema import opt_outs
+from read_receipts.store.schema import opt_outs, recipient_opt_outs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,14 @@ class OptOut:
 
     requester_id: int
     ticket_id: int | None  # the ticket whose email held the link; None when an admin added it
+    opted_out_at: float
+
+
+@dataclass(frozen=True)
+class RecipientOptOut:
+    """One tracking-link recipient who is not tracked."""
+
+    recipient: str
     opted_out_at: float
 
 
@@ -58,6 +66,12 @@ class OptOuts:
             self.sync()
         return self.copy.covers(requester_id)
 
+    def covers_link(self, meta: dict) -> bool:
+        """Whether a tracking link's metadata names a requester or recipient who is not to be tracked."""
+        if time.monotonic() >= self._next_sync:
+            self.sync()
+        return self.copy.covers_link(meta) or requester_of(meta) in self.fixed
+
     def add(self, requester_id: int, ticket_id: int | None, now: float) -> bool:
         """Stop tracking a requester; False if they had already opted out."""
         with self.engine.begin() as conn:
@@ -71,6 +85,27 @@ class OptOuts:
             removed = conn.execute(delete(opt_outs).where(opt_outs.c.requester_id == requester_id)).rowcount
         self._sync_after_change()
         return bool(removed)
+
+    def add_recipient(self, recipient: str, now: float) -> bool:
+        """Stop tracking a tracking-link recipient; False if they had already opted out."""
+        with self.engine.begin() as conn:
+            added = insert_ignore(conn, recipient_opt_outs, recipient=recipient, opted_out_at=now)
+        self._sync_after_change()
+        return added
+
+    def revoke_recipient(self, recipient: str) -> bool:
+        """Track a tracking-link recipient again; False if they had not opted out."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(recipient_opt_outs).where(recipient_opt_outs.c.recipient == recipient)).rowcount
+        self._sync_after_change()
+        return bool(gone)
+
+    def recipients(self) -> list[RecipientOptOut]:
+        """Every tracking-link recipient who opted out, newest first."""
+        table = recipient_opt_outs
+        query = select(table).order_by(table.c.opted_out_at.desc(), table.c.recipient)
+        with self.engine.connect() as conn:
+            return [RecipientOptOut(row.recipient, row.opted_out_at) for row in conn.execute(query)]
 
     def listing(self) -> list[OptOut]:
         """Every opt-out in the store, newest first."""
@@ -92,8 +127,10 @@ class OptOuts:
             with _locked(self.directory / (COPY_NAME + ".lock")):
                 # Read under the lock: of two writers, the later one writes what the store holds last.
                 with self.engine.connect() as conn:
-                    stored = set(conn.execute(select(opt_outs.c.requester_id)).scalars())
-                _replace(self.directory / COPY_NAME, "".join(f"{i}\n" for i in sorted(stored | self.fixed)))
+                    requesters = set(conn.execute(select(opt_outs.c.requester_id)).scalars()) | self.fixed
+                    recipients = conn.execute(select(recipient_opt_outs.c.recipient)).scalars()
+                    entries = [str(i) for i in sorted(requesters)] + sorted(recipient_key(r) for r in recipients)
+                _replace(self.directory / COPY_NAME, "".join(f"{entry}\n" for entry in entries))
         except OSError as error:  # no spool directory here (a one-off CLI run): the courier syncs it later
             log.warning(
                 "cannot write the opt-out list to %s (%s); instances pick it up within %d seconds",

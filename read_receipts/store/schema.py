@@ -202,3 +202,11 @@ opt_outs = Table(
     Column("ticket_id", BigInteger),  # the ticket whose email held the link; empty when an admin added it
     Column("opted_out_at", Float, nullable=False),
 )
+
+# Recipients of tracking links (the `recipient` of their metadata) who followed a signed opt-out link.
+recipient_opt_outs = Table(
+    "recipient_opt_outs",
+    metadata,
+    Column("recipient", String(320), primary_key=True),
+    Column("opted_out_at", Float, nullable=False),
+)

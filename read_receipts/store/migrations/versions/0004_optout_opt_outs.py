@@ -1,4 +1,4 @@
-"""Opt-outs: requesters who asked, through the link under the pixel, never to be tracked again.
+"""Opt-outs: requesters (the link under the pixel) and tracking-link recipients who asked never to be tracked again.
 
 Revision ID: 0004_optout
 Revises: 0003
@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add opt_outs."""
+    """Add opt_outs and recipient_opt_outs."""
     op.create_table(
         "opt_outs",
         sa.Column("requester_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -23,8 +23,15 @@ def upgrade() -> None:
         sa.Column("opted_out_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("requester_id"),
     )
+    op.create_table(
+        "recipient_opt_outs",
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("opted_out_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("recipient"),
+    )
 
 
 def downgrade() -> None:
-    """Drop opt_outs."""
+    """Drop what upgrade added."""
+    op.drop_table("recipient_opt_outs")
     op.drop_table("opt_outs")
