@@ -145,6 +145,8 @@ def test_an_admin_lists_adds_and_revokes_on_the_command_line(service, zendesk):
     assert runner.invoke(args=["opt-outs", "revoke", "7"]).output == "Requester 7 is tracked again.\n"
     missing = runner.invoke(args=["opt-outs", "revoke", "7"])
     assert missing.exit_code == 1 and "requester 7 has not opted out" in missing.output
+    assert runner.invoke(args=["opt-outs", "revoke"]).exit_code == 2
+    assert "has not opted out" in runner.invoke(args=["opt-outs", "revoke", "--recipient", "ann@example.com"]).output
     client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")
     client.get("/pixel.gif?ticket_id=44&requester_id=8&comment_id=3")
     drain(courier)
@@ -193,6 +195,11 @@ def wait_settled(database_url: str, count: int, timeout: float = 20.0) -> list[t
         engine.dispose()
 
 
+def opted_out(rows: list[tuple]) -> list[tuple]:
+    """The opted-out loads among stored ones, sorted."""
+    return sorted(row for row in rows if row[1] == "opted_out")
+
+
 @pytest.mark.server
 def test_through_gunicorn_an_opt_out_holds_across_a_restart_until_revoked(services, zendesk, database_url):  # noqa: F811
     zendesk.add_ticket(43, requester_id=7)
@@ -210,13 +217,14 @@ def test_through_gunicorn_an_opt_out_holds_across_a_restart_until_revoked(servic
     service.load("ticket_id=42&requester_id=7&comment_id=5")
     service.load("ticket_id=44&requester_id=8&comment_id=4")
     assert len(zendesk.wait_for_notes(1, ticket_id=44)) == 1
-    assert wait_settled(database_url, 4)[1:3] == [(43, "opted_out", None, None), (42, "opted_out", None, None)]
+    # Each worker spools to its own file: rows are stored in no fixed order.
+    assert opted_out(wait_settled(database_url, 4)) == [(42, "opted_out", None, None), (43, "opted_out", None, None)]
 
     service.kill()
     (Path(service.env["SPOOL_DIR"]) / "opt-outs.txt").unlink()  # the store alone must remember
     service.start()
     service.load("ticket_id=43&requester_id=7&comment_id=6")
-    assert wait_settled(database_url, 5)[4] == (43, "opted_out", None, None)
+    assert opted_out(wait_settled(database_url, 5))[1:] == [(43, "opted_out", None, None)] * 2
     listed = requests.get(service.url + "/api/opt-outs", headers=TOKEN, timeout=10).json()["items"]
     assert [item["requester_id"] for item in listed] == [7]
 
@@ -242,3 +250,54 @@ def test_a_tracking_link_naming_an_opted_out_requester_keeps_no_trace_and_calls_
         [sent] = conn.execute(select(webhooks.c.payload)).scalars()
     assert '"meta":{"requester_id":8,"ticket_id":44}' in sent  # only requester 8's event went out
     assert zendesk.notes_on(42) == [] and len(zendesk.notes_on(44)) == 1
+
+
+def test_a_signed_opt_out_link_stops_tracking_its_recipient_until_revoked(service, zendesk):
+    keys = {"TRACKING_KEYS": "k" * 40, "WEBHOOK_URLS": "http://127.0.0.1:9/hook", "WEBHOOK_SECRET": "s" * 40}
+    app, client, courier = service(**keys)
+    tracker = app.extensions["tracker"]
+    link = tracker.opt_out_url({"recipient": "ann@example.com"}).removeprefix(tracker.base_url)
+    asked = client.get(link)
+    assert asked.status_code == 200 and f'action="{link}"' in asked.get_data(as_text=True)
+    assert client.post(link).status_code == 200
+    assert client.get("/api/opt-outs", headers=TOKEN).json["recipients"][0]["recipient"] == "ann@example.com"
+    client.get(tracker.open_url({"recipient": "ann@example.com", "ticket_id": 42}).removeprefix(tracker.base_url))
+    client.get(tracker.open_url({"recipient": "bob@example.com"}).removeprefix(tracker.base_url))
+    drain(courier)
+    store = app.extensions["store"]
+    assert [(row.ip, row.user_agent is None) for row in store.events()] == [(None, True), ("127.0.0.0", False)]
+    with store.engine.connect() as conn:
+        [sent] = conn.execute(select(webhooks.c.payload)).scalars()
+    assert "bob@example.com" in sent and zendesk.notes_on(42) == []
+    assert "ann@example.com" not in read_copy(app)  # the copy names recipients by a hash
+
+    revoked = client.delete("/api/opt-outs/recipients/ann@example.com", headers=TOKEN)
+    assert revoked.json == {"revoked": "ann@example.com"}
+    client.get(tracker.open_url({"recipient": "ann@example.com", "ticket_id": 42}).removeprefix(tracker.base_url))
+    drain(courier)
+    assert len(zendesk.notes_on(42)) == 1
+
+
+def read_copy(app) -> str:
+    """The instance's copy of the opt-out list."""
+    return (Path(app.extensions["settings"].spool_dir) / "opt-outs.txt").read_text()
+
+
+@pytest.mark.parametrize("meta", [{"campaign": "november"}, {"recipient": ""}, {"recipient": True}])
+def test_a_signed_link_without_a_recipient_opts_nobody_out(service, meta):
+    app, client, courier = service(TRACKING_KEYS="k" * 40)
+    token = app.extensions["tracker"].encode(meta)
+    for path in (f"/opt-out/{token}", f"/opt-out/{token[:-2]}", "/opt-out/nonsense"):
+        assert client.get(path).status_code == 404
+        assert client.post(path).status_code == 404
+    assert client.get("/api/opt-outs", headers=TOKEN).json == {"items": [], "recipients": []}
+
+
+def test_sign_url_prints_an_opt_out_link_for_a_recipient(make_app):
+    app = make_app(TRACKING_KEYS="k" * 40, PUBLIC_URL="https://pixel.example.com")
+    runner = app.test_cli_runner()
+    printed = runner.invoke(args=["sign-url", "--opt-out", "--meta", "recipient=ann@example.com"])
+    token = printed.output.strip().removeprefix("https://pixel.example.com/opt-out/")
+    assert app.extensions["tracker"].decode(token).meta == {"recipient": "ann@example.com"}
+    refused = runner.invoke(args=["sign-url", "--opt-out", "--meta", "campaign=november"])
+    assert refused.exit_code == 2 and "needs --meta recipient=" in refused.output
