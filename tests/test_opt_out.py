@@ -126,6 +126,7 @@ def test_an_admin_lists_and_revokes_through_the_api(service, zendesk):
     assert client.get("/api/opt-outs").status_code == 401
     assert client.delete("/api/opt-outs/7").status_code == 401
     assert client.delete("/api/opt-outs/8", headers=TOKEN).status_code == 404
+    assert client.delete("/api/opt-outs/99999999999999999999", headers=TOKEN).status_code == 404  # no such id
     assert client.delete("/api/opt-outs/7", headers=TOKEN).json == {"revoked": 7}
     assert client.get("/api/opt-outs", headers=TOKEN).json["items"] == []
     client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=3")

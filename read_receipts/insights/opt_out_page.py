@@ -105,7 +105,7 @@ def api_list():
 @_login(api=True)
 def api_revoke(requester_id: int):
     """Track a requester again."""
-    if not opt_outs().revoke(requester_id):
+    if pixel.zendesk_id(str(requester_id)) is None or not opt_outs().revoke(requester_id):
         return jsonify(error={"status": 404, "message": f"requester {requester_id} has not opted out"}), 404
     return jsonify(revoked=requester_id), 200
 

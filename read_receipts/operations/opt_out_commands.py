@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from read_receipts.insights.opt_out_page import opt_out_link, opt_outs, when
 
+REQUESTER_ID = click.IntRange(min=1, max=10**18 - 1)  # a Zendesk id, as the pixel reads them
 opt_out_commands = AppGroup("opt-outs", help="Requesters who opted out of tracking: list, add, revoke.")
 
 
@@ -37,7 +38,7 @@ def list_command() -> None:
 
 
 @opt_out_commands.command("revoke")
-@click.argument("requester_id", type=click.IntRange(min=1), required=False)
+@click.argument("requester_id", type=REQUESTER_ID, required=False)
 @click.option("--recipient", help="A tracking-link recipient instead of a Zendesk requester.")
 def revoke_command(requester_id: int | None, recipient: str | None) -> None:
     """Track REQUESTER_ID (or a tracking-link --recipient) again."""
@@ -54,7 +55,7 @@ def revoke_command(requester_id: int | None, recipient: str | None) -> None:
 
 
 @opt_out_commands.command("add")
-@click.argument("requester_id", type=click.IntRange(min=1))
+@click.argument("requester_id", type=REQUESTER_ID)
 def add_command(requester_id: int) -> None:
     """Stop tracking REQUESTER_ID (who asked by other means than the link)."""
     added = opt_outs().add(requester_id, None, time.time())

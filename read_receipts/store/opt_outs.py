@@ -76,28 +76,32 @@ class OptOuts:
         """Stop tracking a requester; False if they had already opted out."""
         with self.engine.begin() as conn:
             added = insert_ignore(conn, opt_outs, requester_id=requester_id, ticket_id=ticket_id, opted_out_at=now)
-        self._sync_after_change()
+        if added:  # nothing changed otherwise: a link followed twice rewrites nothing
+            self._sync_after_change()
         return added
 
     def revoke(self, requester_id: int) -> bool:
         """Track a requester again; False if they had not opted out."""
         with self.engine.begin() as conn:
             removed = conn.execute(delete(opt_outs).where(opt_outs.c.requester_id == requester_id)).rowcount
-        self._sync_after_change()
+        if removed:
+            self._sync_after_change()
         return bool(removed)
 
     def add_recipient(self, recipient: str, now: float) -> bool:
         """Stop tracking a tracking-link recipient; False if they had already opted out."""
         with self.engine.begin() as conn:
             added = insert_ignore(conn, recipient_opt_outs, recipient=recipient, opted_out_at=now)
-        self._sync_after_change()
+        if added:  # nothing changed otherwise: a link followed twice rewrites nothing
+            self._sync_after_change()
         return added
 
     def revoke_recipient(self, recipient: str) -> bool:
         """Track a tracking-link recipient again; False if they had not opted out."""
         with self.engine.begin() as conn:
             gone = conn.execute(delete(recipient_opt_outs).where(recipient_opt_outs.c.recipient == recipient)).rowcount
-        self._sync_after_change()
+        if gone:
+            self._sync_after_change()
         return bool(gone)
 
     def recipients(self) -> list[RecipientOptOut]:
