@@ -302,3 +302,13 @@ def test_sign_url_prints_an_opt_out_link_for_a_recipient(make_app):
     assert app.extensions["tracker"].decode(token).meta == {"recipient": "ann@example.com"}
     refused = runner.invoke(args=["sign-url", "--opt-out", "--meta", "campaign=november"])
     assert refused.exit_code == 2 and "needs --meta recipient=" in refused.output
+
+
+def test_another_instance_honours_an_opt_out_made_on_the_first(make_app, database_url, zendesk, tmp_path):
+    first = make_app(database_url, SPOOL_DIR=str(tmp_path / "first"))
+    second = make_app(database_url, SPOOL_DIR=str(tmp_path / "second"))  # its own disk, the same store
+    assert first.test_client().post("/opt-out", data={"ticket_id": "42", "requester_id": "7"}).status_code == 200
+    second.test_client().get("/pixel.gif?ticket_id=42&requester_id=7&comment_id=3")
+    drain(second.extensions["courier"])
+    assert zendesk.comments == [] and stored_opens(second) == [(42, "opted_out", None, None)]
+    assert (tmp_path / "second" / "opt-outs.txt").read_text() == "7\n"

@@ -49,6 +49,7 @@ class Triage(PacedWork):
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
+        self.opt_outs.refresh()  # every round, loads or not: the pixel reads the same copy
         verify = self._must_verify()
         rows = self.store.decidable_opens(verify, limit=BATCH)
         known = self.store.cached_tickets({row.ticket_id for row in rows})

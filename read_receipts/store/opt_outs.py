@@ -62,14 +62,12 @@ class OptOuts:
         """Whether a requester is not to be tracked (the courier asks this of every load)."""
         if requester_id in self.fixed:
             return True
-        if time.monotonic() >= self._next_sync:
-            self.sync()
+        self.refresh()
         return self.copy.covers(requester_id)
 
     def covers_link(self, meta: dict) -> bool:
         """Whether a tracking link's metadata names a requester or recipient who is not to be tracked."""
-        if time.monotonic() >= self._next_sync:
-            self.sync()
+        self.refresh()
         return self.copy.covers_link(meta) or requester_of(meta) in self.fixed
 
     def add(self, requester_id: int, ticket_id: int | None, now: float) -> bool:
@@ -116,6 +114,11 @@ class OptOuts:
         query = select(opt_outs).order_by(opt_outs.c.opted_out_at.desc(), opt_outs.c.requester_id)
         with self.engine.connect() as conn:
             return [OptOut(row.requester_id, row.ticket_id, row.opted_out_at) for row in conn.execute(query)]
+
+    def refresh(self) -> None:
+        """Rewrite the copy from the store if the last time was SYNC_SECONDS ago (changes made elsewhere)."""
+        if time.monotonic() >= self._next_sync:
+            self.sync()
 
     def _sync_after_change(self) -> None:
         """Rewrite the copy after a change the store took; if that fails, the courier's next sync does it."""
