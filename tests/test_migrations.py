@@ -175,3 +175,18 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         assert "upgraded the store's schema" not in ready.output()
     finally:
         ready.kill()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "opt_outs" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(metadata.tables["opt_outs"])).scalar_one() == 0
+    added = fill_every_table_but(store.engine, set(before))
+    assert "opt_outs" in added and rows_now(store.engine, added) == added
+    store.close()

@@ -9,6 +9,7 @@ choosing or record an event that was never sent.
     tracker = Tracker("https://pixel.example.com", keys=["a long random secret, 32 characters or more"])
     tracker.open_url({"ticket_id": 42, "campaign": "november"})
     tracker.click_url("https://example.com/offer", {"campaign": "november"})
+    tracker.opt_out_url({"recipient": "ann@example.com"})  # the recipient stops being tracked
     tracker.decode(token)  # -> Link(meta={...}, target="https://example.com/offer")
 """
 
@@ -30,6 +31,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 OPEN_PREFIX = "/o/"
 CLICK_PREFIX = "/c/"
+OPT_OUT_PREFIX = "/opt-out/"
 _SALT = "tracking-link"
 _FERNET_START = "gAAAAA"  # every Fernet token starts with its version byte, 0x80
 # Whitespace, control characters and backslashes: browsers and header writers read them differently.
@@ -146,6 +148,13 @@ class Tracker:
     def links_for(self, meta: dict, expires_in: float | None = None) -> CopyLinks:
         """Return the signer of one recipient's links: many links carrying the same `meta` (one email's copy)."""
         return CopyLinks(self, meta, expires_in)
+
+    def opt_out_url(self, meta: dict, expires_in: float | None = None) -> str:
+        """Return a URL where the `recipient` of `meta` can stop being tracked by every link (after confirming)."""
+        recipient = {**self.default_meta, **meta}.get("recipient")
+        if not isinstance(recipient, str | int) or isinstance(recipient, bool) or not str(recipient).strip():
+            raise ValueError("an opt-out link needs a recipient in its metadata, e.g. {'recipient': 'ann@example.com'}")
+        return f"{self.base_url.rstrip('/')}{OPT_OUT_PREFIX}{self.encode(meta, None, expires_in)}"
 
     def encode(self, meta: dict, target: str | None = None, expires_in: float | None = None) -> str:
         """Make a token; JSON-serialisable metadata only."""
