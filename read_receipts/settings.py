@@ -99,6 +99,12 @@ SETTINGS = (
         "",
         "Fernet keys, comma-separated, newest first: tracking links are then encrypted, not only signed.",
     ),
+    Setting(
+        "AGENT_LEARNING",
+        "true",
+        "Learn agents' addresses from the Zendesk sidebar app (their loads are then `agent`, never noted); false stops it.",
+    ),
+    Setting("AGENT_ADDRESS_DAYS", "30", "Days a learned agent address is kept after the agent was last seen there."),
     Setting("WEBHOOK_URLS", "", "Receivers of every open and click, comma-separated https URLs."),
     Setting(
         "WEBHOOK_SECRET", "", "Secret that signs webhook calls (at least 32 characters); needed with WEBHOOK_URLS."
@@ -161,6 +167,8 @@ class Settings:
     note_interval: float = 3600.0
     note_kinds: tuple[str, ...] = ("person", "apple_preload")
     ignore_ips: tuple[str, ...] = ()
+    agent_learning: bool = True
+    agent_address_days: float = 30.0
     tracking_keys: tuple[str, ...] = field(default=(), repr=False)
     tracking_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     webhook_urls: tuple[str, ...] = ()
@@ -210,6 +218,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         note_interval=60 * values.number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
         note_kinds=values.note_kinds(env["NOTE_KINDS"]),
         ignore_ips=values.networks(env["IGNORE_IPS"]),
+        agent_learning=values.flag(env, "AGENT_LEARNING"),
+        agent_address_days=values.number(env, "AGENT_ADDRESS_DAYS", 1, 3650),
         tracking_keys=values.signing_keys(env["TRACKING_KEYS"]),
         tracking_encryption_keys=values.fernet_keys(env["TRACKING_ENCRYPTION_KEYS"]),
         webhook_urls=values.webhook_urls(env["WEBHOOK_URLS"]),

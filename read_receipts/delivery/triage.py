@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from read_receipts.agents.addresses import is_learned_agent_address
 from read_receipts.delivery.comments import ReplyIds
 from read_receipts.delivery.dead_letters import in_batch_or_alone, or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
@@ -12,7 +13,7 @@ from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.intake import pixel
-from read_receipts.labels.openers import Classifier
+from read_receipts.labels.openers import AGENT, Classifier, Opener
 from read_receipts.settings import Settings
 from read_receipts.store import Store, Verdict
 from read_receipts.store.privacy import kept_address
@@ -83,6 +84,8 @@ class Triage(PacedWork):
         sent_at = pixel.sent_time(row.sent)
         since_sent = row.opened_at - sent_at if sent_at is not None else None
         opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
+        if is_learned_agent_address(self.store, self.settings, row.ip):  # an agent's own browser came from there
+            opener = Opener(opener.client, AGENT)
         state = self._state(row, ticket, opener.kind)
         if state == "opted_out":
             return Verdict(row, state)  # not analysed, nothing of the reader kept

@@ -16,6 +16,7 @@ from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
+from read_receipts.operations.zendesk_app_command import add_zendesk_app_commands
 
 # `sent` is when the update that sends the email was made (UTC, to the minute).
 SENT = "sent={{ticket.updated_at_with_timestamp}}"
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(db)
     app.cli.add_command(explain_command)
     app.cli.add_command(dead_letters)
+    add_zendesk_app_commands(app)
 
 
 @click.command("img-tag")

@@ -1,0 +1,1 @@
+"""Agents' own addresses, learned from their browsers through the Zendesk sidebar app."""

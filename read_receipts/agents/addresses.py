@@ -1,0 +1,156 @@
+"""Learned agent addresses: remembered from an agent's browser, flagged when requesters read from them too."""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from read_receipts.labels.openers import AGENT, parse_address
+from read_receipts.store import Store
+from read_receipts.store.database import insert_ignore
+from read_receipts.store.privacy import kept_address
+from read_receipts.store.schema import agent_addresses, agent_passes, opens
+
+DAY = 86400.0
+RECHECK_SECONDS = 3600.0  # an address's verified reads are counted at most hourly: the count scans opens
+READS_COUNTED_MAX = 1000  # enough to tell the admin "many"; the count stops there
+REFRESH_SECONDS = 2.0  # how stale triage's copy of the learned addresses may be
+VERIFIED_READ_STATES = ("counted", "noted")  # a load Zendesk verified as the requester's, counted as a read
+
+
+class AddressState(StrEnum):
+    """Whether a learned address is applied to loads."""
+
+    LEARNED = "learned"  # applied: loads from it are `agent`
+    FLAGGED = "flagged"  # verified requesters' reads came from it too: not applied until the admin confirms
+    CONFIRMED = "confirmed"  # the admin said it is agents' only: applied
+
+
+APPLIED = (AddressState.LEARNED, AddressState.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class LearnedAddress:
+    """One address agents were seen at."""
+
+    address: str
+    agent_id: int
+    first_seen: float
+    last_seen: float
+    state: AddressState
+    verified_reads: int
+
+
+def normal_address(address: str | None) -> str | None:
+    """The address in one spelling (IPv4-mapped IPv6 as IPv4), or None when it is not an address."""
+    ip = parse_address(address)
+    return str(ip) if ip is not None else None
+
+
+def use_pass(store: Store, pass_id: str, now: float, seconds: float) -> bool:
+    """Mark a pass used; False if it was used before (a replay). Passes past their life are forgotten."""
+    with store.engine.begin() as conn:
+        conn.execute(delete(agent_passes).where(agent_passes.c.used_at < now - 2 * seconds))
+        return insert_ignore(conn, agent_passes, pass_id=pass_id, used_at=now)
+
+
+def learn(store: Store, address: str, agent_id: int, now: float, days: float, ip_storage: str) -> AddressState:
+    """Remember that an agent's browser came from an address; flag it if verified requesters read from it."""
+    with store.engine.begin() as conn:
+        conn.execute(delete(agent_addresses).where(agent_addresses.c.last_seen < now - days * DAY))
+        known = conn.execute(select(agent_addresses).where(agent_addresses.c.address == address)).first()
+        fresh = known is not None and now - known.checked_at < RECHECK_SECONDS
+        reads = known.verified_reads if fresh else _verified_reads(conn, kept_address(address, ip_storage))
+        checked = known.checked_at if fresh else now
+        if known is None:
+            state = AddressState.FLAGGED if reads else AddressState.LEARNED
+            row = dict(address=address, agent_id=agent_id, first_seen=now, last_seen=now, state=state)
+            conn.execute(insert(agent_addresses).values(**row, verified_reads=reads, checked_at=checked))
+            return state
+        state = AddressState(known.state)
+        if reads and state == AddressState.LEARNED:  # requesters read from here since: stop applying it
+            state = AddressState.FLAGGED
+        changes = dict(agent_id=agent_id, last_seen=now, state=state, verified_reads=reads, checked_at=checked)
+        conn.execute(update(agent_addresses).where(agent_addresses.c.address == address).values(**changes))
+        return state
+
+
+def _verified_reads(conn: Connection, kept: str | None) -> int:
+    """Count (up to a bound) the reads Zendesk verified that came from an address, in the form opens keep it."""
+    if kept is None:  # IP_STORAGE=none: opens keep no address to compare
+        return 0
+    found = (
+        select(opens.c.id)
+        .where(opens.c.ip == kept, opens.c.state.in_(VERIFIED_READ_STATES), opens.c.kind != AGENT)
+        .limit(READS_COUNTED_MAX)
+        .subquery()
+    )
+    return conn.execute(select(func.count()).select_from(found)).scalar_one()
+
+
+def listing(store: Store, now: float, days: float) -> list[LearnedAddress]:
+    """Every address learned and not yet expired, flagged ones first, then the most recently seen."""
+    query = select(agent_addresses).where(agent_addresses.c.last_seen >= now - days * DAY)
+    with store.reading() as conn:
+        rows = conn.execute(query).all()
+    found = [
+        LearnedAddress(r.address, r.agent_id, r.first_seen, r.last_seen, AddressState(r.state), r.verified_reads)
+        for r in rows
+    ]
+    return sorted(found, key=lambda a: (a.state != AddressState.FLAGGED, -a.last_seen))
+
+
+def forget(store: Store, address: str) -> bool:
+    """Remove a learned address; False if it was not learned."""
+    with store.engine.begin() as conn:
+        return conn.execute(delete(agent_addresses).where(agent_addresses.c.address == address)).rowcount > 0
+
+
+def confirm(store: Store, address: str) -> bool:
+    """Apply a flagged address after all (the admin says only agents read from it); False if it is not learned."""
+    with store.engine.begin() as conn:
+        changed = conn.execute(
+            update(agent_addresses).where(agent_addresses.c.address == address).values(state=AddressState.CONFIRMED)
+        )
+        return changed.rowcount > 0
+
+
+def applied(store: Store, now: float, days: float) -> frozenset[str]:
+    """The addresses whose loads are labelled `agent` now."""
+    query = select(agent_addresses.c.address).where(
+        agent_addresses.c.state.in_(APPLIED), agent_addresses.c.last_seen >= now - days * DAY
+    )
+    with store.reading() as conn:
+        return frozenset(conn.execute(query).scalars())
+
+
+class _AppliedCopy:
+    """A process's copy of the applied addresses, read again when it is a little stale."""
+
+    def __init__(self):
+        self.addresses: frozenset[str] = frozenset()
+        self.read_at = float("-inf")
+
+    def holds(self, store: Store, address: str, days: float) -> bool:
+        if time.monotonic() - self.read_at > REFRESH_SECONDS:
+            self.addresses = applied(store, time.time(), days)
+            self.read_at = time.monotonic()
+        return address in self.addresses
+
+
+_COPIES: weakref.WeakKeyDictionary[Store, _AppliedCopy] = weakref.WeakKeyDictionary()
+
+
+def is_learned_agent_address(store: Store, settings, address: str | None) -> bool:
+    """Whether a load's address is a learned agent address applied now (one small query every few seconds)."""
+    if not settings.agent_learning:
+        return False
+    normal = normal_address(address)
+    if normal is None:
+        return False
+    return _COPIES.setdefault(store, _AppliedCopy()).holds(store, normal, settings.agent_address_days)
