@@ -7,7 +7,7 @@ import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.labels.openers import AGENT, parse_address
@@ -32,6 +32,8 @@ class AddressState(StrEnum):
 
 
 APPLIED = (AddressState.LEARNED, AddressState.CONFIRMED)
+# Each process's copy of the applied addresses, per store (see is_learned_agent_address).
+_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -66,18 +68,21 @@ def learn(store: Store, address: str, agent_id: int, now: float, days: float, ip
         known = conn.execute(select(agent_addresses).where(agent_addresses.c.address == address)).first()
         fresh = known is not None and now - known.checked_at < RECHECK_SECONDS
         reads = known.verified_reads if fresh else _verified_reads(conn, kept_address(address, ip_storage))
-        checked = known.checked_at if fresh else now
-        if known is None:
-            state = AddressState.FLAGGED if reads else AddressState.LEARNED
-            row = dict(address=address, agent_id=agent_id, first_seen=now, last_seen=now, state=state)
-            conn.execute(insert(agent_addresses).values(**row, verified_reads=reads, checked_at=checked))
-            return state
-        state = AddressState(known.state)
-        if reads and state == AddressState.LEARNED:  # requesters read from here since: stop applying it
-            state = AddressState.FLAGGED
-        changes = dict(agent_id=agent_id, last_seen=now, state=state, verified_reads=reads, checked_at=checked)
-        conn.execute(update(agent_addresses).where(agent_addresses.c.address == address).values(**changes))
-        return state
+        state = _state_after(known, reads)
+        row = dict(agent_id=agent_id, last_seen=now, state=state, verified_reads=reads)
+        row["checked_at"] = known.checked_at if fresh else now
+        if known is not None or not insert_ignore(conn, agent_addresses, address=address, first_seen=now, **row):
+            conn.execute(update(agent_addresses).where(agent_addresses.c.address == address).values(**row))
+    _COPIES.pop(store, None)  # this process sees the change at once; others within REFRESH_SECONDS
+    return state
+
+
+def _state_after(known, reads: int) -> AddressState:
+    """A new address is flagged when verified reads came from it; a learned one, once they do; the admin's word stays."""
+    if known is None:
+        return AddressState.FLAGGED if reads else AddressState.LEARNED
+    state = AddressState(known.state)
+    return AddressState.FLAGGED if reads and state == AddressState.LEARNED else state
 
 
 def _verified_reads(conn: Connection, kept: str | None) -> int:
@@ -108,7 +113,9 @@ def listing(store: Store, now: float, days: float) -> list[LearnedAddress]:
 def forget(store: Store, address: str) -> bool:
     """Remove a learned address; False if it was not learned."""
     with store.engine.begin() as conn:
-        return conn.execute(delete(agent_addresses).where(agent_addresses.c.address == address)).rowcount > 0
+        removed = conn.execute(delete(agent_addresses).where(agent_addresses.c.address == address)).rowcount > 0
+    _COPIES.pop(store, None)
+    return removed
 
 
 def confirm(store: Store, address: str) -> bool:
@@ -117,7 +124,8 @@ def confirm(store: Store, address: str) -> bool:
         changed = conn.execute(
             update(agent_addresses).where(agent_addresses.c.address == address).values(state=AddressState.CONFIRMED)
         )
-        return changed.rowcount > 0
+    _COPIES.pop(store, None)
+    return changed.rowcount > 0
 
 
 def applied(store: Store, now: float, days: float) -> frozenset[str]:
@@ -141,9 +149,6 @@ class _AppliedCopy:
             self.addresses = applied(store, time.time(), days)
             self.read_at = time.monotonic()
         return address in self.addresses
-
-
-_COPIES: weakref.WeakKeyDictionary[Store, _AppliedCopy] = weakref.WeakKeyDictionary()
 
 
 def is_learned_agent_address(store: Store, settings, address: str | None) -> bool:
