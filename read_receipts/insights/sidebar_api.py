@@ -68,7 +68,14 @@ def ticket_replies(store: Store, ticket_id: int) -> list[ReplyLoads]:
             loads.sent_at = loads.sent_at or row.sent_at
             loads.first_read_at = row.first_read_at
         groups = (
-            select(opens.c.comment_id, opens.c.kind, opens.c.client, func.count(), func.min(opens.c.opened_at))
+            select(
+                opens.c.comment_id,
+                opens.c.kind,
+                opens.c.client,
+                func.count(),
+                func.min(opens.c.opened_at),
+                func.min(opens.c.sent),
+            )
             .where(opens.c.ticket_id == ticket_id, opens.c.state.in_(VERIFIED_STATES), opens.c.kind != AGENT)
             .group_by(opens.c.comment_id, opens.c.kind, opens.c.client)
         )
@@ -80,9 +87,10 @@ def ticket_replies(store: Store, ticket_id: int) -> list[ReplyLoads]:
 def _add_loads(found: dict[int, ReplyLoads], groups: Iterable) -> None:
     """Count each (reply, kind, client) group into its reply; the first person's client names the read."""
     first_person: dict[int, float] = {}
-    for comment_id, kind, client, count, first in groups:
+    for comment_id, kind, client, count, first, sent in groups:
         loads = found.setdefault(comment_id or 0, ReplyLoads(comment_id))
         loads.kinds[kind] = loads.kinds.get(kind, 0) + count
+        loads.sent_at = loads.sent_at or pixel.sent_time(sent or "")  # as the img tag said, when nothing else did
         if kind == PERSON and first < first_person.get(comment_id or 0, float("inf")):
             first_person[comment_id or 0] = first
             loads.client = client
