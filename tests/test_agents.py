@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -155,6 +156,52 @@ def test_in_process_a_learned_address_loads_as_agent(sidebar_app, zendesk):
     kinds = {row.comment_id: (row.kind, row.state) for row in map(store.open_by_id, (1, 2))}
     assert kinds == {2: ("agent", "skipped"), 3: ("person", "noted")}
     assert [note.body for note in zendesk.notes_on(42) if "reply #2" in note.body] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/api/tickets/9223372036854775808/replies", {"headers": BEARER}, 404),
+        ("GET", "/api/tickets/" + "9" * 400 + "/replies", {"headers": BEARER}, 404),
+        ("GET", "/api/tickets/-1/replies", {"headers": BEARER}, 404),
+        ("GET", "/api/tickets/42/replies", {"headers": {"Authorization": "Bearer wrong"}}, 401),
+        ("GET", "/api/agents/pass?agent_id=99999999999999999999999", {"headers": BEARER}, 400),
+        ("GET", "/api/agents/pass?agent_id=%00", {"headers": BEARER}, 400),
+        ("GET", "/api/agents/pass", {"headers": BEARER}, 400),
+        ("POST", "/agents/seen", {"data": {"agent": "1234"}}, 403),
+        ("POST", "/agents/seen", {"data": {"agent": "x" * 100, "pass": "y" * 100}}, 403),
+        ("POST", "/agents/seen", {"data": {"agent": "1", "pass": "p" * 5000}}, 413),
+        ("GET", "/agents/seen", {}, 405),
+        ("GET", "/dashboard/agents", {}, 401),
+        ("POST", "/dashboard/agents/explode", {"headers": {"Origin": "http://localhost"}}, 401),
+    ],
+)
+def test_hostile_requests_get_a_clear_answer(sidebar_app, method, path, kwargs, status):
+    _, client = sidebar_app
+    answer = client.open(path, method=method, **kwargs)
+    assert answer.status_code == status
+    if status != 401:
+        assert answer.get_json()["error"]["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("form", "headers", "status"),
+    [
+        ({"address": "198.51.100.7"}, {}, 403),  # no sign that the dashboard sent it
+        ({"address": "198.51.100.7"}, {"Origin": "https://elsewhere.example"}, 403),
+        ({"address": "198.51.100.7"}, {"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"address": "not an address"}, {"Sec-Fetch-Site": "same-origin"}, 400),
+        ({"address": "198.51.100.99"}, {"Sec-Fetch-Site": "same-origin"}, 404),
+        ({"address": "198.51.100.7"}, {"Sec-Fetch-Site": "same-origin"}, 303),
+    ],
+)
+def test_the_dashboards_forget_button_only_works_from_the_dashboard(sidebar_app, form, headers, status):
+    app, client = sidebar_app
+    seen(client, pass_for(client)["pass"], "198.51.100.7")
+    login = {"Authorization": "Basic " + base64.b64encode(b"lead:correct horse battery").decode()}
+    answer = client.post("/dashboard/agents/forget", data=form, headers={**login, **headers})
+    assert answer.status_code == status
+    assert learned(app) == ({} if status == 303 else {"198.51.100.7": "learned"})
 
 
 # -- the real service -----------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, inspect, select, text
 
 from app import create_app
 from config import load_settings
+from read_receipts.agents import addresses
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Store
 from read_receipts.store.schema import metadata
@@ -163,3 +164,16 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         assert "upgraded the store's schema" not in ready.output()
     finally:
         ready.kill()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):
+    store = Store(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "agent_addresses" not in before
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    assert "ix_opens_ticket_id" in {index["name"] for index in inspect(store.engine).get_indexes("opens")}
+    assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
+    assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
+    store.close()
