@@ -140,12 +140,13 @@ window.ZAFClient = { init: function () {
 class AppHost:
     """Zendesk's host of an installed app: serves the zip's assets, with the ZAF stand-in instead of the SDK."""
 
-    def __init__(self, archive: zipfile.ZipFile):
+    def __init__(self, archive: zipfile.ZipFile, standin: bool = True):
         files = {name: archive.read(name) for name in archive.namelist() if name.startswith("assets/")}
         page = files["assets/iframe.html"].decode()
         assert '<script src="zaf_sdk.min.js"></script>' in page
-        files["assets/iframe.html"] = page.replace("zaf_sdk.min.js", "zaf_standin.js").encode()
-        files["assets/zaf_standin.js"] = ZAF_STANDIN.encode()
+        if standin:
+            files["assets/iframe.html"] = page.replace("zaf_sdk.min.js", "zaf_standin.js").encode()
+            files["assets/zaf_standin.js"] = ZAF_STANDIN.encode()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _host_handler(files))
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -247,6 +248,7 @@ def wait_for_statuses(service: Service, expected: dict[int, str]) -> dict:
 EXPECTED = {9001: "read", 9002: "preloaded", 9003: "machines", 9004: "not_opened"}
 
 
+@pytest.mark.server
 def test_the_replies_endpoint_answers_the_sidebars_contract(sidebar_service):
     assert requests.get(f"{sidebar_service.url}/api/tickets/42/replies", timeout=5).status_code == 401
     answer = wait_for_statuses(sidebar_service, EXPECTED)
@@ -294,6 +296,7 @@ def open_sidebar(browser, host: AppHost, proxy: SecureProxy, service: Service, l
     return page, sent
 
 
+@pytest.mark.server
 def test_the_sidebar_in_chromium_shows_each_replys_status_and_learns_the_agents_address(
     sidebar_service, browser, tmp_path
 ):
@@ -353,5 +356,23 @@ def test_the_sidebar_in_chromium_shows_each_replys_status_and_learns_the_agents_
             "Vorgeladen",
             "Gelesen",
         ]
+    finally:
+        host.stop()
+
+
+@pytest.mark.server
+def test_the_vendored_sdk_runs_in_chromium_and_the_page_says_to_open_it_in_zendesk(browser, tmp_path):
+    out = tmp_path / "read-receipts.zip"
+    write_app_zip(out, "https://pixel.example.com")
+    host = AppHost(zipfile.ZipFile(out), standin=False)
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{host.url}/assets/iframe.html")  # outside Zendesk: no origin nor app_guid
+        assert page.evaluate("typeof ZAFClient.init") == "function"
+        assert page.evaluate("ZAFClient.init()") is False
+        assert page.locator("#app").inner_text() == "Open this app from a ticket in Zendesk."
+        assert errors == []
     finally:
         host.stop()
