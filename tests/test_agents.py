@@ -115,6 +115,14 @@ def test_a_forged_or_misbound_pass_learns_nothing(sidebar_app):
     assert seen(client, token, "198.51.100.23").status_code == 200, "the genuine pass was not spent by the forgeries"
 
 
+def test_a_pass_from_a_loopback_address_learns_nothing(sidebar_app, caplog):
+    app, client = sidebar_app
+    refused = seen(client, pass_for(client)["pass"], "127.0.0.1")
+    assert refused.status_code == 403 and "PROXY_HOPS" in refused.get_json()["error"]["message"]
+    assert "set PROXY_HOPS behind a proxy" in caplog.text
+    assert learned(app) == {}, "learning a local proxy's address would label every load agent"
+
+
 def test_an_expired_pass_learns_nothing(sidebar_app):
     app, client = sidebar_app
     clock = Clock(time.time())

@@ -22,6 +22,7 @@ from tests.test_dashboard import HOOK_SECRET, signed
 from tests.test_server import THUNDERBIRD, Service
 
 TOKEN = "sidebar-app-api-token-of-forty-characters"
+AGENT_OFFICE = "192.0.2.10"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 REQUIRED = {
@@ -276,6 +277,8 @@ def browser():
 def open_sidebar(browser, host: AppHost, proxy: SecureProxy, service: Service, locale: str = "en-US"):
     """Open the app's page as Zendesk does in the ticket sidebar of ticket 42, for agent 1234."""
     context = browser.new_context(viewport={"width": 320, "height": 640}, locale=locale)
+    # The service's reverse proxy (PROXY_HOPS=1) tells it the address of the agent's office.
+    context.set_extra_http_headers({"X-Forwarded-For": AGENT_OFFICE})
     page = context.new_page()
     page.expose_function("zafProxy", proxy)
     zendesk = {
@@ -327,7 +330,7 @@ def test_the_sidebar_in_chromium_shows_each_replys_status_and_learns_the_agents_
             time.sleep(0.1)
         [learned] = addresses.listing(store, time.time(), 30)
         store.close()
-        assert (learned.address, learned.agent_id, learned.state) == ("127.0.0.1", 1234, "learned")
+        assert (learned.address, learned.agent_id, learned.state) == (AGENT_OFFICE, 1234, "learned")
         assert all(options["secure"] is True for options in proxy.asked)
         assert all(TOKEN not in url + json.dumps(headers) + body for url, headers, body in sent), "the token stayed out"
         assert TOKEN not in page.content()
@@ -337,7 +340,8 @@ def test_the_sidebar_in_chromium_shows_each_replys_status_and_learns_the_agents_
         # The agent then opens the email from the same browser's address: an agent's load, never noted.
         time.sleep(addresses.REFRESH_SECONDS + 0.5)
         query = "ticket_id=42&requester_id=7&comment_id=9004"
-        assert requests.get(f"{service.url}/pixel.gif?{query}", headers=THUNDERBIRD, timeout=5).ok
+        from_office = {**THUNDERBIRD, "X-Forwarded-For": AGENT_OFFICE}
+        assert requests.get(f"{service.url}/pixel.gif?{query}", headers=from_office, timeout=5).ok
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             items = requests.get(f"{service.url}/api/opens?ticket_id=42", headers=BEARER, timeout=5).json()["items"]

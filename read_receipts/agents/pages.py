@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ from read_receipts.agents.passes import AgentPasses
 from read_receipts.insights.dashboard import _login as login_required
 from read_receipts.intake import pixel
 
+log = logging.getLogger(__name__)
 agents_board = Blueprint("agents", __name__, template_folder="templates")
 SEEN_BODY_MAX = 2048  # `agent=<id>&pass=<pass>` is under 200 bytes
 
@@ -48,6 +51,9 @@ def agent_seen():
     address = addresses.normal_address(request.remote_addr)
     if genuine is None or address is None:
         return _refused(403, "not a pass of this agent, or expired")
+    if ipaddress.ip_address(address).is_loopback:  # a reverse proxy on this host, with PROXY_HOPS unset
+        log.warning("an agent's pass came from %s, a loopback address: set PROXY_HOPS behind a proxy", address)
+        return _refused(403, "this request came through a proxy the service does not count: set PROXY_HOPS")
     now = time.time()
     if not addresses.use_pass(_store(), genuine.pass_id, now, passes.seconds):
         return _refused(403, "this pass was used already")
