@@ -145,6 +145,7 @@ class _AppliedCopy:
         self.read_at = float("-inf")
 
     def holds(self, store: Store, address: str, days: float) -> bool:
+        """Whether an address is applied, reading the store again when this copy is stale."""
         if time.monotonic() - self.read_at > REFRESH_SECONDS:
             self.addresses = applied(store, time.time(), days)
             self.read_at = time.monotonic()

@@ -35,6 +35,7 @@ def list_command() -> None:
 
 
 def _address(raw: str) -> str:
+    """The address an argument names, or a usage error."""
     address = addresses.normal_address(raw)
     if address is None:
         raise click.BadParameter(f"{raw!r} is not an IP address", param_hint="ADDRESS")

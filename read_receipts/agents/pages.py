@@ -36,6 +36,7 @@ def agent_passes() -> AgentPasses | None:
 
 
 def _refused(status: int, message: str) -> tuple[Response, int]:
+    """Answer a refusal in the service's one JSON error shape."""
     return jsonify(error={"status": status, "message": message}), status
 
 
@@ -98,4 +99,5 @@ def _same_origin() -> bool:
 
 
 def _moment(stamp: float) -> str:
+    """A time as the dashboard shows it."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))

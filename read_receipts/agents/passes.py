@@ -29,6 +29,7 @@ class _ClockSigner(TimestampSigner):
         self.clock = clock
 
     def get_timestamp(self) -> int:
+        """Now, in whole seconds, by this signer's clock."""
         return int(self.clock())
 
 

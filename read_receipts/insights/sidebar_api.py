@@ -98,6 +98,7 @@ def _add_loads(found: dict[int, ReplyLoads], groups: Iterable) -> None:
 
 
 def _iso(stamp: float | None) -> str | None:
+    """A Unix time as ISO 8601 UTC, or None."""
     return datetime.fromtimestamp(stamp, UTC).isoformat().replace("+00:00", "Z") if stamp is not None else None
 
 
