@@ -149,14 +149,14 @@ class _AppliedCopy:
         if time.monotonic() - self.read_at > REFRESH_SECONDS:
             self.addresses = applied(store, time.time(), days)
             self.read_at = time.monotonic()
-        return address in self.addresses
+        if address in self.addresses:
+            return True
+        # A socket's IPv4 address is already in its one spelling; IPv6 has several (and IPv4-mapped ones).
+        return bool(self.addresses) and ":" in address and normal_address(address) in self.addresses
 
 
 def is_learned_agent_address(store: Store, settings, address: str | None) -> bool:
     """Whether a load's address is a learned agent address applied now (one small query every few seconds)."""
-    if not settings.agent_learning:
+    if not settings.agent_learning or not address:
         return False
-    normal = normal_address(address)
-    if normal is None:
-        return False
-    return _COPIES.setdefault(store, _AppliedCopy()).holds(store, normal, settings.agent_address_days)
+    return _COPIES.setdefault(store, _AppliedCopy()).holds(store, address, settings.agent_address_days)
