@@ -283,3 +283,28 @@ def test_learned_addresses_load_as_agent_and_one_shared_with_requesters_is_flagg
     time.sleep(addresses.REFRESH_SECONDS + 0.5)
     load(service, shared, 4)
     assert labelled(service, 4)[4] == ("agent", "skipped"), "confirmed by the admin: applied"
+
+
+@pytest.mark.parametrize(
+    ("load_address", "applied"),
+    [
+        ("198.51.100.7", True),
+        ("::ffff:198.51.100.7", True),  # the same address, IPv4-mapped
+        ("2001:db8::1", True),
+        ("2001:0db8:0000::0001", True),  # the same IPv6 address, spelt longer
+        ("198.51.100.8", False),
+        ("2001:db8::2", False),
+        ("not an address", False),
+        (None, False),
+    ],
+)
+def test_triage_asks_whether_an_address_is_learned_in_any_spelling(make_app, load_address, applied):
+    app = make_app(API_TOKEN=TOKEN)
+    store, settings = app.extensions["store"], app.extensions["settings"]
+    for address in ("198.51.100.7", "2001:db8::1"):
+        addresses.learn(store, address, AGENT_ID, time.time(), 30, "truncated")
+    assert addresses.is_learned_agent_address(store, settings, load_address) is applied
+    off = make_app(API_TOKEN=TOKEN, AGENT_LEARNING="false")
+    assert (
+        addresses.is_learned_agent_address(off.extensions["store"], off.extensions["settings"], load_address) is False
+    )
