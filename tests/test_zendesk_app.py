@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from read_receipts.agents import addresses
+from read_receipts.insights.sidebar_api import ReplyLoads, reply_status
 from read_receipts.operations.zendesk_app_command import APP_DIR, write_app_zip
 from read_receipts.store import Store
 from tests.test_browser import BROWSER_FLAGS, chromium
@@ -380,3 +381,17 @@ def test_the_vendored_sdk_runs_in_chromium_and_the_page_says_to_open_it_in_zende
         assert errors == []
     finally:
         host.stop()
+
+
+@pytest.mark.parametrize(
+    ("kinds", "status"),
+    [
+        ({"person": 1, "apple_preload": 3, "scanner": 2}, "read"),
+        ({"apple_preload": 1, "scanner": 2}, "preloaded"),
+        ({"scanner": 2, "gmail_prefetch": 1}, "machines"),
+        ({"bot": 1}, "machines"),
+        ({}, "not_opened"),
+    ],
+)
+def test_a_reply_status_says_what_its_loads_amount_to(kinds, status):
+    assert reply_status(ReplyLoads(9001, kinds=kinds)) == status

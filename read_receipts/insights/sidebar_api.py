@@ -63,10 +63,13 @@ def ticket_replies(store: Store, ticket_id: int) -> list[ReplyLoads]:
             select(replies_sent.c.reply_key, replies_sent.c.sent_at).where(replies_sent.c.ticket_id == ticket_id)
         ):
             found[key] = ReplyLoads(key or None, sent_at)
-        for row in conn.execute(select(replies).where(replies.c.ticket_id == ticket_id)):
-            loads = found.setdefault(row.reply_key, ReplyLoads(row.reply_key or None))
-            loads.sent_at = loads.sent_at or row.sent_at
-            loads.first_read_at = row.first_read_at
+        # Key 0 holds the opens of replies not named, under whatever id their pixel carried: those come below.
+        named = select(replies.c.reply_key, replies.c.sent_at).where(
+            replies.c.ticket_id == ticket_id, replies.c.reply_key != 0
+        )
+        for key, sent_at in conn.execute(named):
+            loads = found.setdefault(key, ReplyLoads(key))
+            loads.sent_at = loads.sent_at or sent_at
         groups = (
             select(
                 opens.c.comment_id,
@@ -93,8 +96,7 @@ def _add_loads(found: dict[int, ReplyLoads], groups: Iterable) -> None:
         loads.sent_at = loads.sent_at or pixel.sent_time(sent or "")  # as the img tag said, when nothing else did
         if kind == PERSON and first < first_person.get(comment_id or 0, float("inf")):
             first_person[comment_id or 0] = first
-            loads.client = client
-            loads.first_read_at = min(first, loads.first_read_at or first)
+            loads.client, loads.first_read_at = client, first
 
 
 def _iso(stamp: float | None) -> str | None:
