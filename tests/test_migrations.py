@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, inspect, select, text
 
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Stores
+from read_receipts.store import agent_addresses as addresses
 from read_receipts.store.schema import metadata
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, current, head, upgrade
 from tests.conftest import BACKENDS, empty_database
@@ -189,4 +190,17 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url
         assert conn.execute(select(func.count()).select_from(metadata.tables["opt_outs"])).scalar_one() == 0
     added = fill_every_table_but(store.engine, set(before))
     assert "opt_outs" in added and rows_now(store.engine, added) == added
+    store.close()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "agent_addresses" not in before
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    assert "ix_opens_ticket_id" in {index["name"] for index in inspect(store.engine).get_indexes("opens")}
+    assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
+    assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
     store.close()
