@@ -75,6 +75,11 @@ SETTINGS = (
     Setting("PROXY_HOPS", "0", "How many proxies in front of the service set X-Forwarded-For."),
     Setting("VERIFY_REQUESTER", "true", "Note an open only when ticket_id and requester_id match in Zendesk."),
     Setting("NOTE_TIMEZONE", "UTC", "Time zone of the times written in notes, e.g. `Europe/Paris`."),
+    Setting(
+        "DISPLAY_TIMEZONE",
+        "",
+        "Time zone of the times the dashboard shows, e.g. `Europe/Paris`; default NOTE_TIMEZONE.",
+    ),
     Setting("NOTE_TAG", "", "Tag added to a ticket with each note (e.g. `reply_opened`); empty for none."),
     Setting(
         "NOTE_INTERVAL_MINUTES", "60", "Repeat opens of one reply are summarised in at most one note per interval."
@@ -157,6 +162,7 @@ class Settings:
     proxy_hops: int = 0
     verify_requester: bool = True
     note_timezone: str = "UTC"
+    display_timezone: str = "UTC"
     note_tag: str = ""
     note_interval: float = 3600.0
     note_kinds: tuple[str, ...] = ("person", "apple_preload")
@@ -206,6 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         proxy_hops=int(values.number(env, "PROXY_HOPS", 0, 5)),
         verify_requester=values.flag(env, "VERIFY_REQUESTER"),
         note_timezone=values.timezone(env["NOTE_TIMEZONE"]),
+        display_timezone=values.timezone(env["DISPLAY_TIMEZONE"] or env["NOTE_TIMEZONE"], "DISPLAY_TIMEZONE"),
         note_tag=values.tag(env["NOTE_TAG"]),
         note_interval=60 * values.number(env, "NOTE_INTERVAL_MINUTES", 1, 7 * 24 * 60),
         note_kinds=values.note_kinds(env["NOTE_KINDS"]),

@@ -28,7 +28,7 @@ NOTE_OUTCOMES = {
 def explain_command(ticket_id: int, last: int) -> None:
     """Show a ticket's last opens: when, which client, what kind, and what became of each."""
     store = current_app.extensions["store"]
-    click.echo(_ticket_line(store.cached_ticket(ticket_id), ticket_id))
+    click.echo(ticket_line(store.cached_ticket(ticket_id), ticket_id))
     with store.reading() as conn:
         rows = conn.execute(
             select(opens).where(opens.c.ticket_id == ticket_id).order_by(opens.c.id.desc()).limit(last)
@@ -38,12 +38,10 @@ def explain_command(ticket_id: int, last: int) -> None:
         return
     notes = {row.open_id: row for row in store.deliveries_for(ticket_id) if row.open_id is not None}
     for row in reversed(rows):
-        click.echo(
-            f"{_when(row.opened_at)}  {_reply(row)}  {row.client or '-'}  {row.kind or '-'}  {_fate(row, notes)}"
-        )
+        click.echo(f"{_when(row.opened_at)}  {_reply(row)}  {row.client or '-'}  {row.kind or '-'}  {fate(row, notes)}")
 
 
-def _ticket_line(ticket, ticket_id: int) -> str:
+def ticket_line(ticket, ticket_id: int) -> str:
     """What Zendesk said of the ticket, when it was asked."""
     if ticket is None:
         return f"Ticket {ticket_id}: not checked with Zendesk (yet)."
@@ -59,7 +57,7 @@ def _reply(row) -> str:
     return f"reply #{row.comment_id}" if row.comment_id else "reply unknown"
 
 
-def _fate(row, notes: dict) -> str:
+def fate(row, notes: dict) -> str:
     """What became of one open, in plain words."""
     if row.state == "new":
         return "waiting: not triaged yet (the courier may be waiting for Zendesk)"

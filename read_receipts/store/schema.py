@@ -58,6 +58,7 @@ events = Table(
     Column("state", String(8), nullable=False, server_default="new"),
     Column("error", String(300)),
     Index("ix_events_state", "state"),
+    Index("ix_events_occurred_at", "occurred_at"),  # a signed open's event is found by its time
 )
 
 # The outbox of webhook calls: one row per event and receiver, delivered at least once.

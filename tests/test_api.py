@@ -1,0 +1,88 @@
+"""The JSON API: one error shape for every refusal, a 400 naming the allowed values, and its OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.test_dashboard import ADMIN, LOGIN
+
+TOKEN = {"Authorization": "Bearer " + "t" * 40}
+
+
+@pytest.fixture
+def api(make_app):
+    return make_app(**ADMIN, API_TOKEN="t" * 40).test_client()
+
+
+def error_of(answer, status: int) -> dict:
+    """The error of a JSON answer, checked for its shape."""
+    assert answer.status_code == status and answer.mimetype == "application/json", answer.get_data(as_text=True)
+    error = answer.json["error"]
+    assert error["status"] == status and error["code"] and error["message"]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "allowed"),
+    [
+        ("/api/opens?kind=human", "kind must be one of person, apple_preload", "person"),
+        ("/api/events?kind=human", "kind must be one of open, click", "click"),
+        ("/api/opens?state=read", "state must be one of new, noted", "counted"),
+        ("/api/opens?format=xml", "format must be one of json, csv", "csv"),
+        ("/api/opens?kinds=person", "unknown parameter 'kinds'", "kind"),
+        ("/api/summary?limit=5", "unknown parameter 'limit'", "from"),
+    ],
+)
+def test_nonsense_gets_a_400_naming_the_allowed_values(api, query, message, allowed):
+    error = error_of(api.get(query, headers=TOKEN), 400)
+    assert error["code"] == "bad_request" and error["message"].startswith(message) and allowed in error["allowed"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("/api/opens?limit=5000", "limit must be from 1 to 1000 (got 5000)"),
+        ("/api/opens?limit=0", "limit must be from 1 to 1000 (got 0)"),
+        ("/api/opens?ticket_id=abc", "ticket_id must be a whole number (got 'abc')"),
+        ("/api/opens?since=monday", "since must be an ISO 8601 date or time"),
+        ("/api/summary?from=2024-01-01&to=2026-01-01", "a range is at most 366 days: 2024-01-01 to 2026-01-01"),
+        ("/api/summary?from=nope", "from must be a date such as 2026-11-22 (got 'nope')"),
+    ],
+)
+def test_out_of_range_values_are_refused_not_clamped(api, query, message):
+    assert error_of(api.get(query, headers=TOKEN), 400)["message"].startswith(message)
+
+
+def test_refusals_under_api_are_json(api, make_app):
+    unauthenticated = api.get("/api/opens")
+    error = error_of(unauthenticated, 401)
+    assert error["code"] == "unauthorized" and "Basic" in unauthenticated.headers["WWW-Authenticate"]
+    assert error_of(api.get("/api/nothing-here", headers=TOKEN), 404)["code"] == "not_found"
+    wrong_method = api.delete("/api/opens", headers=TOKEN)
+    assert error_of(wrong_method, 405)["code"] == "method_not_allowed" and "GET" in wrong_method.headers["Allow"]
+    too_big = api.post("/api/erasure", data=b"x" * (2 * 1024 * 1024), headers=TOKEN)
+    assert error_of(too_big, 413)["code"] == "request_entity_too_large"
+    off = make_app().test_client()
+    assert error_of(off.get("/api/opens"), 404)["message"].startswith("the dashboard is off")
+    # the page keeps its browser's plain-text login prompt
+    page = api.get("/dashboard")
+    assert page.status_code == 401 and page.mimetype == "text/plain"
+
+
+def test_repeated_failed_logins_get_a_json_429(api):
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"lead:wrong").decode()}
+    for _ in range(5):
+        error_of(api.get("/api/opens", headers=wrong), 401)
+    refused = api.get("/api/opens", headers=LOGIN)
+    assert error_of(refused, 429)["code"] == "too_many_requests" and int(refused.headers["Retry-After"]) > 0
+
+
+def test_openapi_document_lists_every_api_route(api):
+    document = api.get("/api/openapi.json").json
+    assert document["openapi"] == "3.1.0"
+    routes = {rule.rule for rule in api.application.url_map.iter_rules() if rule.rule.startswith("/api/")}
+    assert set(document["paths"]) == routes
+    kinds = next(p for p in document["paths"]["/api/opens"]["get"]["parameters"] if p["name"] == "kind")
+    assert "apple_preload" in kinds["schema"]["enum"]
