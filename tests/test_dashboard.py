@@ -113,7 +113,7 @@ def test_ticket_timeline_links_to_zendesk(board, zendesk):
     assert '<td id="ticket-status">open</td>' in page and "user 7" in page
     assert "Ticket 42: Zendesk says status open, requester 7." in page
     assert "Read receipt: the requester opened the email with reply #1 in Thunderbird" in page
-    assert page.count("first note</strong>: dry run: logged, not posted") == 2, "the reply and the link's own"
+    assert page.count("first note</strong>: posted") == 2, "the reply and the link's own"
 
 
 def test_api_filters_paginates_and_exports(board):

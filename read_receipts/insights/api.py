@@ -126,7 +126,7 @@ def moment(raw: str | None, name: str) -> float | None:
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
@@ -174,6 +174,8 @@ def _erasure_id(asked: dict, name: str) -> int | None:
     if name not in asked:
         return None
     raw = asked.pop(name)
+    if isinstance(raw, float) and raw.is_integer():  # JSON's 42.0 is the number 42
+        raw = int(raw)
     parsed = pixel.zendesk_id(str(raw)) if isinstance(raw, int | str) and not isinstance(raw, bool) else None
     if parsed is None:
         raise BadRequest(f"{name} must be a Zendesk id, e.g. 42")

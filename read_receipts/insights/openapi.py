@@ -7,7 +7,11 @@ from functools import cache
 from read_receipts.labels.openers import KINDS
 
 ID = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
-TIME = {"type": "string", "description": "ISO 8601 date or time, e.g. 2026-11-22T13:00:00Z (UTC unless zoned)"}
+TIME = {
+    "type": "string",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}],
+    "description": "ISO 8601 date or time, e.g. 2026-11-22T13:00:00Z (UTC unless zoned)",
+}
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -60,7 +64,12 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
 
 
 def _errors(*statuses: int) -> dict:
-    words = {400: "a parameter makes no sense", 401: "no login or token", 404: "the dashboard is off (no login set)"}
+    words = {
+        400: "a parameter makes no sense",
+        401: "no login or token",
+        404: "the dashboard is off (no login set)",
+        429: "too many failed logins from this address: wait Retry-After seconds",
+    }
     json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     return {str(status): {"description": words.get(status, "refused"), "content": json_error} for status in statuses}
 
@@ -91,7 +100,7 @@ def _listing(item: str, parameters: list[dict], limit_max: int) -> dict:
                     "description": "one page",
                     "content": {"application/json": {"schema": page}, "text/csv": {"schema": {"type": "string"}}},
                 },
-                **_errors(400, 401, 404),
+                **_errors(400, 401, 404, 429),
             },
         }
     }
@@ -121,7 +130,7 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
                     "security": [{"login": []}, {"token": []}],
                     "responses": {
                         "200": {"description": "the figures", "content": {"application/json": {"schema": SUMMARY}}},
-                        **_errors(400, 401, 404),
+                        **_errors(400, 401, 404, 429),
                     },
                 }
             },
@@ -140,7 +149,7 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
                             "description": "what was deleted, by table",
                             "content": {"application/json": {"schema": DELETED}},
                         },
-                        **_errors(400, 401, 404),
+                        **_errors(400, 401, 404, 429),
                     },
                 }
             },
@@ -148,7 +157,12 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
                 "get": {
                     "summary": "this document",
                     "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
                 }
             },
         },
@@ -187,7 +201,8 @@ ERASURE = {
     "type": "object",
     "minProperties": 1,
     "description": 'e.g. {"ticket_id": 42}, {"requester_id": 7}, or link metadata such as {"campaign": "november"}',
-    "properties": {"ticket_id": ID, "requester_id": ID},
+    "properties": {"ticket_id": {**ID, "minimum": 1}, "requester_id": {**ID, "minimum": 1}},
+    "propertyNames": {"minLength": 1},
     "additionalProperties": {"type": ["string", "number"], "minLength": 1},
 }
 DELETED = {
