@@ -9,7 +9,7 @@ from datetime import date
 from babel.dates import format_date
 
 WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 18, 44  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 26, 44  # room for the axis labels
 SERIES = ("people", "machines")
 # A day over this many times the next busiest is drawn cut (with its count), so the other days stay readable.
 OUTLIER = 3
@@ -47,21 +47,22 @@ class Chart:
     right_edge: int = WIDTH - RIGHT
 
 
-def nice_top(value: int) -> int:
-    """The round number (1, 2, 5 times a power of ten) at or above a count."""
-    if value <= 4:
-        return 4
+def nice_step(value: float) -> int:
+    """The round number (1, 2 or 5 times a power of ten) at or above a value."""
+    if value <= 1:
+        return 1
     power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+    return int(next(step * power for step in (1, 2, 5, 10) if step * power >= value))
 
 
 def scale_top(counts: list[int]) -> tuple[int, bool]:
-    """The top of the scale, and whether the busiest day is cut to keep the others readable."""
+    """The top of the scale (four round steps), and whether the busiest day is cut to keep the others readable."""
     ordered = sorted(counts, reverse=True) + [0, 0]
     busiest, next_busiest = ordered[0], ordered[1]
-    if next_busiest and busiest > OUTLIER * next_busiest:
-        return int(nice_top(math.ceil(next_busiest * 1.25))), True
-    return int(nice_top(busiest)), False
+    cut = bool(next_busiest) and busiest > OUTLIER * next_busiest
+    shown = next_busiest * 1.25 if cut else busiest
+    top = 4 * nice_step(math.ceil(shown) / 4)
+    return top, cut and busiest > top
 
 
 def draw(per_day: dict[str, dict[str, int]]) -> Chart:
@@ -87,7 +88,7 @@ def draw(per_day: dict[str, dict[str, int]]) -> Chart:
                     cut=count > top,
                 )
             )
-    y_ticks = [Tick(TOP + plot_h - plot_h * n / 4, f"{top * n // 4:,}") for n in range(5)]
+    y_ticks = [Tick(TOP + plot_h - plot_h * n / 4, f"{top * n // 4:,}") for n in range(5)]  # top is 4 steps
     every = max(1, math.ceil(len(days) / 10))
     x_ticks = [
         Tick(LEFT + index * slot + slot / 2, _day_label(day, "d MMM"))
