@@ -54,6 +54,7 @@ def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-first-screen.png"))  # what a reader sees on opening it
     print(f"screenshot: {path}")
 
 
@@ -180,8 +181,8 @@ def test_opens_page_filters_pages_and_leads_to_the_ticket(dashboard):
     shot(page, "ticket-desk")
     phone = browser.new_context(http_credentials=LOGIN, viewport=PHONE).new_page()
     phone.goto(f"{service.url}/dashboard/tickets/42")
-    assert visible_in(phone, "#timeline tr.click td:nth-child(4)")
     shot(phone, "ticket-phone")
+    assert visible_in(phone, "#timeline tr.click td:nth-child(4)")
     for name in ("campaigns", "dead-letters"):
         phone.click(f"header nav a[href='/dashboard/{name}']")
         phone.wait_for_url(f"**/dashboard/{name}")
