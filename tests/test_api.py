@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -117,3 +120,15 @@ def answers_as_documented(app, operation, excluded: list):
         case.call_and_validate(headers=TOKEN, excluded_checks=excluded)
 
     return check
+
+
+def test_the_readmes_error_examples_are_what_the_api_answers(api):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Dashboard and API", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(
+        r'curl -s (?:-H "Authorization: Bearer \$API_TOKEN" )?"https://pixel\.example\.com(\S+)"\n# (.+)', section
+    )
+    assert len(examples) == 2
+    for path, shown in examples:
+        headers = TOKEN if "kind=" in path else {}
+        assert api.get(path, headers=headers).json == json.loads(shown), path

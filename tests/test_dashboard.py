@@ -23,11 +23,13 @@ HOOK_SECRET = "zendesk-webhook-signing-secret-of-some-length"
 
 
 @pytest.fixture
-def board(make_app, zendesk):
+def board(make_app, zendesk, database_url):
     """An app with the dashboard on: reply 1 of ticket 42 read twice, a click on a link naming
-    ticket 42 (no reply id: a reply of its own), and ticket 43 loaded by a bot only."""
+    ticket 42 (no reply id: a reply of its own), and ticket 43 loaded by a bot only; on SQLite and PostgreSQL."""
     zendesk.add_ticket(43, requester_id=8)
-    app = make_app(**ADMIN, API_TOKEN="t" * 40, ZENDESK_WEBHOOK_SECRET=HOOK_SECRET, TRACKING_KEYS="k" * 40)
+    app = make_app(
+        database_url, **ADMIN, API_TOKEN="t" * 40, ZENDESK_WEBHOOK_SECRET=HOOK_SECRET, TRACKING_KEYS="k" * 40
+    )
     client = app.test_client()
     sent = int(time.time()) - 2 * 3600
     client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id=1&sent={sent}", headers=THUNDERBIRD)

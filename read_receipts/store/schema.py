@@ -42,6 +42,7 @@ opens = Table(
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
+    Index("ix_opens_ticket_id", "ticket_id", "id"),  # a ticket's opens, newest first
 )
 
 events = Table(

@@ -1,4 +1,4 @@
-"""An index on when each tracking-link event happened: the dashboard finds the event behind a link's open by it.
+"""Indexes the dashboard reads by: opens by ticket (search, a ticket's page), events by time (a link's open).
 
 Revision ID: 0004_api
 Revises: 0003
@@ -14,10 +14,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Index events by occurred_at."""
+    """Index opens by ticket and id, events by occurred_at."""
+    op.create_index("ix_opens_ticket_id", "opens", ["ticket_id", "id"])
     op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
 
 
 def downgrade() -> None:
-    """Drop the index."""
+    """Drop the indexes."""
     op.drop_index("ix_events_occurred_at", table_name="events")
+    op.drop_index("ix_opens_ticket_id", table_name="opens")
