@@ -8,12 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from read_receipts.insights.logins import LoginGuard
 from tests.test_dashboard import ADMIN, LOGIN
+from tests.test_server import Service
 
 TOKEN = {"Authorization": "Bearer " + "t" * 40}
 
@@ -132,3 +134,36 @@ def test_the_readmes_error_examples_are_what_the_api_answers(api):
     for path, shown in examples:
         headers = TOKEN if "kind=" in path else {}
         assert api.get(path, headers=headers).json == json.loads(shown), path
+
+
+@pytest.mark.server
+def test_the_served_api_answers_nonsense_and_strangers_in_json(zendesk, sqlite_url, tmp_path):
+    """Through the Procfile's gunicorn: a stranger's 401, a 400 naming the kinds, the 366-day limit, the document."""
+    service = Service(tmp_path, {"DATABASE_URL": sqlite_url, **zendesk.env(), **ADMIN, "API_TOKEN": "t" * 40}).start()
+    try:
+        stranger = requests.get(f"{service.url}/api/opens", timeout=5)
+        assert stranger.status_code == 401 and stranger.headers["Content-Type"] == "application/json"
+        assert stranger.json()["error"]["code"] == "unauthorized"
+        human = requests.get(f"{service.url}/api/opens?kind=human", headers=TOKEN, timeout=5).json()["error"]
+        assert human["status"] == 400 and human["allowed"] == [
+            "person",
+            "apple_preload",
+            "gmail_prefetch",
+            "scanner",
+            "agent",
+            "bot",
+        ]
+        clamped = requests.get(f"{service.url}/api/opens?limit=5000", headers=TOKEN, timeout=5)
+        assert (
+            clamped.status_code == 400
+            and clamped.json()["error"]["message"] == "limit must be from 1 to 1000 (got 5000)"
+        )
+        year = requests.get(f"{service.url}/api/summary?from=2025-01-01&to=2026-06-30", headers=TOKEN, timeout=5)
+        assert year.json()["error"]["message"] == "a range is at most 366 days: 2025-01-01 to 2026-06-30 is 546 days"
+        page = requests.get(
+            f"{service.url}/dashboard?from=2025-01-01&to=2026-06-30", auth=("lead", ADMIN["ADMIN_PASSWORD"]), timeout=5
+        )
+        assert page.status_code == 200 and "is 546 days, more than the 366 days shown at once" in page.text
+        assert requests.get(f"{service.url}/api/openapi.json", timeout=5).json()["openapi"] == "3.1.0"
+    finally:
+        service.kill()

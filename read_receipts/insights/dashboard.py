@@ -58,15 +58,15 @@ def _words() -> dict:
 @login_required(api=False)
 def main_page():
     """Opens per day, replies opened, time to first open, clients, the latest opens."""
+    status = 200
     try:
         period = analytics.period(request.args.get("from"), request.args.get("to"))
-    except BadRequest as error:
-        period = analytics.period(None, None)
+    except BadRequest as error:  # the page still shows, the last 30 days, saying why
+        period, status = analytics.period(None, None), 400
         period = analytics.Period(period.first, period.last, f"{error}: showing the last 30 days.")
     figures = analytics.summary(_store(), period)
-    return render_template(
-        "dashboard.html", page="overview", period=period, figures=figures, chart=chart.draw(figures["opens_per_day"])
-    )
+    chart_drawn = chart.draw(figures["opens_per_day"])
+    return render_template("dashboard.html", page="overview", period=period, figures=figures, chart=chart_drawn), status
 
 
 @board.get("/dashboard/opens")
