@@ -116,6 +116,8 @@ def test_ticket_timeline_links_to_zendesk(board, zendesk):
     assert "Ticket 42: Zendesk says status open, requester 7." in page
     assert "Read receipt: the requester opened the email with reply #1 in Thunderbird" in page
     assert page.count("first note</strong>: posted") == 2, "the reply and the link's own"
+    assert "summary note</strong>: queued" in page
+    assert "Read receipt: the email with reply #1 was opened once more since the last note" in page
 
 
 def test_api_filters_paginates_and_exports(board):

@@ -81,7 +81,11 @@ def _words(row, reply, opens_by_id: dict, loads: list[dict], since: float, zone:
         return notes.first_open(
             at, row.reply_key, zone, opened["kind"] or PERSON, opened["client"] or "", reply.sent_at
         )
-    until = row.done_at or float("inf")
+    if row.state == "pending":  # as posting will write it: the opens not yet noted
+        count = reply.opens - reply.opens_noted
+        return notes.more_opens(count, reply.last_open_at, row.reply_key, zone) if count > 0 else ""
+    # A posted summary covered the counted opens since the note before it (times are kept to the second here).
+    since, until = int(since), row.done_at or float("inf")
     covered = [
         display.iso_moment(load["at"])
         for load in loads
