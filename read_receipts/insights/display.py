@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 
 from read_receipts.labels import openers
 
-LOCALE = "en"
+LOCALE = Locale.parse("en")  # parsed once: building a Locale is most of a formatting call
 
 # What loaded the pixel; "(not a read)" wherever a machine did.
 KIND_WORDS = {
