@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -64,6 +65,7 @@ def test_main_page_shows_the_figures(board):
     # Thunderbird: the pixel's load, and the tracked click on ticket 42 (the test client is Thunderbird too)
     assert "<td>Thunderbird</td><td>2</td>" in page and "<td>Gmail</td><td>1</td>" in page
     assert "<td>under 1 h</td><td>0</td>" in page and "<td>1-4 h</td><td>1</td>" in page
+    assert re.search(r'id="time-to-open">\s*<h2>[^<]*</h2>\s*<div class="big">(2 h|1 h 59 min)</div>', page)
     assert 'href="/dashboard/tickets/43"' in page and "other machine (not a read)" in page
     assert page.count('rect class="people"') == 30 and 'name="from"' in page
     assert "clicked a tracking link" in page, "the click on ticket 42's link shows as a click"

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from read_receipts.delivery import notes
 from read_receipts.insights import analytics, chart, display, ticket_view
 from read_receipts.insights.api import OPEN_STATES, api, read_filters
 from read_receipts.insights.errors import BadRequest
@@ -49,6 +50,7 @@ def _words() -> dict:
         "when_iso": lambda iso: display.moment(display.iso_moment(iso), zone),
         "ago": lambda stamp: display.ago(stamp, now),
         "ago_iso": lambda iso: display.ago(display.iso_moment(iso), now),
+        "duration": notes.elapsed,  # the notes' words for a delay: '2 h 13 min'
         "legend": display.KIND_WORDS,
         "state_legend": display.STATE_WORDS,
     }

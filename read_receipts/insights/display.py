@@ -97,13 +97,6 @@ def ago(timestamp: float | None, now: float) -> str:
     )
 
 
-def duration(seconds: float | None) -> str:
-    """A duration as '2 hours', '3 days'."""
-    if seconds is None:
-        return ""
-    return format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=LOCALE)
-
-
 def iso_moment(iso: str) -> float:
     """The timestamp of an ISO 8601 time the API shows."""
     parsed = datetime.fromisoformat(iso)
