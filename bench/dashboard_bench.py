@@ -106,6 +106,7 @@ def main() -> None:
         print(f"triaged in {time.perf_counter() - began:.0f} s ({left} left)", flush=True)
         client = app.test_client()
         paths = ["/dashboard", "/dashboard?from=2026-01-01&to=2026-12-31", "/api/summary"]
+        paths += ["/api/summary?from=2026-01-01&to=2026-12-31"]  # the year page's figures without the page
         paths += ["/dashboard/opens", "/dashboard/opens?kind=bot", "/dashboard/opens?client=Gmail&state=counted"]
         paths += ["/dashboard/opens?ticket_id=1000042", "/dashboard/tickets/1000042", "/api/opens?limit=1000"]
         for path in paths:
