@@ -71,4 +71,4 @@ def test_the_built_package_carries_its_data_and_works_without_the_checkout(tmp_p
         timeout=60,
     )
     assert used.returncode == 0, used.stderr
-    assert re.fullmatch(r"ranges \d+ head \d{4}\n", used.stdout)
+    assert re.fullmatch(r"ranges \d+ head \d{4}(_\w+)?\n", used.stdout)  # a branch's revision: 0004_<branch>
