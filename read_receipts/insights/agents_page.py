@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request
 
-from read_receipts.insights.dashboard import _login as login_required
+from read_receipts.insights.guards import login_required
 from read_receipts.intake import pixel
 from read_receipts.links.agent_passes import AgentPasses
 from read_receipts.store import agent_addresses as addresses

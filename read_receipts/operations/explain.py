@@ -28,19 +28,17 @@ NOTE_OUTCOMES = {
 def explain_command(ticket_id: int, last: int) -> None:
     """Show a ticket's last opens: when, which client, what kind, and what became of each."""
     store = current_app.extensions["store"]
-    click.echo(_ticket_line(store.tickets.cached(ticket_id), ticket_id))
+    click.echo(ticket_line(store.tickets.cached(ticket_id), ticket_id))
     rows = store.opens.last_of_ticket(ticket_id, last)
     if not rows:
         click.echo("No opens stored: the pixel of this ticket's replies was never loaded (or the opens were erased).")
         return
     notes = {row.open_id: row for row in store.deliveries.for_ticket(ticket_id) if row.open_id is not None}
     for row in reversed(rows):
-        click.echo(
-            f"{_when(row.opened_at)}  {_reply(row)}  {row.client or '-'}  {row.kind or '-'}  {_fate(row, notes)}"
-        )
+        click.echo(f"{_when(row.opened_at)}  {_reply(row)}  {row.client or '-'}  {row.kind or '-'}  {fate(row, notes)}")
 
 
-def _ticket_line(ticket: Ticket | None, ticket_id: int) -> str:
+def ticket_line(ticket: Ticket | None, ticket_id: int) -> str:
     """What Zendesk said of the ticket, when it was asked."""
     if ticket is None:
         return f"Ticket {ticket_id}: not checked with Zendesk (yet)."
@@ -56,7 +54,7 @@ def _reply(row: Open) -> str:
     return f"reply #{row.comment_id}" if row.comment_id else "reply unknown"
 
 
-def _fate(row: Open, notes: dict[int, Delivery]) -> str:
+def fate(row: Open, notes: dict[int, Delivery]) -> str:
     """What became of one open, in plain words."""
     if row.state == OpenState.NEW:
         return "waiting: not triaged yet (the courier may be waiting for Zendesk)"
