@@ -63,6 +63,14 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+def _path(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
 def _errors(*statuses: int) -> dict:
     words = {
         400: "a parameter makes no sense",
@@ -109,7 +117,7 @@ def _listing(item: str, parameters: list[dict], limit_max: int) -> dict:
 @cache
 def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str, ...], text_max: int) -> dict:
     """Describe every /api/ route, its parameters and its answers, with the limits the routes check."""
-    text = {"type": "string", "maxLength": text_max}
+    text = {"type": "string", "maxLength": text_max, "pattern": "^[^\\u0000]*$"}  # the routes refuse a NUL
     opens = [
         _query("ticket_id", ID),
         _query("requester_id", ID),
@@ -150,6 +158,62 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
                             "content": {"application/json": {"schema": DELETED}},
                         },
                         **_errors(400, 401, 404, 429),
+                    },
+                }
+            },
+            "/api/tickets/{ticket_id}/replies": {
+                "get": {
+                    "summary": "each reply of a ticket with its status (what the Zendesk sidebar app shows)",
+                    "parameters": [_path("ticket_id", {**ID, "minimum": 1})],
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "the replies", "content": _json(TICKET_REPLIES)},
+                        **_errors(401, 404, 429),
+                    },
+                }
+            },
+            "/api/agents/pass": {
+                "get": {
+                    "summary": "a short-lived, single-use pass an agent's browser presents at /agents/seen",
+                    "parameters": [
+                        {**_query("agent_id", {**ID, "minimum": 1}, "the agent's Zendesk user id"), "required": True}
+                    ],
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "the pass", "content": _json(AGENT_PASS)},
+                        **_errors(400, 401, 404, 429),
+                    },
+                }
+            },
+            "/api/opt-outs": {
+                "get": {
+                    "summary": "requesters and tracking-link recipients who opted out, newest first",
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "the opt-outs", "content": _json(OPT_OUTS)},
+                        **_errors(401, 404, 429),
+                    },
+                }
+            },
+            "/api/opt-outs/{requester_id}": {
+                "delete": {
+                    "summary": "track a requester again",
+                    "parameters": [_path("requester_id", {**ID, "minimum": 1})],
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "revoked", "content": _json(REVOKED)},
+                        **_errors(401, 404, 429),
+                    },
+                }
+            },
+            "/api/opt-outs/recipients/{recipient}": {
+                "delete": {
+                    "summary": "track a tracking-link recipient again",
+                    "parameters": [_path("recipient", {"type": "string", "minLength": 1})],
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "revoked", "content": _json(REVOKED)},
+                        **_errors(401, 404, 429),
                     },
                 }
             },
@@ -210,3 +274,64 @@ DELETED = {
     "required": ["deleted"],
     "properties": {"deleted": {"type": "object", "additionalProperties": {"type": "integer"}}},
 }
+NULLABLE_TIME = {"type": ["string", "null"]}
+TICKET_REPLIES = {
+    "type": "object",
+    "required": ["ticket_id", "dashboard_url", "replies"],
+    "properties": {
+        "ticket_id": {"type": "integer"},
+        "dashboard_url": {"type": "string"},
+        "replies": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["reply", "status", "reads"],
+                "properties": {
+                    "reply": {"type": ["integer", "null"], "description": "the reply's comment id"},
+                    "sent_at": NULLABLE_TIME,
+                    "author": {"type": ["string", "null"]},
+                    "status": {"enum": ["read", "preloaded", "machines", "not_opened"]},
+                    "first_read_at": NULLABLE_TIME,
+                    "reads": {"type": "integer"},
+                    "client": {"type": ["string", "null"]},
+                    "ccs": {"type": "integer", "description": "people in copy who also got the email"},
+                },
+            },
+        },
+    },
+}
+AGENT_PASS = {
+    "type": "object",
+    "required": ["agent_id", "seen_url", "expires_in", "pass"],
+    "properties": {
+        "agent_id": {"type": "integer"},
+        "seen_url": {"type": "string"},
+        "expires_in": {"type": "number"},
+        "pass": {"type": "string"},
+    },
+}
+OPT_OUTS = {
+    "type": "object",
+    "required": ["items", "recipients"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "requester_id": {"type": "integer"},
+                    "ticket_id": {"type": ["integer", "null"]},
+                    "opted_out_at": {"type": "string"},
+                },
+            },
+        },
+        "recipients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"recipient": {"type": "string"}, "opted_out_at": {"type": "string"}},
+            },
+        },
+    },
+}
+REVOKED = {"type": "object", "required": ["revoked"], "properties": {"revoked": {"type": ["integer", "string"]}}}

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from read_receipts.delivery.opt_out_proof import Proof, requester_proof
 from read_receipts.delivery.pacing import Pacing
+from read_receipts.insights.errors import error_response
 from read_receipts.insights.guards import login_required
 from read_receipts.intake import pixel
 from read_receipts.intake.opt_out_copy import recipient_of
@@ -106,7 +107,7 @@ def api_list():
 def api_revoke(requester_id: int):
     """Track a requester again."""
     if pixel.zendesk_id(str(requester_id)) is None or not opt_outs().revoke(requester_id):
-        return jsonify(error={"status": 404, "message": f"requester {requester_id} has not opted out"}), 404
+        return error_response(404, f"requester {requester_id} has not opted out")
     return jsonify(revoked=requester_id), 200
 
 
@@ -115,7 +116,7 @@ def api_revoke(requester_id: int):
 def api_revoke_recipient(recipient: str):
     """Track a tracking-link recipient again."""
     if not opt_outs().revoke_recipient(recipient):
-        return jsonify(error={"status": 404, "message": "that recipient has not opted out"}), 404
+        return error_response(404, "that recipient has not opted out")
     return jsonify(revoked=recipient), 200
 
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from read_receipts.delivery import notes
 from read_receipts.insights import analytics, display
+from read_receipts.insights import explanations as explain
 from read_receipts.labels.openers import PERSON
-from read_receipts.operations import explain
 from read_receipts.settings import Settings
 from read_receipts.store import Stores
 
