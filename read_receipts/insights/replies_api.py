@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 
-from read_receipts.insights.dashboard import _int, _login, _time  # the API's one parser of ids and times
+from read_receipts.insights.api import moment as _time  # the API's one parser of ids and times
+from read_receipts.insights.api import whole as _int
+from read_receipts.insights.errors import error_response
+from read_receipts.insights.guards import login_required as _login
 from read_receipts.intake import pixel
 from read_receipts.store.reply_statuses import ReplyFilter, ReplyState, ReplyStatus
 
@@ -18,7 +21,7 @@ TICKET_REPLIES_MAX = 100  # the newest replies of one ticket
 
 def _error(message: str, status: int = 400):
     """The API's one error shape."""
-    return jsonify(error={"status": status, "message": message}), status
+    return error_response(status, message)
 
 
 @replies_api.get("/api/replies")
@@ -36,11 +39,11 @@ def listing():
     )
 
 
-@replies_api.get("/api/tickets/<ticket_id>/replies")
+@replies_api.get("/api/tickets/<int:ticket_id>/replies")  # answers before the sidebar's older route
 @_login(api=True)
-def of_ticket(ticket_id: str):
+def of_ticket(ticket_id: int):
     """Each reply of a ticket with its status, newest first, and the ticket's page on the dashboard."""
-    parsed = pixel.zendesk_id(ticket_id)
+    parsed = pixel.zendesk_id(str(ticket_id))
     if parsed is None:
         return _error("the ticket id must be a Zendesk id, e.g. 42", 404)
     found = current_app.extensions["store"].replies.statuses(parsed, TICKET_REPLIES_MAX)
