@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, render_template, request
 
 from read_receipts.delivery import notes
-from read_receipts.insights import analytics, chart, display, ticket_view
+from read_receipts.insights import analytics, chart, display, replies_page, ticket_view
 from read_receipts.insights.api import OPEN_STATES, api, read_filters
 from read_receipts.insights.errors import BadRequest
 from read_receipts.insights.guards import login_required
@@ -19,8 +19,13 @@ from read_receipts.labels.openers import KINDS
 board = Blueprint("dashboard", __name__, template_folder="templates")
 board.register_blueprint(api)
 board.register_blueprint(reply_hook)
+board.register_blueprint(replies_page.replies_page)
 OPENS_PAGE = 50  # rows on one page of opens
-PAGES = (("overview", "/dashboard", "Overview"), ("opens", "/dashboard/opens", "Opens"))
+PAGES = (
+    ("replies", "/dashboard/replies", "Replies"),
+    ("agents-replies", "/dashboard/agents-replies", "Agents' replies"),
+)
+PAGES += (("overview", "/dashboard", "Overview"), ("opens", "/dashboard/opens", "Opens"))
 PAGES += (
     ("campaigns", "/dashboard/campaigns", "Campaigns"),
     ("dead-letters", "/dashboard/dead-letters", "Dead letters"),
@@ -68,7 +73,11 @@ def main_page():
         period = analytics.Period(period.first, period.last, f"{error}: showing the last 30 days.")
     figures = analytics.summary(_store(), period)
     chart_drawn = chart.draw(figures["opens_per_day"])
-    return render_template("dashboard.html", page="overview", period=period, figures=figures, chart=chart_drawn), status
+    unread = replies_page.unopened_count(_store())
+    page = render_template(
+        "dashboard.html", page="overview", period=period, figures=figures, chart=chart_drawn, unread=unread
+    )
+    return page, status
 
 
 @board.get("/dashboard/opens")

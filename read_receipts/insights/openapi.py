@@ -161,6 +161,25 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
                     },
                 }
             },
+            "/api/replies": {
+                "get": {
+                    "summary": "replies with their status, by status, agent, ticket and time, paginated by id",
+                    "parameters": [
+                        _query("status", {"enum": list(REPLY_STATUSES)}),
+                        _query("agent_id", ID, "who replied, as the reply-sent webhook said"),
+                        _query("ticket_id", ID),
+                        _query("since", TIME, "the reply's time (sent, else first loaded), from"),
+                        _query("until", TIME, "and before"),
+                        _query("after_id", ID, "the id after which the page starts"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": page_max}, "100 by default"),
+                    ],
+                    "security": [{"login": []}, {"token": []}],
+                    "responses": {
+                        "200": {"description": "one page", "content": _json(REPLIES_PAGE)},
+                        **_errors(400, 401, 404, 429),
+                    },
+                }
+            },
             "/api/tickets/{ticket_id}/replies": {
                 "get": {
                     "summary": "each reply of a ticket with its status (what the Zendesk sidebar app shows)",
@@ -275,6 +294,37 @@ DELETED = {
     "properties": {"deleted": {"type": "object", "additionalProperties": {"type": "integer"}}},
 }
 NULLABLE_TIME = {"type": ["string", "null"]}
+REPLY_STATUSES = ("read", "preloaded", "machines", "not_opened")
+REPLY = {
+    "type": "object",
+    "required": ["reply", "status", "reads"],
+    "properties": {
+        "reply": {"type": ["integer", "null"], "description": "the reply's comment id"},
+        "sent_at": NULLABLE_TIME,
+        "author": {"type": ["string", "null"]},
+        "agent_id": {"type": ["integer", "null"]},
+        "status": {"enum": list(REPLY_STATUSES)},
+        "first_read_at": NULLABLE_TIME,
+        "reads": {"type": "integer"},
+        "client": {"type": ["string", "null"]},
+        "ccs": {"type": "integer", "description": "people in copy who also got the email"},
+    },
+}
+REPLIES_PAGE = {
+    "type": "object",
+    "required": ["items", "next_after_id"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                **REPLY,
+                "required": ["id", "ticket_id", *REPLY["required"]],
+                "properties": {"id": {"type": "integer"}, "ticket_id": {"type": "integer"}, **REPLY["properties"]},
+            },
+        },
+        "next_after_id": {"type": ["integer", "null"], "description": "pass as after_id for the next page"},
+    },
+}
 TICKET_REPLIES = {
     "type": "object",
     "required": ["ticket_id", "dashboard_url", "replies"],
