@@ -116,10 +116,13 @@ def test_ticket_timeline_links_to_zendesk(board, zendesk):
     assert "to https://example.com/" in page
     assert '<td id="ticket-status">open</td>' in page and "user 7" in page
     assert "Ticket 42: Zendesk says status open, requester 7." in page
-    assert "Read receipt: the requester opened the email with reply #1 in Thunderbird" in page
+    assert "Read receipt: the requester opened your reply of Sun, Nov 22, 1:04 PM, by Ann in Thunderbird" in page
     assert page.count("first note</strong>: posted") == 2, "the reply and the link's own"
     assert "summary note</strong>: queued" in page
-    assert "Read receipt: the email with reply #1 was opened once more since the last note" in page
+    assert (
+        "Read receipt: your reply of Sun, Nov 22, 1:04 PM, by Ann was read once more by a person since the last note"
+        in page
+    )
 
 
 def test_api_filters_paginates_and_exports(board):

@@ -284,3 +284,21 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(em
     assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
     assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
     store.close()
+
+
+def test_upgrading_from_the_reply_statuses_keeps_every_row_and_indexes_the_replies_page(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0004_replies")
+    before = fill_every_table(store.engine)
+    assert "reply_statuses" in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    indexes = {index["name"] for index in inspect(store.engine).get_indexes("reply_statuses")}
+    assert {
+        "ix_reply_statuses_status_seen_at",
+        "ix_reply_statuses_agent_seen_at",
+        "ix_reply_statuses_figures",
+    } <= indexes
+    assert [s.status for s in store.replies.statuses(1000)] == ["stat0"]  # read through the new indexes alike
+    store.close()

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from read_receipts.delivery import notes
 from read_receipts.insights import analytics, display
 from read_receipts.insights import explanations as explain
-from read_receipts.labels.openers import PERSON
+from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.settings import Settings
 from read_receipts.store import Stores
 
@@ -58,18 +58,32 @@ def view(store: Stores, settings: Settings, ticket_id: int) -> TicketView:
 def _notes(store: Stores, settings: Settings, deliveries, loads: list[dict]) -> list[Note]:
     """Each delivery with the words it carried (or will carry), written as posting writes them."""
     opens_by_id = {load["id"]: load for load in loads if "state" in load}
+    words = notes.words(settings.note_language, settings.note_timezone)
+    ticket = store.tickets.cached(deliveries[0].ticket_id) if deliveries else None
     found, last_note_at = [], {}
     for row in deliveries:
         reply = store.replies.get(row.ticket_id, row.reply_key)
         at = row.done_at or row.created_at
-        text = _words(row, reply, opens_by_id, loads, last_note_at.get(row.reply_key, 0.0), settings.note_timezone)
+        named = _named(store, row, reply, ticket) if reply is not None else None
+        text = _words(row, reply, named, opens_by_id, loads, last_note_at.get(row.reply_key, 0.0), words)
         if row.state in ("done", "logged"):
             last_note_at[row.reply_key] = at
         found.append(Note(row.kind, row.state, at, text, row.last_error or ""))
     return found
 
 
-def _words(row, reply, opens_by_id: dict, loads: list[dict], since: float, zone: str) -> str:
+def _named(store: Stores, row, reply, ticket) -> notes.NamedReply:
+    """How the note names the reply, as posting names it: the comment's time and author, else its send time."""
+    ccs = ticket.ccs if ticket is not None else 0
+    if not row.reply_key:
+        return notes.NamedReply(None, None, ccs)
+    comment = store.tickets.comment(row.ticket_id, row.reply_key)
+    author = store.replies.author(row.ticket_id, row.reply_key) or (comment.author_name if comment else None)
+    written = comment.created_at if comment is not None and comment.created_at is not None else reply.sent_at
+    return notes.NamedReply(written, author, ccs)
+
+
+def _words(row, reply, named, opens_by_id: dict, loads: list[dict], since: float, words: notes.Words) -> str:
     """A note's text: a first note from its open; a summary from the opens it covered since the last note."""
     if reply is None:
         return ""
@@ -78,19 +92,25 @@ def _words(row, reply, opens_by_id: dict, loads: list[dict], since: float, zone:
         if opened is None:
             return ""
         at = display.iso_moment(opened["at"])
-        return notes.first_open(
-            at, row.reply_key, zone, opened["kind"] or PERSON, opened["client"] or "", reply.sent_at
-        )
+        return words.first_open(at, named, opened["kind"] or PERSON, opened["client"] or "", reply.sent_at)
     if row.state == "pending":  # as posting will write it: the opens not yet noted
         count = reply.opens - reply.opens_noted
-        return notes.more_opens(count, reply.last_open_at, row.reply_key, zone) if count > 0 else ""
+        reads = max(0, reply.person_opens - reply.person_noted)
+        preloads = max(0, reply.preload_opens - reply.preload_noted)
+        summed = notes.SummedLoads(reads, preloads, max(0, count - reads - preloads))
+        return words.more_opens(summed, reply.last_open_at, named) if count > 0 else ""
     # A posted summary covered the counted opens since the note before it (times are kept to the second here).
     since, until = int(since), row.done_at or float("inf")
     covered = [
-        display.iso_moment(load["at"])
+        load
         for load in loads
         if load.get("reply") == (row.reply_key or None)
         and load.get("state") == "counted"
         and since < display.iso_moment(load["at"]) <= until
     ]
-    return notes.more_opens(len(covered), max(covered), row.reply_key, zone) if covered else ""
+    if not covered:
+        return ""
+    reads = sum(1 for load in covered if load.get("kind") == PERSON)
+    preloads = sum(1 for load in covered if load.get("kind") == APPLE_PRELOAD)
+    summed = notes.SummedLoads(reads, preloads, len(covered) - reads - preloads)
+    return words.more_opens(summed, max(display.iso_moment(load["at"]) for load in covered), named)

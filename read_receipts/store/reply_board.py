@@ -72,7 +72,6 @@ def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
     counts = (
         select(
             row.agent_id,
-            func.max(row.agent_name).label("agent_name"),
             func.count().label("sent"),
             func.count().filter(row.status == ReplyStatus.READ).label("read"),
             func.count().filter(row.status == ReplyStatus.PRELOADED).label("preloaded"),
@@ -85,15 +84,16 @@ def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
     delays = select(row.agent_id, row.first_read_at - row.seen_at).where(
         *period, row.status == ReplyStatus.READ, row.first_read_at.is_not(None)
     )
-    with store.reading() as conn:
+    with store.reading() as conn:  # both read the figures' index only, never the table
         totals = conn.execute(counts).all()
         waits: dict[int | None, list[float]] = {}
         for agent_id, delay in conn.execute(delays):
             waits.setdefault(agent_id, []).append(max(0.0, delay))
+    names = dict(agent_names(store))
     return [
         AgentFigures(
             t.agent_id,
-            t.agent_name,
+            names.get(t.agent_id),
             t.sent,
             t.read,
             t.preloaded,
@@ -104,13 +104,16 @@ def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
 
 
 def agent_names(store: Database) -> list[tuple[int, str]]:
-    """The agents the reply webhook named, for the filter."""
-    row = reply_statuses.c
-    query = (
-        select(row.agent_id, func.max(row.agent_name))
-        .where(row.agent_id.is_not(None))
-        .group_by(row.agent_id)
-        .limit(AGENTS_MAX)
+    """The agents the reply webhook named, for the filter (their ids from an index, each one's latest name)."""
+    row, other = reply_statuses.c, reply_statuses.alias("named").c
+    ids = select(row.agent_id).where(row.agent_id.is_not(None)).distinct().limit(AGENTS_MAX).subquery()
+    name = (
+        select(other.agent_name)
+        .where(other.agent_id == ids.c.agent_id, other.agent_name.is_not(None))
+        .order_by(other.seen_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
     with store.reading() as conn:
-        return sorted(((a, n or f"agent {a}") for a, n in conn.execute(query)), key=lambda pair: pair[1].lower())
+        found = conn.execute(select(ids.c.agent_id, name))
+        return sorted(((a, n or f"agent {a}") for a, n in found), key=lambda pair: pair[1].lower())

@@ -149,6 +149,10 @@ reply_statuses = Table(
     Column("agent_name", String(120)),
     Index("ix_reply_statuses_reply", "ticket_id", "reply_key", unique=True),
     Index("ix_reply_statuses_seen_at", "seen_at"),
+    # The replies page (by status or agent, newest first) and the agents' figures (index-only over a period).
+    Index("ix_reply_statuses_status_seen_at", "status", "seen_at", "agent_id", "first_read_at"),
+    Index("ix_reply_statuses_agent_seen_at", "agent_id", "seen_at"),
+    Index("ix_reply_statuses_figures", "seen_at", "agent_id", "status", "first_read_at"),
 )
 
 # Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
