@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, inspect, select, text
 
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Stores
+from read_receipts.store import agent_addresses as addresses
 from read_receipts.store.schema import metadata
-from read_receipts.store.upgrade import FIRST, FIRST_TABLES, current, head, upgrade
+from read_receipts.store.upgrade import FIRST, FIRST_TABLES, alembic_config, current, head, upgrade
 from tests.conftest import BACKENDS, empty_database
 from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 
@@ -96,6 +98,18 @@ def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
     store.close()
 
 
+def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    made, again = store.spool.store_id(), Stores(empty_url)
+    assert len(made) == 32 and store.spool.store_id() == made == again.spool.store_id()  # made once, then kept
+    again.close()
+    store.close()
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)
@@ -105,14 +119,14 @@ def test_the_models_and_the_migrations_agree(empty_url):
     assert differences == []
 
 
-def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog):
+def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog, tmp_path):
     store = Stores(empty_url)
     upgrade(store.engine, FIRST)
     before = fill_every_table(store.engine)
     with store.engine.begin() as conn:  # what create_all left: the tables, no alembic_version
         conn.execute(text("DROP TABLE alembic_version"))
     assert current(store.engine) is None
-    prepare_store(load_settings({"DATABASE_URL": empty_url}))
+    prepare_store(load_settings({"DATABASE_URL": empty_url, "SPOOL_DIR": str(tmp_path / "spool")}))
     assert current(store.engine) == head()
     assert rows_now(store.engine, before) == before
     assert "made before schema migrations" in caplog.text
@@ -175,9 +189,15 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         ready.kill()
 
 
+def before_reply_statuses() -> str:
+    """The revision before the one that gives replies their status (the previous head)."""
+    revisions = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return next(r.down_revision for r in revisions if r.revision.endswith("_replies"))
+
+
 def test_replies_known_before_statuses_get_theirs_from_their_opens(empty_url):
     store = Stores(empty_url)
-    upgrade(store.engine, "0003")
+    upgrade(store.engine, before_reply_statuses())
     base = 1_795_000_000.0
     loads = [  # ticket, comment, kind, client, state
         (42, 1, "person", "Gmail", "noted"),
@@ -237,10 +257,35 @@ def test_replies_known_before_statuses_get_theirs_from_their_opens(empty_url):
     assert (statuses[1].reads, statuses[1].client, statuses[1].first_read_at) == (2, "Gmail", base)
     assert statuses[9].sent_at == base - 60 and statuses[2].reads == 0
     counters = store.replies.get(42, 1)
-    assert (counters.person_opens, counters.preload_opens, counters.person_noted, counters.preload_noted) == (
-        2,
-        1,
-        1,
-        0,
-    )
+    by_kind = (counters.person_opens, counters.preload_opens, counters.person_noted, counters.preload_noted)
+    assert by_kind == (2, 1, 1, 0)  # the first note told of the first read
+    store.close()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "opt_outs" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(metadata.tables["opt_outs"])).scalar_one() == 0
+    added = fill_every_table_but(store.engine, set(before), first=100)  # past the replies' statuses the upgrade made
+    opt_outs = {"opt_outs": added["opt_outs"]}
+    assert rows_now(store.engine, opt_outs) == opt_outs
+    store.close()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "agent_addresses" not in before
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    assert "ix_opens_ticket_id" in {index["name"] for index in inspect(store.engine).get_indexes("opens")}
+    assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
+    assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
     store.close()
