@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from read_receipts.store.privacy import kept_address
-from read_receipts.store.schema import deliveries, events, opens, replies, tickets
+from read_receipts.store.schema import comments, deliveries, events, opens, replies, reply_statuses, tickets
 from tests.conftest import Clock, drain, unspool
 
 KEY = "k" * 40
@@ -81,12 +81,16 @@ def test_erasure_by_ticket_requester_and_campaign_leaves_nothing(make_app, zende
     runner = app.test_cli_runner()
     output = runner.invoke(args=["erase", "--ticket", "42"]).output
     # the pixel open and the link open (no comment id: another reply), each with its note
-    assert output.startswith("Deleted: 2 opens, 2 replies, 2 note deliveries, 1 tickets, 1 events.")
+    # and each of the two replies' status, and the ticket's 21 public comments as Zendesk listed them
+    assert output.startswith(
+        "Deleted: 2 opens, 2 replies, 2 note deliveries, 2 reply statuses, 21 comments, 1 tickets, 1 events."
+    )
     assert (
         rows(store, opens, opens.c.ticket_id == 42) == 0 and rows(store, deliveries, deliveries.c.ticket_id == 42) == 0
     )
     assert "1 tickets" in runner.invoke(args=["erase", "--requester", "8"]).output
     assert rows(store, opens) == 0 and rows(store, tickets) == 0 and rows(store, replies) == 0
+    assert rows(store, reply_statuses) == 0 and rows(store, comments) == 0
     assert "1 events" in runner.invoke(args=["erase", "--meta", "campaign=dec"]).output
     assert rows(store, events) == 0
     assert runner.invoke(args=["erase"]).exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from config import load_settings
+from read_receipts.delivery.notes import NamedReply, SummedLoads, Words
+from read_receipts.labels.openers import APPLE_PRELOAD, PERSON, SCANNER
 from read_receipts.setting_values import TRANSLATIONS, ConfigError, languages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,3 +65,24 @@ def test_note_language_takes_a_shipped_language_with_or_without_region(raw, foun
 def test_a_language_without_a_catalog_is_refused_with_the_shipped_ones(raw):
     with pytest.raises(ConfigError, match=r"NOTE_LANGUAGE must be a language the notes are written in: de, en"):
         load_settings({"NOTE_LANGUAGE": raw})
+
+
+def test_the_readme_s_example_notes_are_what_the_service_writes():
+    """The README's notes: a reply Ann wrote on Tue 1 Dec at 17:58 UTC, loaded 2 h 13 min later (summaries: 3 h 13 min)."""
+    written = datetime(2026, 12, 1, 17, 58, tzinfo=UTC).timestamp()
+    opened, last = written + 2 * 3600 + 13 * 60, written + 3 * 3600 + 13 * 60
+    reply, in_copy = NamedReply(written, "Ann"), NamedReply(written, "Ann", ccs=2)
+    english, german = Words("en", "UTC"), Words("de", "Europe/Berlin")
+    written_by_the_service = {
+        english.first_open(opened, reply, PERSON, "Gmail", written),
+        english.first_open(opened, reply, APPLE_PRELOAD, "", written),
+        english.first_open(opened, reply, SCANNER, "Mimecast", written),
+        english.first_open(opened, in_copy, PERSON, "Outlook", written),
+        english.more_opens(SummedLoads(3, 1), last, reply),
+        german.first_open(opened, reply, PERSON, "Gmail", written),
+    }
+    quoted = {
+        line.removeprefix("> ") for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("> ")
+    }
+    notes = {line for line in quoted if line.startswith(("Read receipt:", "Lesebestätigung:"))}
+    assert notes == written_by_the_service

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from read_receipts.insights.sidebar_api import ReplyLoads, reply_status
 from read_receipts.operations.zendesk_app_command import APP_DIR, write_app_zip
 from read_receipts.store import Stores
 from read_receipts.store import agent_addresses as addresses
+from read_receipts.store.reply_statuses import status_of
 from tests.test_browser import BROWSER_FLAGS, chromium
 from tests.test_dashboard import HOOK_SECRET, signed
 from tests.test_server import THUNDERBIRD, Service
@@ -257,7 +257,7 @@ def test_the_replies_endpoint_answers_the_sidebars_contract(sidebar_service):
     assert answer["ticket_id"] == 42 and answer["dashboard_url"] == f"{sidebar_service.url}/dashboard/tickets/42"
     read = next(reply for reply in answer["replies"] if reply["reply"] == 9001)
     assert read["client"] == "Thunderbird" and read["reads"] == 1 and read["first_read_at"].endswith("Z")
-    assert read["sent_at"].endswith("Z") and read["author"] == "Ann" and read["ccs"] == 0
+    assert read["sent_at"].endswith("Z") and read["author"] == "Ann" and read["ccs"] == 0  # the comment's author
     unopened = next(reply for reply in answer["replies"] if reply["reply"] == 9004)
     assert unopened["reads"] == 0 and unopened["first_read_at"] is None and unopened["client"] is None
     missing = requests.get(f"{sidebar_service.url}/api/tickets/77/replies", headers=BEARER, timeout=5).json()
@@ -394,4 +394,4 @@ def test_the_vendored_sdk_runs_in_chromium_and_the_page_says_to_open_it_in_zende
     ],
 )
 def test_a_reply_status_says_what_its_loads_amount_to(kinds, status):
-    assert reply_status(ReplyLoads(9001, kinds=kinds)) == status
+    assert status_of(kind for kind, count in kinds.items() for _ in range(count)) == status

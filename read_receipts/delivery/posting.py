@@ -81,30 +81,16 @@ class Posting(PacedWork):
     def _note_text(self, row: Delivery, reply: Reply, ticket: Ticket | None) -> tuple[Covered, str]:
         """Return the opens a note covers and its words ('' when nothing is left to say)."""
         words = notes.words(self.settings.note_language, self.settings.note_timezone)
-        named = self._named(row, reply, ticket)
+        named = named_reply(self.tickets, self.replies, row, reply, ticket)
         if row.kind == NoteKind.FIRST:
             opened = self.opens.by_id(row.open_id)
             kind, client = opened.kind or PERSON, opened.client or ""
             covered = Covered(1, int(kind == PERSON), int(kind == APPLE_PRELOAD))
             return covered, words.first_open(opened.opened_at, named, kind, client, reply.sent_at)
-        count = reply.opens - reply.opens_noted
         covered = Covered(reply.opens, reply.person_opens, reply.preload_opens)
-        if count <= 0:
+        if reply.opens - reply.opens_noted <= 0:
             return covered, ""
-        reads = max(0, reply.person_opens - reply.person_noted)
-        preloads = max(0, reply.preload_opens - reply.preload_noted)
-        loads = notes.SummedLoads(reads, preloads, max(0, count - reads - preloads))
-        return covered, words.more_opens(loads, reply.last_open_at, named)
-
-    def _named(self, row: Delivery, reply: Reply, ticket: Ticket | None) -> notes.NamedReply:
-        """How the note names the reply: the comment's time and author as Zendesk listed them, else its send time."""
-        ccs = ticket.ccs if ticket is not None else 0
-        if not row.reply_key:  # the pixel did not say which reply, or named one the ticket does not have
-            return notes.NamedReply(None, None, ccs)
-        comment = self.tickets.comment(row.ticket_id, row.reply_key)
-        author = self.replies.author(row.ticket_id, row.reply_key) or (comment.author_name if comment else None)
-        written = comment.created_at if comment is not None and comment.created_at is not None else reply.sent_at
-        return notes.NamedReply(written, author, ccs)
+        return covered, words.more_opens(waiting_loads(reply), reply.last_open_at, named)
 
     def _tag(self, covered: Covered) -> str:
         """NOTE_TAG for a note telling of a person's read, PRELOAD_TAG for one of Apple's preloads only."""
@@ -135,3 +121,24 @@ class Posting(PacedWork):
         due = self.clock() + self.pacing.retry_delay(answer, row.attempts)
         self.deliveries.release(row, due, answer.status, answer.describe())
         return False
+
+
+def named_reply(
+    tickets: Tickets, replies: Replies, row: Delivery, reply: Reply, ticket: Ticket | None
+) -> notes.NamedReply:
+    """How a note names its reply: the comment's time and author as Zendesk listed them, else its send time."""
+    ccs = ticket.ccs if ticket is not None else 0
+    if not row.reply_key:  # the pixel did not say which reply, or named one the ticket does not have
+        return notes.NamedReply(None, None, ccs)
+    comment = tickets.comment(row.ticket_id, row.reply_key)
+    author = replies.author(row.ticket_id, row.reply_key) or (comment.author_name if comment else None)
+    written = comment.created_at if comment is not None and comment.created_at is not None else reply.sent_at
+    return notes.NamedReply(written, author, ccs)
+
+
+def waiting_loads(reply: Reply) -> notes.SummedLoads:
+    """The loads of a reply no note told of yet, by what they were: what its next summary says."""
+    count = reply.opens - reply.opens_noted
+    reads = max(0, reply.person_opens - reply.person_noted)
+    preloads = max(0, reply.preload_opens - reply.preload_noted)
+    return notes.SummedLoads(reads, preloads, max(0, count - reads - preloads))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from read_receipts.labels.openers import KINDS
+from read_receipts.store.reply_statuses import ReplyStatus
 
 ID = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 TIME = {
@@ -163,19 +164,19 @@ def document(page_max: int, event_kinds: tuple[str, ...], open_states: tuple[str
             },
             "/api/replies": {
                 "get": {
-                    "summary": "replies with their status, by status, agent, ticket and time, paginated by id",
+                    "summary": "replies with their status, filtered and paginated by id",
                     "parameters": [
                         _query("status", {"enum": list(REPLY_STATUSES)}),
                         _query("agent_id", ID, "who replied, as the reply-sent webhook said"),
                         _query("ticket_id", ID),
-                        _query("since", TIME, "the reply's time (sent, else first loaded), from"),
-                        _query("until", TIME, "and before"),
+                        _query("since", TIME, "the reply's time: sent, else first loaded"),
+                        _query("until", TIME),
                         _query("after_id", ID, "the id after which the page starts"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": page_max}, "100 by default"),
                     ],
                     "security": [{"login": []}, {"token": []}],
                     "responses": {
-                        "200": {"description": "one page", "content": _json(REPLIES_PAGE)},
+                        "200": {"description": "one page", "content": _json(REPLY_PAGE)},
                         **_errors(400, 401, 404, 429),
                     },
                 }
@@ -294,14 +295,14 @@ DELETED = {
     "properties": {"deleted": {"type": "object", "additionalProperties": {"type": "integer"}}},
 }
 NULLABLE_TIME = {"type": ["string", "null"]}
-REPLY_STATUSES = ("read", "preloaded", "machines", "not_opened")
+REPLY_STATUSES = tuple(status.value for status in ReplyStatus)  # in the order a status moves forward
 REPLY = {
     "type": "object",
     "required": ["reply", "status", "reads"],
     "properties": {
         "reply": {"type": ["integer", "null"], "description": "the reply's comment id"},
         "sent_at": NULLABLE_TIME,
-        "author": {"type": ["string", "null"]},
+        "author": {"type": ["string", "null"], "description": "who replied (the webhook's agent, else the comment's)"},
         "agent_id": {"type": ["integer", "null"]},
         "status": {"enum": list(REPLY_STATUSES)},
         "first_read_at": NULLABLE_TIME,
@@ -310,16 +311,16 @@ REPLY = {
         "ccs": {"type": "integer", "description": "people in copy who also got the email"},
     },
 }
-REPLIES_PAGE = {
+REPLY_PAGE = {
     "type": "object",
     "required": ["items", "next_after_id"],
     "properties": {
         "items": {
             "type": "array",
             "items": {
-                **REPLY,
-                "required": ["id", "ticket_id", *REPLY["required"]],
-                "properties": {"id": {"type": "integer"}, "ticket_id": {"type": "integer"}, **REPLY["properties"]},
+                "allOf": [REPLY],
+                "properties": {"id": {"type": "integer"}, "ticket_id": {"type": "integer"}},
+                "required": ["id", "ticket_id"],
             },
         },
         "next_after_id": {"type": ["integer", "null"], "description": "pass as after_id for the next page"},
@@ -331,23 +332,7 @@ TICKET_REPLIES = {
     "properties": {
         "ticket_id": {"type": "integer"},
         "dashboard_url": {"type": "string"},
-        "replies": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["reply", "status", "reads"],
-                "properties": {
-                    "reply": {"type": ["integer", "null"], "description": "the reply's comment id"},
-                    "sent_at": NULLABLE_TIME,
-                    "author": {"type": ["string", "null"]},
-                    "status": {"enum": ["read", "preloaded", "machines", "not_opened"]},
-                    "first_read_at": NULLABLE_TIME,
-                    "reads": {"type": "integer"},
-                    "client": {"type": ["string", "null"]},
-                    "ccs": {"type": "integer", "description": "people in copy who also got the email"},
-                },
-            },
-        },
+        "replies": {"type": "array", "items": REPLY},
     },
 }
 AGENT_PASS = {

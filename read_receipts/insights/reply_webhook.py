@@ -20,7 +20,7 @@ STAMP_TOLERANCE = 300.0  # seconds a Zendesk webhook's timestamp may be off: old
 
 @reply_hook.post("/zendesk/replies")
 def reply_sent():
-    """Zendesk's webhook on the reply trigger: remember the reply, for "X of Y replies opened"."""
+    """Zendesk's webhook on the reply trigger: remember the reply and who replied, for "X of Y replies opened"."""
     secret = current_app.extensions["settings"].zendesk_webhook_secret
     if not secret:
         return error_response(404, "set ZENDESK_WEBHOOK_SECRET to receive Zendesk's webhook")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from read_receipts.delivery import notes
+from read_receipts.delivery.posting import named_reply, waiting_loads
 from read_receipts.insights import analytics, display
 from read_receipts.insights import explanations as explain
 from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
@@ -51,36 +52,24 @@ def view(store: Stores, settings: Settings, ticket_id: int) -> TicketView:
         requester_id=ticket.requester_id if ticket is not None else None,
         checked_at=ticket.checked_at if ticket is not None else None,
         loads=loads,
-        notes=_notes(store, settings, deliveries, loads),
+        notes=_notes(store, settings, deliveries, loads, ticket),
     )
 
 
-def _notes(store: Stores, settings: Settings, deliveries, loads: list[dict]) -> list[Note]:
+def _notes(store: Stores, settings: Settings, deliveries, loads: list[dict], ticket) -> list[Note]:
     """Each delivery with the words it carried (or will carry), written as posting writes them."""
     opens_by_id = {load["id"]: load for load in loads if "state" in load}
-    words = notes.words(settings.note_language, settings.note_timezone)
-    ticket = store.tickets.cached(deliveries[0].ticket_id) if deliveries else None
     found, last_note_at = [], {}
+    words = notes.words(settings.note_language, settings.note_timezone)
     for row in deliveries:
         reply = store.replies.get(row.ticket_id, row.reply_key)
+        named = named_reply(store.tickets, store.replies, row, reply, ticket) if reply is not None else None
         at = row.done_at or row.created_at
-        named = _named(store, row, reply, ticket) if reply is not None else None
         text = _words(row, reply, named, opens_by_id, loads, last_note_at.get(row.reply_key, 0.0), words)
         if row.state in ("done", "logged"):
             last_note_at[row.reply_key] = at
         found.append(Note(row.kind, row.state, at, text, row.last_error or ""))
     return found
-
-
-def _named(store: Stores, row, reply, ticket) -> notes.NamedReply:
-    """How the note names the reply, as posting names it: the comment's time and author, else its send time."""
-    ccs = ticket.ccs if ticket is not None else 0
-    if not row.reply_key:
-        return notes.NamedReply(None, None, ccs)
-    comment = store.tickets.comment(row.ticket_id, row.reply_key)
-    author = store.replies.author(row.ticket_id, row.reply_key) or (comment.author_name if comment else None)
-    written = comment.created_at if comment is not None and comment.created_at is not None else reply.sent_at
-    return notes.NamedReply(written, author, ccs)
 
 
 def _words(row, reply, named, opens_by_id: dict, loads: list[dict], since: float, words: notes.Words) -> str:
@@ -94,11 +83,9 @@ def _words(row, reply, named, opens_by_id: dict, loads: list[dict], since: float
         at = display.iso_moment(opened["at"])
         return words.first_open(at, named, opened["kind"] or PERSON, opened["client"] or "", reply.sent_at)
     if row.state == "pending":  # as posting will write it: the opens not yet noted
-        count = reply.opens - reply.opens_noted
-        reads = max(0, reply.person_opens - reply.person_noted)
-        preloads = max(0, reply.preload_opens - reply.preload_noted)
-        summed = notes.SummedLoads(reads, preloads, max(0, count - reads - preloads))
-        return words.more_opens(summed, reply.last_open_at, named) if count > 0 else ""
+        if reply.opens - reply.opens_noted <= 0:
+            return ""
+        return words.more_opens(waiting_loads(reply), reply.last_open_at, named)
     # A posted summary covered the counted opens since the note before it (times are kept to the second here).
     since, until = int(since), row.done_at or float("inf")
     covered = [

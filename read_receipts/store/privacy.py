@@ -12,7 +12,7 @@ from read_receipts.store.database import Database
 from read_receipts.store.deliveries import DeliveryState
 from read_receipts.store.events import EventState
 from read_receipts.store.opens import OpenState
-from read_receipts.store.schema import deliveries, events, opens, replies, tickets, webhooks
+from read_receipts.store.schema import comments, deliveries, events, opens, replies, reply_statuses, tickets, webhooks
 from read_receipts.store.tickets import TicketStatus
 from read_receipts.store.webhook_calls import WebhookState
 
@@ -34,6 +34,7 @@ class Privacy(Database):
             ),
             "webhook calls": (webhooks, webhooks.c.created_at < before, webhooks.c.state != WebhookState.PENDING),
             "replies": (replies, replies.c.last_open_at < before, replies.c.summary_pending.is_(False)),
+            "reply statuses": (reply_statuses, reply_statuses.c.seen_at < before),
             "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != TicketStatus.CHECKING),
         }
         with self.engine.begin() as conn:
@@ -56,6 +57,10 @@ class Privacy(Database):
                 "note deliveries": conn.execute(
                     deliveries.delete().where(deliveries.c.ticket_id.in_(ticket_ids))
                 ).rowcount,
+                "reply statuses": conn.execute(
+                    reply_statuses.delete().where(reply_statuses.c.ticket_id.in_(ticket_ids))
+                ).rowcount,
+                "comments": conn.execute(comments.delete().where(comments.c.ticket_id.in_(ticket_ids))).rowcount,
                 "tickets": conn.execute(tickets.delete().where(tickets.c.ticket_id.in_(ticket_ids))).rowcount,
                 "events": conn.execute(events.delete().where(events.c.id.in_(event_ids))).rowcount,
             }

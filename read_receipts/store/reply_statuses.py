@@ -40,6 +40,12 @@ def status_of_kind(kind: str | None) -> ReplyStatus | None:
     return ReplyStatus.PRELOADED if kind == APPLE_PRELOAD else ReplyStatus.MACHINES
 
 
+def status_of(kinds: Iterable[str]) -> ReplyStatus:
+    """What a reply's loads amount to: a person's read outranks a preload, which outranks machines."""
+    found = [status for status in map(status_of_kind, kinds) if status is not None]
+    return max(found, key=RANK.__getitem__, default=ReplyStatus.NOT_OPENED)
+
+
 @dataclass(frozen=True)
 class Load:
     """One verified load of a reply, as its status takes it."""
@@ -140,7 +146,7 @@ def _by_reply(loads: Iterable[Load]) -> dict[tuple[int, int], list[Load]]:
 
 def _row(key: tuple[int, int], group: list[Load]) -> dict:
     """The status row one batch of a reply's loads gives it."""
-    status = max((status_of_kind(load.kind) for load in group), key=RANK.__getitem__)
+    status = status_of(load.kind for load in group)
     reads = [load for load in group if load.kind == PERSON]
     sent_at = next((load.sent_at for load in group if load.sent_at is not None), None)
     return {

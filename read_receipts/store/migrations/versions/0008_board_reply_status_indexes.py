@@ -1,14 +1,14 @@
 """Indexes the replies page and the agents' table read by: status or agent, newest first; the figures by time.
 
 Revision ID: 0008_board
-Revises: 0004_replies
+Revises: 0008_replies
 Created: 2026-12-01
 """
 
 from alembic import op
 
 revision = "0008_board"
-down_revision = "0004_replies"
+down_revision = "0008_replies"
 branch_labels = None
 depends_on = None
 
