@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from read_receipts.delivery.tagging import Tagging
-from read_receipts.store.ticket_updates import TicketUpdateState
+from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
 from tests.jobs import parts, record_open, run_until_idle
@@ -249,3 +249,31 @@ def test_the_service_tags_an_unread_reply_and_a_read_removes_the_tag(database_ur
         assert "ticket 42 updated: add tag reply_unopened" in service.output()
     finally:
         service.kill()
+
+
+def test_an_update_our_code_fails_on_is_set_aside_and_the_others_go_on(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk)
+    with worker.stores.engine.begin() as conn:  # a read time no calendar holds: its date cannot be written
+        queue_reads(conn, [(43, 1e20), (42, time.time())], time.time())
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert worker.stores.ticket_updates.of_ticket(43).state == TicketUpdateState.DEAD
+    assert zendesk.field_of(42, FIELD) == day(time.time())
+    assert [kind for kind, _ in worker.stores.dead_letters.listing()] == ["ticket_updates"]
+    worker.stores.close()
+
+
+def test_retention_keeps_the_row_of_a_ticket_that_still_carries_the_tag(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk)
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 1, sent)
+    with worker.stores.engine.begin() as conn:
+        queue_reads(conn, [(43, sent)], time.time())
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert worker.stores.privacy.purge(time.time())["ticket updates"] == 1  # 43's read is settled and old
+    assert worker.stores.ticket_updates.of_ticket(43) is None
+    assert worker.stores.ticket_updates.of_ticket(42).tag_sent == "reply_unopened"  # a read can still remove it
+    worker.stores.close()
