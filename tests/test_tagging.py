@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from read_receipts.delivery.tagging import Tagging
+from read_receipts.store.opt_outs import OptOuts
 from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
@@ -276,4 +277,20 @@ def test_retention_keeps_the_row_of_a_ticket_that_still_carries_the_tag(database
     assert worker.stores.privacy.purge(time.time())["ticket updates"] == 1  # 43's read is settled and old
     assert worker.stores.ticket_updates.of_ticket(43) is None
     assert worker.stores.ticket_updates.of_ticket(42).tag_sent == "reply_unopened"  # a read can still remove it
+    worker.stores.close()
+
+
+def test_replies_to_requesters_who_opted_out_never_tag_their_tickets(database_url, zendesk, tmp_path):
+    zendesk.add_ticket(43, requester_id=8)
+    zendesk.add_ticket(44, requester_id=9)
+    worker = worker_of(database_url, zendesk, OPT_OUT_REQUESTERS="9")
+    OptOuts(worker.stores.engine, tmp_path).add(8, 43, time.time())  # followed the link in the email of 43
+    worker.stores.tickets.remember(44, 9, "open", time.time())
+    sent = time.time() - 3 * HOUR
+    for ticket_id in (42, 43, 44):
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    assert zendesk.updates_of(43) == [] and zendesk.updates_of(44) == []
     worker.stores.close()

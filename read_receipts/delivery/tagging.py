@@ -64,7 +64,8 @@ class Tagging(PacedWork):
         if not self.tag or now < self._next_scan:
             return False
         self._next_scan = now + min(SCAN_SECONDS, max(1.0, after / 10))
-        marked = self.updates.mark_unread(now - after - LOOKBACK, now - after, now, MARKS_PER_SCAN)
+        never = self.settings.opt_out_requesters
+        marked = self.updates.mark_unread(now - after - LOOKBACK, now - after, now, MARKS_PER_SCAN, never)
         if marked:
             log.info(
                 "%d tickets have a reply no person read within %g h: tagging them %s", marked, after / 3600, self.tag

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from read_receipts.store.database import dialect
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
-from read_receipts.store.schema import budgets, replies, replies_sent, ticket_updates, tickets
+from read_receipts.store.schema import budgets, opt_outs, replies, replies_sent, ticket_updates, tickets
 from read_receipts.store.tickets import FINAL
 
 
@@ -113,11 +113,14 @@ class TicketUpdates(Outbox[TicketUpdate]):
             row = conn.execute(select(ticket_updates).where(ticket_updates.c.ticket_id == ticket_id)).first()
         return TicketUpdate.of(row) if row is not None else None
 
-    def mark_unread(self, since: float, before: float, now: float, limit: int) -> int:
+    def mark_unread(
+        self, since: float, before: float, now: float, limit: int, never: frozenset[int] = frozenset()
+    ) -> int:
         """Queue the tag for tickets with a reply sent between two times that no person has read; return how many.
 
         A ticket is marked once per reply: a reply older than the one that marked it,
-        or sent before a person's latest read of the ticket, marks nothing.
+        or sent before a person's latest read of the ticket, marks nothing. Tickets of
+        requesters who opted out (or are in `never`) are not marked: their reads are never counted.
         """
         late = _unread_replies(since, before).subquery()
         known = exists().where(
@@ -127,12 +130,20 @@ class TicketUpdates(Outbox[TicketUpdate]):
                 func.coalesce(ticket_updates.c.read_at, 0) >= late.c.sent_at,
             ),
         )
+        opted_out = select(opt_outs.c.requester_id)
         untracked = exists().where(
-            tickets.c.ticket_id == late.c.ticket_id, or_(tickets.c.status.in_(FINAL), tickets.c.opted_out.is_(True))
+            tickets.c.ticket_id == late.c.ticket_id,
+            or_(
+                tickets.c.status.in_(FINAL),
+                tickets.c.opted_out.is_(True),
+                tickets.c.requester_id.in_(opted_out),
+                tickets.c.requester_id.in_(sorted(never)),
+            ),
         )
+        link_followed = late.c.ticket_id.in_(select(opt_outs.c.ticket_id).where(opt_outs.c.ticket_id.is_not(None)))
         query = (
             select(late.c.ticket_id, func.max(late.c.sent_at).label("sent_at"))
-            .where(not_(known), not_(untracked))
+            .where(not_(known), not_(untracked), not_(link_followed))
             .group_by(late.c.ticket_id)
             .order_by(late.c.ticket_id)
             .limit(limit)

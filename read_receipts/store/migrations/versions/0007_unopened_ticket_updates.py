@@ -1,15 +1,15 @@
 """The queue of ticket updates without a note: the unread-reply tag and the last-read field.
 
-Revision ID: 0004_unopened
-Revises: 0003
+Revision ID: 0007_unopened
+Revises: 0006_sidebar
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_unopened"
-down_revision = "0003"
+revision = "0007_unopened"
+down_revision = "0006_sidebar"
 branch_labels = None
 depends_on = None
 
