@@ -81,6 +81,7 @@ def test_an_unread_reply_tags_its_ticket_after_the_set_time_and_a_read_removes_t
         {"remove_tags": ["reply_unopened"], "custom_fields": [{"id": FIELD, "value": day(read_at)}]}
     ]
     assert zendesk.tags_of(42) == [] and zendesk.field_of(42, FIELD) == day(read_at)
+    assert worker.stores.tallies.figures(clock())["tallies"]["ticket_updates:done"] == 2
     row = worker.stores.ticket_updates.of_ticket(42)
     assert (row.state, row.tag_sent, row.field_sent) == (TicketUpdateState.DONE, None, day(read_at))
     clock.advance(3 * HOUR)
@@ -248,6 +249,8 @@ def test_the_service_tags_an_unread_reply_and_a_read_removes_the_tag(database_ur
         ]
         assert zendesk.violations == []
         assert "ticket 42 updated: add tag reply_unopened" in service.output()
+        metrics = requests.get(service.url + "/metrics", timeout=5).text
+        assert 'read_receipts_ticket_updates_total{outcome="done"} 2.0' in metrics
     finally:
         service.kill()
 

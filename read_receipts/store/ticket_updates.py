@@ -20,6 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from read_receipts.store.database import dialect
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
+from read_receipts.store.rollups import add_tallies
 from read_receipts.store.schema import budgets, opt_outs, replies, replies_sent, ticket_updates, tickets
 from read_receipts.store.tickets import FINAL
 
@@ -105,7 +106,10 @@ class TicketUpdates(Outbox[TicketUpdate]):
                     last_error=error[:300] or None,
                 )
             )
-            return done.rowcount == 1
+            if done.rowcount != 1:
+                return False
+            add_tallies(conn, {f"ticket_updates:{state}": 1})
+            return True
 
     def of_ticket(self, ticket_id: int) -> TicketUpdate | None:
         """Return a ticket's update row, if it has one."""
