@@ -42,7 +42,7 @@ opens = Table(
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
-    Index("ix_opens_ticket_id", "ticket_id"),  # the sidebar app asks for one ticket's opens on every ticket view
+    Index("ix_opens_ticket_id", "ticket_id", "id"),  # a ticket's opens, newest first
 )
 
 events = Table(
@@ -59,6 +59,7 @@ events = Table(
     Column("state", String(8), nullable=False, server_default="new"),
     Column("error", String(300)),
     Index("ix_events_state", "state"),
+    Index("ix_events_occurred_at", "occurred_at"),  # a signed open's event is found by its time
 )
 
 # The outbox of webhook calls: one row per event and receiver, delivered at least once.
