@@ -101,7 +101,7 @@ def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_ur
 
 def test_upgrading_from_the_previous_head_keeps_every_row_and_adds_the_ticket_updates(empty_url):
     store = Stores(empty_url)
-    upgrade(store.engine, "0006_sidebar")
+    upgrade(store.engine, "0007_api")
     before = fill_every_table(store.engine)
     assert "ticket_updates" not in before
     upgrade(store.engine)

@@ -1,15 +1,15 @@
 """The queue of ticket updates without a note: the unread-reply tag and the last-read field.
 
-Revision ID: 0007_unopened
-Revises: 0006_sidebar
+Revision ID: 0008_unopened
+Revises: 0007_api
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_unopened"
-down_revision = "0006_sidebar"
+revision = "0008_unopened"
+down_revision = "0007_api"
 branch_labels = None
 depends_on = None
 
