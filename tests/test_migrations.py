@@ -110,6 +110,19 @@ def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_ur
     store.close()
 
 
+def test_upgrading_from_the_previous_head_keeps_every_row_and_adds_the_ticket_updates(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0007_api")
+    before = fill_every_table(store.engine)
+    assert "ticket_updates" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    later = fill_every_table_but(store.engine, set(before))
+    assert "ticket_updates" in later and rows_now(store.engine, later) == later
+    store.close()
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)

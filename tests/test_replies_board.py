@@ -65,6 +65,7 @@ def replies_board(zendesk, sqlite_url, tmp_path):
         **ADMIN,
         "ZENDESK_WEBHOOK_SECRET": HOOK_SECRET,
         "DISPLAY_TIMEZONE": "Europe/Paris",
+        "UNOPENED_AFTER_HOURS": "36",  # Ben's replies, two days old, are past it; Ann's, three hours old, are not
     }
     service = Service(tmp_path, env).start()
     for comment in FORGOTTEN:
@@ -91,12 +92,12 @@ def test_replies_page_lists_the_unopened_first_then_every_reply_with_its_status(
     service, browser = replies_board
     page = browser.new_context(http_credentials=LOGIN, viewport=DESK).new_page()
     page.goto(f"{service.url}/dashboard")
-    assert "Replies not opened after 24 hours: 55" in page.locator("#unopened-replies").inner_text()
+    assert "Replies not opened after 36 hours: 55" in page.locator("#unopened-replies").inner_text()
     page.click("header nav >> text=Replies")
     page.wait_for_url("**/dashboard/replies")
     assert page.locator("header nav a[aria-current=page]").inner_text() == "Replies"
     top = page.locator("#unopened").inner_text()
-    assert "Not opened after 24 hours: 55" in top and "The newest 20 are listed" in top
+    assert "Not opened after 36 hours: 55" in top and "The newest 20 are listed" in top
     assert len(rows_of(page, "#unopened")) == 20
     listed = rows_of(page, "#replies")
     assert len(listed) == 50

@@ -24,7 +24,7 @@ from read_receipts.store.reply_statuses import ReplyFilter, ReplyState, ReplySta
 replies_page = Blueprint("replies_page", __name__, template_folder="templates")
 REPLIES_PAGE = 50  # rows on one page of replies
 UNREAD_LISTED = 20  # the unopened replies listed on top; the rest are one filter away
-UNREAD_AFTER_HOURS = 24  # a reply nobody opened after a day goes on the list a lead works through
+A_DAY = 86400.0  # the list's age when UNOPENED_AFTER_HOURS is 0 (tagging off): a lead still works through it
 CSV_MAX = 10_000  # rows of one download
 ASKED = ("status", "agent_id", "ticket_id", "from", "to")
 
@@ -78,7 +78,7 @@ def _words() -> dict:
         "reply_sent": sent_at,
         "to_read": to_read,
         "to_read_seconds": lambda seconds: notes.elapsed(seconds) if seconds is not None else "",
-        "unread_after_hours": UNREAD_AFTER_HOURS,
+        "unread_after_hours": f"{unread_after() / 3600:g}",
     }
 
 
@@ -118,9 +118,14 @@ def _cursor(raw: str) -> reply_board.Cursor | None:
         raise BadRequest("before must be a paging link's value, e.g. 1795000000.0_42") from None
 
 
+def unread_after() -> float:
+    """Seconds after which a reply nothing opened goes on top: UNOPENED_AFTER_HOURS, else a day."""
+    return current_app.extensions["settings"].unopened_after or A_DAY
+
+
 def unopened_count(store) -> int:
-    """How many replies nobody opened after UNREAD_AFTER_HOURS, for the overview's first line."""
-    return reply_board.unopened(store, time.time() - UNREAD_AFTER_HOURS * 3600, ReplyFilter(), 0)[0]
+    """How many replies nothing opened after UNOPENED_AFTER_HOURS, for the overview's first line."""
+    return reply_board.unopened(store, time.time() - unread_after(), ReplyFilter(), 0)[0]
 
 
 @replies_page.get("/dashboard/replies")
@@ -139,7 +144,7 @@ def replies():
     rows = reply_board.newest(store, wanted, below, REPLIES_PAGE + 1)
     unread_total, unread = 0, []
     if wanted.status is None:  # with a status asked for, the list below is the list
-        cutoff = time.time() - UNREAD_AFTER_HOURS * 3600
+        cutoff = time.time() - unread_after()
         unread_total, unread = reply_board.unopened(store, cutoff, wanted, UNREAD_LISTED)
     kept = {name: value for name, value in asked.items() if value and name != "before"}
     last = rows[REPLIES_PAGE - 1] if len(rows) > REPLIES_PAGE else None
