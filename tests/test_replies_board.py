@@ -53,14 +53,14 @@ def wait_for_statuses(service: Service, expected: dict[int, str]) -> None:
 
 
 @pytest.fixture
-def replies_board(zendesk, sqlite_url, tmp_path):
-    """A real service with Ann's three replies (read, preloaded, scanned) and Ben's 55 unopened ones."""
+def replies_board(zendesk, database_url, tmp_path):
+    """A real service (on SQLite and PostgreSQL) with Ann's three replies (read, preloaded, scanned) and Ben's 55 unopened."""
     playwright = pytest.importorskip("playwright.sync_api")
     executable = chromium()
     zendesk.add_ticket(42, requester_id=7, replies=[READ, PRELOADED, SCANNED], email_ccs=[11, 12])
     zendesk.add_ticket(43, requester_id=8, replies=list(FORGOTTEN))
     env = {
-        "DATABASE_URL": sqlite_url,
+        "DATABASE_URL": database_url,
         **zendesk.env(),
         **ADMIN,
         "ZENDESK_WEBHOOK_SECRET": HOOK_SECRET,
