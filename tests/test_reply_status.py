@@ -40,7 +40,7 @@ def test_a_sent_reply_is_not_opened_until_read_and_the_ticket_lists_its_replies(
     assert sent(client, 43, 2, ("{{current_user.id}}", "{{current_user.name}}")) == {"recorded": True}
     listed = client.get("/api/tickets/43/replies", headers=LOGIN).json
     assert [(r["reply"], r["status"], r["author"]) for r in listed["replies"]] == [
-        (2, "not_opened", None),  # sent together: the later comment first
+        (2, "not_opened", None),  # sent at the same minute: the later comment first
         (1, "not_opened", "Ben"),
     ]
     client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=1", headers=APPLE_MPP)

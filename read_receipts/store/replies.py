@@ -106,9 +106,8 @@ class Replies(Database):
         """Return the status of a ticket's replies, newest first."""
         query = matching(described(), ReplyFilter(ticket_id=ticket_id))
         with self.reading() as conn:
-            rows = conn.execute(
-                query.order_by(reply_statuses.c.seen_at.desc(), reply_statuses.c.reply_key.desc()).limit(limit)
-            )
+            newest = (reply_statuses.c.seen_at.desc(), reply_statuses.c.reply_key.desc())  # ties: the later comment
+            rows = conn.execute(query.order_by(*newest).limit(limit))
             return [ReplyState.of(row) for row in rows]
 
     def listing(self, wanted: ReplyFilter, after_id: int, limit: int) -> list[ReplyState]:
