@@ -165,6 +165,8 @@ def test_replies_filters_search_and_csv_show_the_same_replies(replies_board):
 
     page.goto(f"{service.url}/dashboard/replies?status=seen")
     assert "status must be one of" in page.locator(".notice").inner_text()
+    page.goto(f"{service.url}/dashboard/replies?before=nan_1")
+    assert "before must be a paging link's value" in page.locator(".notice").inner_text()
 
 
 def test_agents_table_says_what_became_of_each_agents_replies(replies_board):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -113,9 +114,12 @@ def _cursor(raw: str) -> reply_board.Cursor | None:
         return None
     at, _, ident = raw.partition("_")
     try:
-        return reply_board.Cursor(float(at), int(ident))
+        cursor = reply_board.Cursor(float(at), int(ident))
     except ValueError:
-        raise BadRequest("before must be a paging link's value, e.g. 1795000000.0_42") from None
+        cursor = None
+    if cursor is None or not math.isfinite(cursor.seen_at):
+        raise BadRequest("before must be a paging link's value, e.g. 1795000000.0_42")
+    return cursor
 
 
 def unread_after() -> float:
