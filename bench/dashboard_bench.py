@@ -8,6 +8,7 @@ best and median of --requests:
 
     .venv/bin/python bench/dashboard_bench.py            # about two minutes for a million opens
     .venv/bin/python bench/dashboard_bench.py --days 365 # a year of them
+    .venv/bin/python bench/dashboard_bench.py --days 365 --database-url postgresql://postgres@127.0.0.1:5432/bench
 """
 
 from __future__ import annotations
@@ -112,9 +113,11 @@ def main() -> None:
     parser.add_argument("--opens", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--database-url", default="", help="an empty store to seed instead of a new SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"DATABASE_URL": f"sqlite:///{tmp}/dash.db", "VERIFY_REQUESTER": "false", "ADMIN_USER": "lead"}
+        url = args.database_url or f"sqlite:///{tmp}/dash.db"
+        env = {"DATABASE_URL": url, "VERIFY_REQUESTER": "false", "ADMIN_USER": "lead", "SPOOL_DIR": f"{tmp}/spool"}
         settings = load_settings({**env, "ADMIN_PASSWORD": "correct horse battery"})
         prepare_store(settings)
         app = create_app(settings)
