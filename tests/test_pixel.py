@@ -121,7 +121,13 @@ def test_open_is_spooled_before_the_answer_and_stored_by_the_courier(app):
 
 def test_healthz_reports_the_store(app):
     client = app.test_client()
-    assert client.get("/healthz").json == {"status": "ok", "store": "ok", "spool": {"bytes": 0, "oldest_seconds": 0.0}}
+    assert client.get("/healthz").json == {
+        "status": "ok",
+        "store": "ok",
+        "spool": {"bytes": 0, "oldest_seconds": 0.0},
+        "delivery": "starting",  # this app starts no courier; a served one is tested in test_delivery_health
+        "last_round_seconds_ago": None,
+    }
     store = app.extensions["store"]
     store.engine.dispose()
     store.engine = create_engine("sqlite:////nonexistent/dir/receipts.db")  # the disk went away
