@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from read_receipts.delivery.heartbeat import Beat, DeliveryHealth, delivery_health
 from tests.test_courier_process import courier_pid
 from tests.test_metrics import samples
 from tests.test_server import Service, services  # noqa: F401 (the fixture)
@@ -57,7 +58,7 @@ def test_a_stopped_courier_is_reported_stalled_and_recovers(services, zendesk, s
         stopped_at = time.time()
         service.load("ticket_id=4301&requester_id=7&comment_id=1")  # work waits in the spool
         stalled = wait_for_delivery(service, "stalled")
-        assert stalled["status"] == "degraded" and stalled["last_round_seconds_ago"] > STALL
+        assert stalled["status"] == "degraded" and stalled["last_round_seconds_ago"] >= STALL
         assert stalled["spool"]["bytes"] > 0
         assert metric(service, "read_receipts_courier_last_round_timestamp_seconds") <= stopped_at
         assert metric(service, "read_receipts_spool_bytes") > 0
@@ -148,3 +149,23 @@ def test_a_summary_waiting_for_its_interval_is_scheduled_not_overdue(services, z
     assert scrape[("read_receipts_queue_overdue", notes)] == 0
     assert scrape[("read_receipts_oldest_pending_seconds", notes)] == 0
     assert len(zendesk.notes_on(4500)) == 1
+
+
+@pytest.mark.parametrize(
+    ("beat", "state"),
+    [
+        (Beat(1, finished_at=990), DeliveryHealth.OK),
+        (Beat(1, finished_at=900), DeliveryHealth.STALLED),  # stopped: not a word for 100 s
+        (Beat(1, finished_at=900, failing_since=905, failed_at=998), DeliveryHealth.FAILING),  # failing for long
+        (Beat(1, finished_at=0, failing_since=500, failed_at=998), DeliveryHealth.FAILING),
+        (Beat(1, finished_at=997, failing_since=998, failed_at=998), DeliveryHealth.OK),  # one hiccup
+        (Beat(1, finished_at=900, failing_since=905, failed_at=910), DeliveryHealth.STALLED),  # hung while failing
+    ],
+)
+def test_delivery_health_from_the_last_beat(beat, state):
+    assert beat.health(1000, STALL * 6) == state
+
+
+def test_no_beat_is_a_start_up_for_a_while_then_a_stall():
+    assert delivery_health(None, 1000, 990, 30) == DeliveryHealth.STARTING
+    assert delivery_health(None, 1000, 900, 30) == DeliveryHealth.STALLED

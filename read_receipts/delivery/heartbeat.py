@@ -39,11 +39,12 @@ class Beat:
     pid: int
     finished_at: float  # the last round that finished (0: none yet)
     failing_since: float = 0.0  # the first of the rounds failing now (0: the last round went well)
+    failed_at: float = 0.0  # the last of them
     error: str = ""  # what the last failed round said
 
     def health(self, now: float, stall_seconds: float) -> DeliveryHealth:
         """Say whether delivery goes on, fails, or has stalled."""
-        last_word = max(self.finished_at, self.failing_since)
+        last_word = max(self.finished_at, self.failed_at)
         if now - last_word > stall_seconds:
             return DeliveryHealth.STALLED
         if self.failing_since and now - self.finished_at > stall_seconds:
@@ -75,9 +76,8 @@ class Heartbeat:
     def failed(self, now: float, error: BaseException) -> None:
         """A round failed: say so in the file (the store may be what fails), and try the store again next round."""
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()
-        self._beat = Beat(
-            os.getpid(), self._beat.finished_at, self._beat.failing_since or now, (reason or [""])[0][:200]
-        )
+        since = self._beat.failing_since or now
+        self._beat = Beat(os.getpid(), self._beat.finished_at, since, now, (reason or [""])[0][:200])
         self._next_store = 0.0
         self._write()
 
