@@ -142,13 +142,13 @@ def flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false (got {env[name]!r}).")
 
 
-def timezone(name: str) -> str:
+def timezone(name: str, setting: str = "NOTE_TIMEZONE") -> str:
     """Check that a time zone name is known."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"NOTE_TIMEZONE {name!r} is not a known time zone: use a name like UTC, Europe/Paris or America/New_York."
+            f"{setting} {name!r} is not a known time zone: use a name like UTC, Europe/Paris or America/New_York."
         ) from None
     return name
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, inspect, select, text
 
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Stores
+from read_receipts.store import agent_addresses as addresses
 from read_receipts.store.schema import metadata
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, current, head, upgrade
 from tests.conftest import BACKENDS, empty_database
@@ -86,9 +87,21 @@ def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
     store.close()
 
 
-def test_notes_queued_by_the_previous_release_are_posted_as_never_tried(empty_url):
+def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    made, again = store.spool.store_id(), Stores(empty_url)
+    assert len(made) == 32 and store.spool.store_id() == made == again.spool.store_id()  # made once, then kept
+    again.close()
+    store.close()
+
+
+def test_notes_queued_by_the_previous_release_are_posted_as_never_tried(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0007_api")
     before = fill_every_table(store.engine)
     upgrade(store.engine)
     assert rows_now(store.engine, before) == before
@@ -106,14 +119,14 @@ def test_the_models_and_the_migrations_agree(empty_url):
     assert differences == []
 
 
-def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog):
+def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog, tmp_path):
     store = Stores(empty_url)
     upgrade(store.engine, FIRST)
     before = fill_every_table(store.engine)
     with store.engine.begin() as conn:  # what create_all left: the tables, no alembic_version
         conn.execute(text("DROP TABLE alembic_version"))
     assert current(store.engine) is None
-    prepare_store(load_settings({"DATABASE_URL": empty_url}))
+    prepare_store(load_settings({"DATABASE_URL": empty_url, "SPOOL_DIR": str(tmp_path / "spool")}))
     assert current(store.engine) == head()
     assert rows_now(store.engine, before) == before
     assert "made before schema migrations" in caplog.text
@@ -174,3 +187,31 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         assert "upgraded the store's schema" not in ready.output()
     finally:
         ready.kill()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "opt_outs" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(metadata.tables["opt_outs"])).scalar_one() == 0
+    added = fill_every_table_but(store.engine, set(before))
+    assert "opt_outs" in added and rows_now(store.engine, added) == added
+    store.close()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "agent_addresses" not in before
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    assert "ix_opens_ticket_id" in {index["name"] for index in inspect(store.engine).get_indexes("opens")}
+    assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
+    assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
+    store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -231,19 +232,23 @@ def test_a_failed_batch_is_retried_as_a_whole(hooked, receivers):
     assert sorted(event["meta"]["n"] for event in batch) == list(range(6))
 
 
-def test_the_readme_receiver_handles_an_event_and_a_batch_and_drops_repeats():
+def test_the_readme_receiver_takes_an_event_and_a_batch_and_drops_repeats(monkeypatch):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    example = readme.split("**Receiving webhooks.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    names: dict = {}
-    exec(compile(example, "README.md", "exec"), names)  # noqa: S102 (the README's own example)
+    section = readme.split("\n## Tracking any email", 1)[1].split("\n## ", 1)[0]
+    own_code = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)[1]
+    monkeypatch.setenv("TRACKING_KEY", KEY)
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    shown: dict = {"__name__": "readme_receiver"}
+    exec(compile(own_code, "README.md", "exec"), shown)
+    client = shown["receiver"].test_client()
     alone = json.dumps({"id": "e1", "type": "open"}).encode()
     batch = json.dumps([{"id": "e1", "type": "open"}, {"id": "e2", "type": "click"}]).encode()
-    now = int(time.time())
-    handled = []
     for body in (alone, batch, batch):
-        handled += names["handle_webhook"](SECRET, webhooks.signature(SECRET, now, body), body, names["seen"])
-    assert [event["id"] for event in handled] == ["e1", "e2"]
-    assert names["handle_webhook"](SECRET, "t=1,v1=00", batch, set()) is None  # unsigned: refused
+        signed = {"X-Signature": webhooks.signature(SECRET, int(time.time()), body), "Content-Type": "application/json"}
+        assert client.post("/read-receipts", data=body, headers=signed).status_code == 204
+    assert shown["seen"] == {"e1", "e2"}
+    unsigned = {"X-Signature": "t=1,v1=00", "Content-Type": "application/json"}
+    assert client.post("/read-receipts", data=batch, headers=unsigned).status_code == 401
 
 
 @pytest.mark.server

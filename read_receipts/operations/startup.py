@@ -15,6 +15,7 @@ from read_receipts.intake import spool
 from read_receipts.settings import Settings
 from read_receipts.store.couriers import Couriers
 from read_receipts.store.database import Database
+from read_receipts.store.spooling import SpoolStore
 from read_receipts.store.upgrade import SchemaError, check_current, upgrade
 
 log = logging.getLogger("read_receipts")
@@ -27,7 +28,7 @@ def prepare_store(settings: Settings) -> None:
         spool_dir = spool.prepare(settings.spool_dir)
     except spool.SpoolError as error:
         _stop(str(error))
-    store = Database(settings.database_url)
+    store = SpoolStore(settings.database_url)
     try:
         if settings.auto_upgrade:
             upgrade(store.engine)
@@ -35,6 +36,9 @@ def prepare_store(settings: Settings) -> None:
             check_current(store.engine)
         _check_writes(store, spool_dir, settings.database_url)
         _remember_store(spool_dir, settings.database_url)
+        spool.claim(spool_dir, store.store_id())
+    except spool.SpoolError as error:
+        _stop(str(error))
     except SchemaError as error:
         _stop(f"Cannot use the store named by DATABASE_URL: {error}")
     except SQLAlchemyError as error:

@@ -42,6 +42,7 @@ opens = Table(
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
+    Index("ix_opens_ticket_id", "ticket_id", "id"),  # a ticket's opens, newest first
 )
 
 events = Table(
@@ -58,6 +59,7 @@ events = Table(
     Column("state", String(8), nullable=False, server_default="new"),
     Column("error", String(300)),
     Index("ix_events_state", "state"),
+    Index("ix_events_occurred_at", "occurred_at"),  # a signed open's event is found by its time
 )
 
 # The outbox of webhook calls: one row per event and receiver, delivered at least once.
@@ -196,4 +198,52 @@ spool_segments = Table(
     Column("position", BigInteger, nullable=False),  # bytes of the segment stored so far
     Column("done", Boolean, nullable=False, server_default=text("false")),  # fully stored; the file is deleted
     Column("updated_at", Float, nullable=False),
+)
+
+# Facts about the store itself: its id ("store"), which each spool directory names to belong to it.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+
+# Requesters who followed the opt-out link under the pixel (or whom an admin listed): never tracked again.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("requester_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger),  # the ticket whose email held the link; empty when an admin added it
+    Column("opted_out_at", Float, nullable=False),
+)
+
+# Recipients of tracking links (the `recipient` of their metadata) who followed a signed opt-out link.
+recipient_opt_outs = Table(
+    "recipient_opt_outs",
+    metadata,
+    Column("recipient", String(320), primary_key=True),
+    Column("opted_out_at", Float, nullable=False),
+)
+
+# Addresses that agents' own browsers came from (the Zendesk sidebar app's pass): their loads are `agent`.
+agent_addresses = Table(
+    "agent_addresses",
+    metadata,
+    Column("address", String(45), primary_key=True),  # in full: it is matched against each load's address
+    Column("agent_id", BigInteger, nullable=False),  # the Zendesk user last seen there
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    # learned (applied) | flagged (verified requesters' reads came from it too: not applied) | confirmed (by the admin)
+    Column("state", String(16), nullable=False),
+    Column("verified_reads", Integer, nullable=False, server_default="0"),  # found when it was last checked
+    Column("checked_at", Float, nullable=False, server_default="0"),  # when its verified reads were counted
+)
+
+# Agent passes already used: a pass is single-use, kept here until it has expired anyway.
+agent_passes = Table(
+    "agent_passes",
+    metadata,
+    Column("pass_id", String(32), primary_key=True),
+    Column("used_at", Float, nullable=False),
+    Index("ix_agent_passes_used_at", "used_at"),
 )

@@ -1,15 +1,15 @@
 """The words of each note's try, kept before the call, so an unknown outcome is looked for before posting again.
 
-Revision ID: 0004_delivery
-Revises: 0003
+Revision ID: 0008_delivery
+Revises: 0007_api
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_delivery"
-down_revision = "0003"
+revision = "0008_delivery"
+down_revision = "0007_api"
 branch_labels = None
 depends_on = None
 
