@@ -165,6 +165,15 @@ def tag(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def field_id(raw: str) -> int:
+    """Parse the id of a Zendesk ticket field (0 for none)."""
+    if raw and not (raw.isdigit() and 0 < int(raw) < 2**63):
+        raise ConfigError(
+            f"READ_FIELD_ID must be the number of a ticket field, as Admin Center shows it (got {raw!r})."
+        )
+    return int(raw or 0)
+
+
 def user_ids(raw: str) -> frozenset[int]:
     """Parse comma-separated Zendesk user ids."""
     ids = [part.strip() for part in raw.split(",") if part.strip()]

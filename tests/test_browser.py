@@ -176,8 +176,8 @@ def test_opens_page_filters_pages_and_leads_to_the_ticket(dashboard):
         "#timeline"
     )
     notes = page.locator("#notes").inner_text()
-    assert "Read receipt: the requester opened the email with reply #200 in Thunderbird" in notes
-    assert "Apple Mail loaded the images of the email with reply #201" in notes
+    assert "Read receipt: the requester opened your reply of Sun, Nov 22, 4:23 PM, by Ann in Thunderbird" in notes
+    assert "Apple Mail loaded the images of your reply of Sun, Nov 22, 4:24 PM, by Ann" in notes
     shot(page, "ticket-desk")
     phone = browser.new_context(http_credentials=LOGIN, viewport=PHONE).new_page()
     phone.goto(f"{service.url}/dashboard/tickets/42")

@@ -110,6 +110,31 @@ def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_ur
     store.close()
 
 
+def test_upgrading_from_the_previous_head_keeps_every_row_and_adds_the_ticket_updates(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0007_api")
+    before = fill_every_table(store.engine)
+    assert "ticket_updates" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    later = fill_every_table_but(store.engine, set(before), first=100)  # past the replies' statuses the upgrade made
+    updates = {"ticket_updates": later["ticket_updates"]}
+    assert rows_now(store.engine, updates) == updates
+    store.close()
+
+
+def test_notes_queued_by_the_previous_release_are_posted_as_never_tried(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0008_unopened")
+    before = fill_every_table(store.engine)
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    deliveries = store.deliveries.for_ticket(1000) + store.deliveries.for_ticket(1001)
+    store.close()
+    assert deliveries and not any(delivery.outcome_unknown for delivery in deliveries)
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)

@@ -22,6 +22,10 @@ AUTHOR = (501, "Ann")  # the agent who wrote the replies, unless a test says oth
 SIDELOADS = {"users"}  # what the comments endpoint side-loads (include=...)
 ACCOUNT_UPDATES_PER_MINUTE = 100
 TICKET_UPDATES_PER_10_MINUTES = 30
+UPDATE_KEYS = frozenset({"comment", "additional_tags", "remove_tags", "custom_fields"})  # what the service may send
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+API_USER = 1  # the id of the user the token authenticates as: the author of every comment added through the API
+NOTE_IDS = 10_000_000  # ids of comments added through the API start here, above any reply id a test names
 
 
 @dataclass
@@ -33,6 +37,15 @@ class Comment:
     public: bool
     at: float
     tags: list = field(default_factory=list)
+
+
+@dataclass
+class Update:
+    """A ticket update the stand-in accepted, as it was sent."""
+
+    ticket_id: int
+    body: dict
+    at: float
 
 
 class ZendeskStandIn:
@@ -49,6 +62,8 @@ class ZendeskStandIn:
         }
         self.authors: dict[tuple[int, int], int] = {}  # (ticket, comment) -> author id, when not AUTHOR
         self.comments: list[Comment] = []
+        self.updates: list[Update] = []
+        self.fields: dict[int, str] = {}  # the account's custom ticket fields: id -> "date" or "text"
         self.calls: list[tuple[str, str, int | None]] = []
         self.faults: deque = deque()
         self.delay = 0.0
@@ -56,6 +71,9 @@ class ZendeskStandIn:
         self.gate = threading.Event()  # cleared: every request waits until it is set
         self.gate.set()
         self.waiting = 0
+        self.updates_gate = threading.Event()  # cleared: ticket updates wait until it is set, then are applied
+        self.updates_gate.set()
+        self.updates_waiting = 0
         self.violations: list[str] = []
         self._updates: list[tuple[float, int]] = []
         self.requests_per_minute: int | None = None  # the account's general API limit, when a test sets one
@@ -99,6 +117,7 @@ class ZendeskStandIn:
         `collaborator_ids`); accounts without CCs have `collaborator_ids` only.
         """
         ticket = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+        ticket["custom_fields"] = [{"id": field_id, "value": None} for field_id in self.fields]
         ticket["collaborator_ids"] = sorted(set(collaborators or ()) | set(email_ccs or ()))
         if email_ccs is not None:
             ticket.update(email_cc_ids=sorted(email_ccs), follower_ids=sorted(set(collaborators or ())))
@@ -112,6 +131,36 @@ class ZendeskStandIn:
     def written_at(self, comment_id: int) -> float:
         """When a reply of the stand-in was written (comment N, N minutes after REPLIES_WRITTEN)."""
         return REPLIES_WRITTEN + 60 * comment_id
+
+    def add_field(self, field_id: int, kind: str = "date") -> None:
+        """Create a custom ticket field ("date" or "text") on every ticket, empty."""
+        self.fields[field_id] = kind
+        for ticket in self.tickets.values():
+            ticket["custom_fields"].append({"id": field_id, "value": None})
+
+    def field_of(self, ticket_id: int, field_id: int) -> str | None:
+        """A custom field's value on one ticket."""
+        with self._lock:
+            return next(f["value"] for f in self.tickets[ticket_id]["custom_fields"] if f["id"] == field_id)
+
+    def tags_of(self, ticket_id: int) -> list[str]:
+        """One ticket's tags."""
+        with self._lock:
+            return list(self.tickets[ticket_id]["tags"])
+
+    def updates_of(self, ticket_id: int) -> list[dict]:
+        """The bodies of the updates accepted on one ticket, oldest first."""
+        with self._lock:
+            return [u.body for u in self.updates if u.ticket_id == ticket_id]
+
+    def wait_for(self, condition, timeout: float = 15.0) -> bool:
+        """Wait until a condition on the stand-in holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return bool(condition())
 
     def fail_next(self, *faults) -> None:
         """Queue faults for the next requests: an int status, ('429', secs), 'drop' or ('slow', secs)."""
@@ -151,6 +200,12 @@ class ZendeskStandIn:
         self.gate.wait(30)
         with self._lock:
             self.waiting -= 1
+        if method == "PUT":  # applied once the gate opens, whether or not the caller still waits for the answer
+            with self._lock:
+                self.updates_waiting += 1
+            self.updates_gate.wait(30)
+            with self._lock:
+                self.updates_waiting -= 1
         if self.down or fault == "drop":
             return "drop"
         if isinstance(fault, tuple) and fault[0] == "slow":
@@ -170,7 +225,7 @@ class ZendeskStandIn:
         if comments and method == "GET":
             return self._comments(int(comments.group(1)), parse_qs(query))
         if path == "/api/v2/users/me.json" and method == "GET":
-            return 200, {}, {"user": {"id": 1, "name": self.agent_name, "email": self.email, "role": "admin"}}
+            return 200, {}, {"user": {"id": API_USER, "name": self.agent_name, "email": self.email, "role": "admin"}}
         match = TICKET_PATH.match(path)
         if not match:
             return 404, {}, {"error": "InvalidEndpoint"}
@@ -204,23 +259,35 @@ class ZendeskStandIn:
         if query.get("sort_order") != ["desc"]:
             self.violations.append("comments read oldest first: a new reply would be on the last page")
         size = min(100, int(query.get("page[size]", ["100"])[0]))
-        ids = sorted(self.replies.get(ticket_id, []), reverse=True)
+        replies = [self._comment(ticket_id, i) for i in sorted(self.replies.get(ticket_id, []), reverse=True)]
+        with self._lock:  # the comments added through the API are the newest, each by the API user
+            added = [
+                {
+                    "id": NOTE_IDS + n,
+                    "public": c.public,
+                    "author_id": API_USER,
+                    "body": c.body,
+                    "created_at": _iso(c.at),
+                }
+                for n, c in enumerate(self.comments)
+                if c.ticket_id == ticket_id
+            ]
+        listed = added[::-1] + replies
         start = int(query.get("page[after]", ["0"])[0])
-        page = ids[start : start + size]
-        more = start + size < len(ids)
+        page = listed[start : start + size]
+        more = start + size < len(listed)
         sideloads = set(",".join(query.get("include", [])).split(",")) - {""}
         if sideloads - SIDELOADS:
             self.violations.append(f"comments read with include={','.join(sorted(sideloads))}: only users side-load")
         include = "&include=users" if "users" in sideloads else ""
         after = f"{self.url}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page[size]={size}{include}"
-        listed = [self._comment(ticket_id, i) for i in page]
         body = {
-            "comments": listed,
+            "comments": page,
             "meta": {"has_more": more},
             "links": {"next": f"{after}&page[after]={start + size}" if more else None},
         }
         if "users" in sideloads:  # the authors of the comments on this page, as Zendesk side-loads them
-            authors = sorted({c["author_id"] for c in listed})
+            authors = sorted({c["author_id"] for c in page})
             body["users"] = [dict(self.users[a]) for a in authors if a in self.users]
         return 200, {}, body
 
@@ -241,8 +308,17 @@ class ZendeskStandIn:
             update = json.loads(body)["ticket"]
         except (ValueError, KeyError, TypeError):
             return 400, {}, {"error": "InvalidJSON"}
+        if not isinstance(update, dict):
+            return 400, {}, {"error": "InvalidJSON"}
         if "tags" in update:
             self.violations.append("sent `tags`, which replaces every tag on the ticket")
+        if set(update) - UPDATE_KEYS - {"tags"}:
+            self.violations.append(f"sent {sorted(set(update) - UPDATE_KEYS)} on ticket {ticket['id']}")
+        if not set(update) & (UPDATE_KEYS | {"tags"}):
+            self.violations.append(f"an update of ticket {ticket['id']} that changes nothing")
+        invalid = self._invalid_change(update)
+        if invalid:
+            return 422, {}, {"error": "RecordInvalid", "description": "Record validation errors", "details": invalid}
         if ticket["status"] == "closed":
             return (
                 422,
@@ -256,17 +332,45 @@ class ZendeskStandIn:
         limited = self._rate_limited(ticket["id"])
         if limited:
             return 429, {"Retry-After": str(limited)}, None
-        comment = update.get("comment") or {}
-        public = comment.get("public", True)
-        if public is not False:
-            self.violations.append(f"comment on ticket {ticket['id']} was not explicitly private")
         tags = list(update.get("additional_tags") or [])
-        ticket["tags"] = sorted(set(ticket["tags"]) | set(tags))
         with self._lock:
-            self.comments.append(
-                Comment(ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags)
-            )
-        return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.comments)}}
+            self.updates.append(Update(ticket["id"], update, time.time()))
+            kept = set(update["tags"]) if "tags" in update else set(ticket["tags"])  # `tags` replaces them all
+            ticket["tags"] = sorted((kept | set(tags)) - set(update.get("remove_tags") or []))
+            for change in update.get("custom_fields") or []:
+                for custom in ticket["custom_fields"]:
+                    if custom["id"] == change["id"]:
+                        custom["value"] = change["value"]
+        if "comment" in update:
+            comment = update["comment"] or {}
+            public = comment.get("public", True)
+            if public is not False:
+                self.violations.append(f"comment on ticket {ticket['id']} was not explicitly private")
+            with self._lock:
+                self.comments.append(
+                    Comment(
+                        ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags
+                    )
+                )
+        return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.updates)}}
+
+    def _invalid_change(self, update: dict) -> dict:
+        """Zendesk's validation errors of an update's tags and custom fields (empty when valid)."""
+        errors: dict = {}
+        for key in ("additional_tags", "remove_tags"):
+            tags = update.get(key, [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) and t and " " not in t for t in tags):
+                errors[key] = [{"description": f"{key} must be a list of tags"}]
+        fields = update.get("custom_fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, dict) and set(f) == {"id", "value"} for f in fields):
+            return {**errors, "custom_fields": [{"description": "custom_fields must be a list of {id, value}"}]}
+        for wanted in fields:
+            kind = self.fields.get(wanted["id"])
+            if kind is None:
+                self.violations.append(f"custom field {wanted['id']} does not exist")
+            elif kind == "date" and not (isinstance(wanted["value"], str) and DATE.match(wanted["value"])):
+                errors[str(wanted["id"])] = [{"description": "a date field takes YYYY-MM-DD"}]
+        return errors
 
     def _rate_limited(self, ticket_id: int) -> int:
         """Return Retry-After seconds when an update limit is exceeded, else 0."""
@@ -323,3 +427,8 @@ def _handler(standin: ZendeskStandIn):
         do_GET = do_PUT = do_POST = _serve
 
     return Handler
+
+
+def _iso(at: float) -> str:
+    """A time as Zendesk writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))

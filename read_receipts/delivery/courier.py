@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from read_receipts.delivery.dead_letters import in_batch_or_alone, is_poison
+from read_receipts.delivery.heartbeat import Heartbeat
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
+from read_receipts.delivery.tagging import Tagging
 from read_receipts.delivery.triage import BATCH, Triage
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import CONNECT_TIMEOUT, ZendeskClient
@@ -76,6 +78,10 @@ class Courier:
         # What wakes the courier: an Event in its own process, or the doorbell of a courier process.
         self.wake = wake if wake is not None else threading.Event()
         self.spool_drain = SpoolDrain(stores.spool, spool) if spool is not None else None
+        # The courier that drains the spool says, in it, when its last round finished (for /healthz).
+        self.heartbeat = (
+            Heartbeat(spool.directory, stores.couriers, settings.courier_stall_seconds) if spool is not None else None
+        )
         # A lease outlives the one Zendesk call its holder may make; after a
         # kill -9 the work it held is picked up again once it runs out.
         self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
@@ -97,6 +103,16 @@ class Courier:
             stores.replies,
             stores.tickets,
             stores.opens,
+            stores.dead_letters,
+            zendesk,
+            settings,
+            pacing,
+            self.lease,
+            clock=lambda: self.clock(),
+        )
+        self.tagging = Tagging(
+            stores.ticket_updates,
+            stores.tickets,
             stores.dead_letters,
             zendesk,
             settings,
@@ -144,8 +160,12 @@ class Courier:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
+                if self.heartbeat is not None:
+                    self.heartbeat.finished(time.time())  # a write: a store that takes none fails the round
                 self._failures = 0
-            except Exception:  # a store hiccup must not kill delivery for good
+            except Exception as error:  # a store hiccup must not kill delivery for good
+                if self.heartbeat is not None:
+                    self.heartbeat.failed(time.time(), error)
                 self._failed_round()
                 continue
             if busy:
@@ -171,12 +191,14 @@ class Courier:
         elif now >= self._next_failure_log:
             log.warning("delivery rounds still failing (%d in a row); new opens wait in the spool", self._failures)
             self._next_failure_log = now + FAILED_ROUND_LOG_SECONDS
+        # New connections next round: a SQLite file opened read-only stays so until reopened once it is writable again.
+        self.stores.engine.dispose()
         self._stopping.wait(min(STORE_RETRY_MAX, 0.25 * 2 ** min(self._failures, 5)))
 
     # -- one round ------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Triage due opens and send one due note; True if anything moved."""
+        """Triage due opens, send one due note and one due ticket update; True if anything moved."""
         now = self.clock()
         moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
@@ -185,6 +207,7 @@ class Courier:
         moved = self._apart("triaging opens", self.triage_opens, now) or moved
         if self.webhooks is not None and self.webhooks.urls:
             moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
+        moved = self._apart("updating tickets", self.tagging.run, self.clock()) or moved
         return self._apart("posting notes", self.send_note, self.clock()) or moved
 
     def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:

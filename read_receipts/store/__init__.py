@@ -2,12 +2,13 @@
 
 `Stores(url)` opens the store once and holds one narrow part per table or queue, all on one engine:
 `.opens`, `.tickets`, `.replies`, `.deliveries`, `.webhooks`, `.events`, `.budgets`, `.tallies`,
-`.privacy`, `.dead_letters` and `.spool`. A job takes only the parts it uses.
+`.privacy`, `.dead_letters`, `.spool`, `.ticket_updates` and `.couriers` (their heartbeats). A job takes only the parts it uses.
 """
 
 from __future__ import annotations
 
 from read_receipts.store.budgets import Budgets
+from read_receipts.store.couriers import Couriers
 from read_receipts.store.database import Database
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.deliveries import Deliveries
@@ -17,6 +18,7 @@ from read_receipts.store.opens import Opens
 from read_receipts.store.privacy import Privacy
 from read_receipts.store.replies import Replies
 from read_receipts.store.spooling import SpoolStore
+from read_receipts.store.ticket_updates import TicketUpdates
 from read_receipts.store.tickets import Tickets
 from read_receipts.store.webhook_calls import WebhookCalls
 
@@ -37,6 +39,8 @@ class Stores(Database):
         self.privacy = Privacy(self)
         self.dead_letters = DeadLetters(self)
         self.spool = SpoolStore(self)
+        self.ticket_updates = TicketUpdates(self)
+        self.couriers = Couriers(self)
 
 
 __all__ = ["Stores"]

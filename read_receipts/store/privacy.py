@@ -5,14 +5,25 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database
 from read_receipts.store.deliveries import DeliveryState
 from read_receipts.store.events import EventState
 from read_receipts.store.opens import OpenState
-from read_receipts.store.schema import comments, deliveries, events, opens, replies, reply_statuses, tickets, webhooks
+from read_receipts.store.schema import (
+    comments,
+    deliveries,
+    events,
+    opens,
+    replies,
+    reply_statuses,
+    ticket_updates,
+    tickets,
+    webhooks,
+)
+from read_receipts.store.ticket_updates import TicketUpdateState
 from read_receipts.store.tickets import TicketStatus
 from read_receipts.store.webhook_calls import WebhookState
 
@@ -36,6 +47,13 @@ class Privacy(Database):
             "replies": (replies, replies.c.last_open_at < before, replies.c.summary_pending.is_(False)),
             "reply statuses": (reply_statuses, reply_statuses.c.seen_at < before),
             "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != TicketStatus.CHECKING),
+            # a ticket still carrying the unread tag keeps its row, so a later read can take the tag away
+            "ticket updates": (
+                ticket_updates,
+                func.coalesce(ticket_updates.c.read_at, ticket_updates.c.unread_sent_at, 0) < before,
+                ticket_updates.c.state != TicketUpdateState.PENDING,
+                ticket_updates.c.tag_sent.is_(None),
+            ),
         }
         with self.engine.begin() as conn:
             return {name: conn.execute(table.delete().where(*where)).rowcount for name, (table, *where) in old.items()}
@@ -63,6 +81,9 @@ class Privacy(Database):
                 "comments": conn.execute(comments.delete().where(comments.c.ticket_id.in_(ticket_ids))).rowcount,
                 "tickets": conn.execute(tickets.delete().where(tickets.c.ticket_id.in_(ticket_ids))).rowcount,
                 "events": conn.execute(events.delete().where(events.c.id.in_(event_ids))).rowcount,
+                "ticket updates": conn.execute(
+                    ticket_updates.delete().where(ticket_updates.c.ticket_id.in_(ticket_ids))
+                ).rowcount,
             }
         return removed
 

@@ -195,7 +195,33 @@ deliveries = Table(
     # A DeliveryState (deliveries.py): pending -> done | logged (dry run) | failed (final) | skipped | dead
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
+    # The words of a try and the opens they cover, kept before the call: a try whose outcome is unknown
+    # (the courier was killed, or Zendesk never answered) is looked for on the ticket before it is posted again.
+    Column("body", Text),
+    Column("covered", Integer),
     Index("ix_deliveries_due", "state", "due_at"),
+)
+
+# The queue of ticket updates that carry no note: one row per ticket, holding what the service knows
+# (a reply unread too long, the latest read) and what it last sent, so only the latest wanted state is sent.
+ticket_updates = Table(
+    "ticket_updates",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    # A TicketUpdateState (ticket_updates.py): pending -> done | skipped (nothing to send) | failed (final) | dead
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column(
+        "wish", Integer, nullable=False, server_default="0"
+    ),  # counts changes, so a send in flight is not taken for the latest
+    Column("unread_sent_at", Float),  # the send time of the latest reply no person read within UNOPENED_AFTER_HOURS
+    Column("read_at", Float),  # the latest open by a person
+    Column("tag_sent", String(80)),  # the tag Zendesk has from us (UNOPENED_TAG when it was added), else null
+    Column("field_sent", String(40)),  # the value READ_FIELD_ID was last set to
+    *_outbox_columns(),
+    Index("ix_ticket_updates_due", "state", "due_at"),
 )
 
 # Monotonic counts for /metrics (opens by kind, notes by outcome, Zendesk answers by
