@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings_or_exit
 from read_receipts.delivery.courier import Courier
 from read_receipts.delivery.doorbell import Ringer
+from read_receipts.delivery.heartbeat import DeliveryHealth, delivery_health, last_beat
 from read_receipts.delivery.parts import courier_for
 from read_receipts.delivery.spool_drain import LossTally
 from read_receipts.insights import errors, metrics
@@ -120,22 +121,36 @@ def _add_click_route(app: Flask, links: LinkRecorder) -> None:
         return response
 
 
+def _delivery(settings: Settings, now: float, started_at: float) -> dict:
+    """How this instance's courier goes, from its heartbeat in the spool: its state and its last finished round."""
+    beat = last_beat(settings.spool_dir)
+    state = delivery_health(beat, now, started_at, settings.courier_stall_seconds)
+    since = round(now - beat.finished_at, 1) if beat is not None and beat.finished_at else None
+    return {"delivery": state, "last_round_seconds_ago": since}
+
+
 def _add_routes(app: Flask, store: Stores, courier: Courier) -> None:
     """Register the HTTP routes (the pixel is answered ahead of them, by pixel.PixelRoute)."""
 
+    started_at = time.time()
+
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        """Say whether the store answers, and how much waits in this instance's spool."""
-        spool = courier.spool_drain.backlog(time.time())
+        """Say whether the store answers, how delivery goes, and how much waits in this instance's spool."""
+        now = time.time()
+        spool = courier.spool_drain.backlog(now)
         writable = courier.spool_drain.spool.writable()
+        delivery = _delivery(app.extensions["settings"], now, started_at)
         try:
             store.ping()
         except Exception as error:
             log.warning("health check: the store is unreachable (%s)", str(error).splitlines()[0][:200])
             # Opens still reach the spool: degraded, not failing, while the spool takes them.
             status = ("degraded", 200) if writable else ("unavailable", 503)
-            return jsonify(status=status[0], store="unreachable", spool=spool), status[1]
-        return jsonify(status="ok" if writable else "degraded", store="ok", spool=spool), 200
+            return jsonify(status=status[0], store="unreachable", spool=spool, **delivery), status[1]
+        # A stalled or failing courier delays notes, never the pixel: 200, so no load balancer takes the pixel out.
+        delivering = delivery["delivery"] in (DeliveryHealth.OK, DeliveryHealth.STARTING)
+        return jsonify(status="ok" if writable and delivering else "degraded", store="ok", spool=spool, **delivery), 200
 
     @app.get("/metrics")
     def metrics_page() -> Response:

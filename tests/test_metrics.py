@@ -9,6 +9,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
+from read_receipts.store import Stores
+from read_receipts.store.deliveries import queue_notes
+from read_receipts.store.replies import NoteDue, NoteKind
 from read_receipts.store.schema import deliveries, opens
 from tests.conftest import drain, unspool
 from tests.test_server import THUNDERBIRD, Service
@@ -88,3 +91,15 @@ def test_metrics_from_a_multi_worker_gunicorn_agree_with_the_store(zendesk, sqli
         for kind, count in kinds.items():
             assert scrape[("read_receipts_opens_total", (("kind", kind),))] == count
         assert scrape[("read_receipts_notes_total", (("outcome", "done"),))] == done
+
+
+def test_oldest_pending_is_how_late_the_most_overdue_item_is(database_url):
+    store = Stores(database_url)
+    now = time.time()
+    late, scheduled = now - 100, now + 3600
+    with store.engine.begin() as conn:
+        queue_notes(conn, [NoteDue(1, 1, NoteKind.FIRST, late), NoteDue(2, 1, NoteKind.SUMMARY, scheduled)], now - 500)
+    depth, overdue, oldest = store.tallies.figures(now)["queues"]["notes"]
+    store.close()
+    assert (depth, overdue) == (2, 1)
+    assert oldest == pytest.approx(100, abs=1)  # late from its due time, not from when it was queued

@@ -125,6 +125,17 @@ def test_upgrading_from_the_previous_head_keeps_every_row_and_adds_the_ticket_up
     store.close()
 
 
+def test_notes_queued_by_the_previous_release_are_posted_as_never_tried(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0008_unopened")
+    before = fill_every_table(store.engine)
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    deliveries = store.deliveries.for_ticket(1000) + store.deliveries.for_ticket(1001)
+    store.close()
+    assert deliveries and not any(delivery.outcome_unknown for delivery in deliveries)
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)
@@ -308,7 +319,7 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(em
 
 def test_upgrading_from_the_reply_statuses_keeps_every_row_and_indexes_the_replies_page(empty_url):
     store = Stores(empty_url)
-    upgrade(store.engine, "0008_replies")
+    upgrade(store.engine, "0010_replies")
     before = fill_every_table(store.engine)
     assert "reply_statuses" in before
     upgrade(store.engine)

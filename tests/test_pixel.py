@@ -122,7 +122,13 @@ def test_open_is_spooled_before_the_answer_and_stored_by_the_courier(app):
 def test_healthz_reports_the_store(app):
     client = app.test_client()
     spool = {"bytes": 0, "oldest_seconds": 0.0, "max_bytes": 1024 * 2**20, "full": False}
-    assert client.get("/healthz").json == {"status": "ok", "store": "ok", "spool": spool}
+    assert client.get("/healthz").json == {
+        "status": "ok",
+        "store": "ok",
+        "spool": spool,
+        "delivery": "starting",  # this app starts no courier; a served one is tested in test_delivery_health
+        "last_round_seconds_ago": None,
+    }
     store = app.extensions["store"]
     store.engine.dispose()
     store.engine = create_engine("sqlite:////nonexistent/dir/receipts.db")  # the disk went away

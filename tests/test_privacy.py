@@ -81,9 +81,10 @@ def test_erasure_by_ticket_requester_and_campaign_leaves_nothing(make_app, zende
     runner = app.test_cli_runner()
     output = runner.invoke(args=["erase", "--ticket", "42"]).output
     # the pixel open and the link open (no comment id: another reply), each with its note
-    # and each of the two replies' status, and the ticket's 21 public comments as Zendesk listed them
+    # and each of the two replies' status, the ticket's 21 public comments as Zendesk listed them, its updates
     assert output.startswith(
-        "Deleted: 2 opens, 2 replies, 2 note deliveries, 2 reply statuses, 21 comments, 1 tickets, 1 events, 1 ticket updates."
+        "Deleted: 2 opens, 2 replies, 2 note deliveries, 2 reply statuses, 21 comments, 1 tickets, 1 events, "
+        "1 ticket updates."
     )
     assert (
         rows(store, opens, opens.c.ticket_id == 42) == 0 and rows(store, deliveries, deliveries.c.ticket_id == 42) == 0

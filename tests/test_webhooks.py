@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import requests
 
 from config import ConfigError, load_settings
+from read_receipts.links import Tracker
 from read_receipts.links import signatures as webhooks
 from tests.conftest import drain
+from tests.test_server import Service
 
 KEY = "k" * 40
 SECRET = "s" * 40
@@ -24,6 +29,7 @@ class Receiver:
 
     def __init__(self):
         self.accepted: list[dict] = []
+        self.bodies: list = []  # each POST's JSON: an event, or an array of events
         self.refused_signatures = 0
         self.down = False
         receiver = self
@@ -37,9 +43,13 @@ class Receiver:
                     receiver.refused_signatures += 1
                     self.send_response(401)
                 else:
-                    event = json.loads(body)
-                    assert event["id"] == self.headers["X-Event-Id"]
-                    receiver.accepted.append(event)
+                    events = json.loads(body)
+                    if isinstance(events, list):  # WEBHOOK_BATCH_SIZE above 1: an array, and no X-Event-Id
+                        assert "X-Event-Id" not in self.headers
+                    else:
+                        assert events["id"] == self.headers["X-Event-Id"]
+                    receiver.bodies.append(events)
+                    receiver.accepted.extend(events if isinstance(events, list) else [events])
                     self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -75,9 +85,10 @@ def receivers():
 def hooked(make_app, receivers, sqlite_url):
     """Build apps that send to both receivers, on one store."""
 
-    def build():
+    def build(**env):
         urls = ",".join(receiver.url for receiver in receivers)
-        return make_app(sqlite_url, TRACKING_KEYS=KEY, PUBLIC_URL=BASE, WEBHOOK_URLS=urls, WEBHOOK_SECRET=SECRET)
+        settings = {"TRACKING_KEYS": KEY, "PUBLIC_URL": BASE, "WEBHOOK_URLS": urls, "WEBHOOK_SECRET": SECRET, **env}
+        return make_app(sqlite_url, **settings)
 
     return build
 
@@ -178,3 +189,85 @@ def test_a_link_open_naming_a_ticket_is_sent_once(hooked, receivers):
     app.test_client().get(tracker.open_url({"ticket_id": 42}).removeprefix(BASE), headers=THUNDERBIRD)
     drain(app.extensions["courier"])
     assert [event["type"] for event in receivers[0].accepted] == ["open"]
+
+
+def test_one_event_per_post_keeps_the_body_an_object(hooked, receivers):
+    app = hooked()
+    app.test_client().get(app.extensions["tracker"].open_url({"n": 1}).removeprefix(BASE))
+    drain(app.extensions["courier"])
+    [body] = receivers[0].bodies
+    assert isinstance(body, dict) and body["meta"] == {"n": 1}
+
+
+def test_batches_post_arrays_of_events_each_with_its_own_id(hooked, receivers):
+    app = hooked(WEBHOOK_BATCH_SIZE="5")
+    tracker, client = app.extensions["tracker"], app.test_client()
+    for n in range(12):
+        client.get(tracker.open_url({"n": n}).removeprefix(BASE))
+    drain(app.extensions["courier"])
+    for receiver in receivers:
+        assert all(isinstance(body, list) and 1 <= len(body) <= 5 for body in receiver.bodies)
+        assert len(receiver.bodies) < 12  # events shared POSTs
+        assert sorted(event["meta"]["n"] for event in receiver.accepted) == list(range(12))  # each once
+        assert len(receiver.unique()) == 12 and receiver.refused_signatures == 0
+    assert receivers[0].unique().keys() == receivers[1].unique().keys()
+
+
+def test_a_failed_batch_is_retried_as_a_whole(hooked, receivers):
+    app = hooked(WEBHOOK_BATCH_SIZE="10")
+    tracker, client = app.extensions["tracker"], app.test_client()
+    receivers[0].down = True
+    for n in range(6):
+        client.get(tracker.open_url({"n": n}).removeprefix(BASE))
+    drain(app.extensions["courier"])
+    assert receivers[0].accepted == [] and len(receivers[1].unique()) == 6
+    store = app.extensions["store"]
+    failed = [call for call in store.webhooks.all() if call.url == receivers[0].url]
+    assert {(call.state, call.attempts, call.due_at) for call in failed} == {("pending", 1, failed[0].due_at)}
+    receivers[0].down = False
+    with store.engine.begin() as conn:  # let the backoff pass
+        conn.exec_driver_sql("UPDATE webhooks SET due_at = 0 WHERE state = 'pending'")
+    drain(app.extensions["courier"])
+    [batch] = receivers[0].bodies
+    assert sorted(event["meta"]["n"] for event in batch) == list(range(6))
+
+
+def test_the_readme_receiver_takes_an_event_and_a_batch_and_drops_repeats(monkeypatch):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Tracking any email", 1)[1].split("\n## ", 1)[0]
+    own_code = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)[1]
+    monkeypatch.setenv("TRACKING_KEY", KEY)
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    shown: dict = {"__name__": "readme_receiver"}
+    exec(compile(own_code, "README.md", "exec"), shown)
+    client = shown["receiver"].test_client()
+    alone = json.dumps({"id": "e1", "type": "open"}).encode()
+    batch = json.dumps([{"id": "e1", "type": "open"}, {"id": "e2", "type": "click"}]).encode()
+    for body in (alone, batch, batch):
+        signed = {"X-Signature": webhooks.signature(SECRET, int(time.time()), body), "Content-Type": "application/json"}
+        assert client.post("/read-receipts", data=body, headers=signed).status_code == 204
+    assert shown["seen"] == {"e1", "e2"}
+    unsigned = {"X-Signature": "t=1,v1=00", "Content-Type": "application/json"}
+    assert client.post("/read-receipts", data=batch, headers=unsigned).status_code == 401
+
+
+@pytest.mark.server
+def test_the_served_courier_posts_batches_each_event_once(receivers, sqlite_url, tmp_path):
+    receiver = receivers[0]
+    service = Service(tmp_path, {"DATABASE_URL": sqlite_url, "TRACKING_KEYS": KEY, "WEBHOOK_URLS": receiver.url})
+    service.env.update(WEBHOOK_SECRET=SECRET, WEBHOOK_BATCH_SIZE="10")
+    service.env["PUBLIC_URL"] = service.url
+    service.start()
+    try:
+        tracker = Tracker(service.url, (KEY,))
+        for n in range(30):
+            assert requests.get(tracker.open_url({"n": n}), headers=THUNDERBIRD, timeout=5).status_code == 200
+        deadline = time.monotonic() + 30
+        while len(receiver.unique()) < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # let any repeat arrive
+    finally:
+        service.kill()
+    assert sorted(event["meta"]["n"] for event in receiver.accepted) == list(range(30))
+    assert all(isinstance(body, list) and len(body) <= 10 for body in receiver.bodies)
+    assert len(receiver.bodies) < 30 and receiver.refused_signatures == 0

@@ -24,6 +24,8 @@ ACCOUNT_UPDATES_PER_MINUTE = 100
 TICKET_UPDATES_PER_10_MINUTES = 30
 UPDATE_KEYS = frozenset({"comment", "additional_tags", "remove_tags", "custom_fields"})  # what the service may send
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+API_USER = 1  # the id of the user the token authenticates as: the author of every comment added through the API
+NOTE_IDS = 10_000_000  # ids of comments added through the API start here, above any reply id a test names
 
 
 @dataclass
@@ -69,6 +71,9 @@ class ZendeskStandIn:
         self.gate = threading.Event()  # cleared: every request waits until it is set
         self.gate.set()
         self.waiting = 0
+        self.updates_gate = threading.Event()  # cleared: ticket updates wait until it is set, then are applied
+        self.updates_gate.set()
+        self.updates_waiting = 0
         self.violations: list[str] = []
         self._updates: list[tuple[float, int]] = []
         self.requests_per_minute: int | None = None  # the account's general API limit, when a test sets one
@@ -195,6 +200,12 @@ class ZendeskStandIn:
         self.gate.wait(30)
         with self._lock:
             self.waiting -= 1
+        if method == "PUT":  # applied once the gate opens, whether or not the caller still waits for the answer
+            with self._lock:
+                self.updates_waiting += 1
+            self.updates_gate.wait(30)
+            with self._lock:
+                self.updates_waiting -= 1
         if self.down or fault == "drop":
             return "drop"
         if isinstance(fault, tuple) and fault[0] == "slow":
@@ -214,7 +225,7 @@ class ZendeskStandIn:
         if comments and method == "GET":
             return self._comments(int(comments.group(1)), parse_qs(query))
         if path == "/api/v2/users/me.json" and method == "GET":
-            return 200, {}, {"user": {"id": 1, "name": self.agent_name, "email": self.email, "role": "admin"}}
+            return 200, {}, {"user": {"id": API_USER, "name": self.agent_name, "email": self.email, "role": "admin"}}
         match = TICKET_PATH.match(path)
         if not match:
             return 404, {}, {"error": "InvalidEndpoint"}
@@ -248,23 +259,35 @@ class ZendeskStandIn:
         if query.get("sort_order") != ["desc"]:
             self.violations.append("comments read oldest first: a new reply would be on the last page")
         size = min(100, int(query.get("page[size]", ["100"])[0]))
-        ids = sorted(self.replies.get(ticket_id, []), reverse=True)
+        replies = [self._comment(ticket_id, i) for i in sorted(self.replies.get(ticket_id, []), reverse=True)]
+        with self._lock:  # the comments added through the API are the newest, each by the API user
+            added = [
+                {
+                    "id": NOTE_IDS + n,
+                    "public": c.public,
+                    "author_id": API_USER,
+                    "body": c.body,
+                    "created_at": _iso(c.at),
+                }
+                for n, c in enumerate(self.comments)
+                if c.ticket_id == ticket_id
+            ]
+        listed = added[::-1] + replies
         start = int(query.get("page[after]", ["0"])[0])
-        page = ids[start : start + size]
-        more = start + size < len(ids)
+        page = listed[start : start + size]
+        more = start + size < len(listed)
         sideloads = set(",".join(query.get("include", [])).split(",")) - {""}
         if sideloads - SIDELOADS:
             self.violations.append(f"comments read with include={','.join(sorted(sideloads))}: only users side-load")
         include = "&include=users" if "users" in sideloads else ""
         after = f"{self.url}/api/v2/tickets/{ticket_id}/comments.json?sort_order=desc&page[size]={size}{include}"
-        listed = [self._comment(ticket_id, i) for i in page]
         body = {
-            "comments": listed,
+            "comments": page,
             "meta": {"has_more": more},
             "links": {"next": f"{after}&page[after]={start + size}" if more else None},
         }
         if "users" in sideloads:  # the authors of the comments on this page, as Zendesk side-loads them
-            authors = sorted({c["author_id"] for c in listed})
+            authors = sorted({c["author_id"] for c in page})
             body["users"] = [dict(self.users[a]) for a in authors if a in self.users]
         return 200, {}, body
 
@@ -404,3 +427,8 @@ def _handler(standin: ZendeskStandIn):
         do_GET = do_PUT = do_POST = _serve
 
     return Handler
+
+
+def _iso(at: float) -> str:
+    """A time as Zendesk writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))

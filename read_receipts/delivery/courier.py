@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from read_receipts.delivery.dead_letters import in_batch_or_alone, is_poison
+from read_receipts.delivery.heartbeat import Heartbeat
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
@@ -77,6 +78,10 @@ class Courier:
         # What wakes the courier: an Event in its own process, or the doorbell of a courier process.
         self.wake = wake if wake is not None else threading.Event()
         self.spool_drain = SpoolDrain(stores.spool, spool) if spool is not None else None
+        # The courier that drains the spool says, in it, when its last round finished (for /healthz).
+        self.heartbeat = (
+            Heartbeat(spool.directory, stores.couriers, settings.courier_stall_seconds) if spool is not None else None
+        )
         # A lease outlives the one Zendesk call its holder may make; after a
         # kill -9 the work it held is picked up again once it runs out.
         self.lease = settings.zendesk_timeout + CONNECT_TIMEOUT + 10
@@ -155,8 +160,12 @@ class Courier:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once()
+                if self.heartbeat is not None:
+                    self.heartbeat.finished(time.time())  # a write: a store that takes none fails the round
                 self._failures = 0
-            except Exception:  # a store hiccup must not kill delivery for good
+            except Exception as error:  # a store hiccup must not kill delivery for good
+                if self.heartbeat is not None:
+                    self.heartbeat.failed(time.time(), error)
                 self._failed_round()
                 continue
             if busy:
@@ -182,6 +191,8 @@ class Courier:
         elif now >= self._next_failure_log:
             log.warning("delivery rounds still failing (%d in a row); new opens wait in the spool", self._failures)
             self._next_failure_log = now + FAILED_ROUND_LOG_SECONDS
+        # New connections next round: a SQLite file opened read-only stays so until reopened once it is writable again.
+        self.stores.engine.dispose()
         self._stopping.wait(min(STORE_RETRY_MAX, 0.25 * 2 ** min(self._failures, 5)))
 
     # -- one round ------------------------------------------------------------

@@ -31,7 +31,12 @@ def courier_for(
     """A courier posting to Zendesk (or logging, in a dry run), labelling with the shipped ranges and IGNORE_IPS."""
     classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
     webhooks = Webhooks(
-        stores.webhooks, stores.dead_letters, settings.webhook_urls, settings.webhook_secret, classifier
+        stores.webhooks,
+        stores.dead_letters,
+        settings.webhook_urls,
+        settings.webhook_secret,
+        classifier,
+        settings.webhook_batch_size,
     )
     return Courier(
         stores,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from read_receipts.delivery import notes
 from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.posted_notes import Lookup, PostedNotes
 from read_receipts.delivery.zendesk import Answer, ZendeskClient
 from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.settings import Settings
@@ -46,6 +47,7 @@ class Posting(PacedWork):
         self.opens = opens
         self.dead_letters = dead_letters
         self.clock = clock
+        self.posted = PostedNotes(zendesk, settings, pacing, lease)
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
@@ -59,24 +61,58 @@ class Posting(PacedWork):
 
     def _deliver(self, row: Delivery, now: float) -> bool:
         """Post one note and record the outcome."""
-        reply = self.replies.get(row.ticket_id, row.reply_key)
-        if row.kind == NoteKind.SUMMARY and reply.opens_noted == 0:
-            self.deliveries.postpone(row, now + 30)  # the first note goes first
-            return False
         ticket = self.tickets.cached(row.ticket_id)
-        covered, body = self._note_text(row, reply, ticket)
+        if row.outcome_unknown:  # the same words again, so that they can be found, and the same opens covered
+            covered, body = self._covered_before(row), row.body or ""
+        else:
+            reply = self.replies.get(row.ticket_id, row.reply_key)
+            if row.kind == NoteKind.SUMMARY and reply.opens_noted == 0:
+                self.deliveries.postpone(row, now + 30)  # the first note goes first
+                return False
+            covered, body = self._note_text(row, reply, ticket)
         finish = self._finisher(row, covered)
         if not body:
             return finish(DeliveryState.SKIPPED, None, "")
         if ticket is not None and ticket.final:
             return finish(DeliveryState.FAILED, None, f"ticket is {ticket.status}")
+        if row.outcome_unknown and not self.zendesk.dry_run:
+            lookup = self.posted.find(row.ticket_id, body, now)
+            if lookup.found is None:
+                return self._not_looked(row, lookup, now, finish)
+            if lookup.found:
+                log.info("note for ticket %s (%s) was on the ticket already: not posted again", row.ticket_id, row.kind)
+                return finish(DeliveryState.DONE, lookup.answer.status, "")
         wait = self.pacing.gate(now, row.ticket_id, ticket.requester_id if ticket is not None else None)
         if wait:  # back when the budget that refused frees, not re-examined every few seconds
             self.deliveries.postpone(row, now + wait)
             return False
+        self.deliveries.record_try(row, body, covered.opens)
         answer = self.zendesk.add_private_note(row.ticket_id, body, self._tag(covered))
         self.pacing.observe(answer, now, f"adding a note to ticket {row.ticket_id}")
         return self._settle_note(row, answer, finish)
+
+    def _not_looked(self, row: Delivery, lookup: Lookup, now: float, finish) -> bool:
+        """The ticket's comments could not be read: try again later (a deleted ticket ends the delivery)."""
+        if lookup.answer is None:  # no budget this minute
+            self.deliveries.postpone(row, now + lookup.wait)
+            return False
+        if lookup.answer.status == 404:
+            self.tickets.remember(row.ticket_id, None, TicketStatus.DELETED, self.clock())
+            return finish(DeliveryState.FAILED, 404, lookup.answer.describe())
+        due = self.clock() + self.pacing.retry_delay(lookup.answer, row.attempts)
+        self.deliveries.release(row, due, lookup.answer.status, lookup.answer.describe())
+        return False
+
+    def _covered_before(self, row: Delivery) -> Covered:
+        """What a note tried before covered: its open's kind for a first note; for a summary, the opens it
+        counted, and of each kind what the reply holds now (at most: the try kept its total only)."""
+        opens = row.covered or 0
+        if row.kind == NoteKind.FIRST:
+            opened = self.opens.by_id(row.open_id)
+            kind = (opened.kind if opened is not None else None) or PERSON
+            return Covered(opens, int(kind == PERSON), int(kind == APPLE_PRELOAD))
+        reply = self.replies.get(row.ticket_id, row.reply_key)
+        return Covered(opens, min(opens, reply.person_opens), min(opens, reply.preload_opens))
 
     def _note_text(self, row: Delivery, reply: Reply, ticket: Ticket | None) -> tuple[Covered, str]:
         """Return the opens a note covers and its words ('' when nothing is left to say)."""

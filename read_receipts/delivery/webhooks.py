@@ -1,8 +1,10 @@
 """Webhooks: every open (pixel or tracking link) and click, POSTed as signed JSON to the receivers in settings.
 
 Receivers verify `X-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
-shared WEBHOOK_SECRET, and de-duplicate on the `id` field (also sent as `X-Event-Id`):
-delivery is at least once, from a durable outbox, retried with backoff through outages
+shared WEBHOOK_SECRET, and de-duplicate on each event's `id` field (also sent as `X-Event-Id`
+when each event is posted alone). With WEBHOOK_BATCH_SIZE above 1 a body is a JSON array of
+events, as SendGrid's Event Webhook posts them, signed and retried as a whole. Delivery
+is at least once, from a durable outbox, retried with backoff through outages
 and restarts. Receiver addresses come from settings only, never from a link.
 """
 
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from read_receipts.delivery.dead_letters import or_set_aside
+from read_receipts.delivery.dead_letters import is_poison, set_aside
 from read_receipts.labels.openers import Classifier
 from read_receipts.links.signatures import signature
 from read_receipts.store.dead_letters import DeadLetters
@@ -44,8 +46,10 @@ class Webhooks:
         urls: tuple[str, ...],
         secret: str,
         classifier: Classifier,
+        batch_size: int = 1,
     ):
         self.outbox = calls
+        self.batch_size = batch_size  # most events per POST: 1 posts each event's object alone
         self.dead_letters = dead_letters
         self.urls = urls
         self.secret = secret
@@ -55,12 +59,13 @@ class Webhooks:
         self.session.mount("https://", HTTPAdapter(max_retries=0))
 
     def send_due(self, now: float, lease: float) -> bool:
-        """Deliver the calls that are due; True if any was attempted."""
-        rows = self.outbox.claim(now, lease, BATCH)
-        for index, row in enumerate(rows):
-            if not self._send_or_set_aside(row, now):
+        """Deliver the calls that are due, `batch_size` events to a POST; True if any was attempted."""
+        rows = self.outbox.claim(now, lease, BATCH * self.batch_size)
+        posts = _posts(rows, self.batch_size)
+        for index, post in enumerate(posts):
+            if not self._send_or_set_aside(post, now):
                 # A receiver that fails once this round is not waited on again: notes go on.
-                self.outbox.unlease(rows[index + 1 :])
+                self.outbox.unlease([row for later in posts[index + 1 :] for row in later])
                 break
         return bool(rows)
 
@@ -95,31 +100,62 @@ class Webhooks:
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         return [Call(payload["id"], url, body) for url in self.urls]
 
-    def _send_or_set_aside(self, row: WebhookCall, now: float) -> bool:
-        """Send one call; a call our own code fails on (e.g. a stored URL that no longer parses) is set aside."""
-        return or_set_aside(self.dead_letters, "webhooks", row.id, lambda: self._send(row, now), fallback=True)
+    def _send_or_set_aside(self, post: list[WebhookCall], now: float) -> bool:
+        """Send one POST; where our own code fails on it (a stored URL that no longer parses), each call
+        is tried alone and the ones at fault are set aside."""
+        try:
+            return self._send(post, now)
+        except Exception as error:
+            if not is_poison(error):
+                raise  # the store is down or busy: not the calls' fault
+            if len(post) == 1:
+                set_aside(self.dead_letters, "webhooks", post[0].id, error)
+                return True
+            return all([self._send_or_set_aside([row], now) for row in post])
 
-    def _send(self, row: WebhookCall, now: float) -> bool:
-        """POST one call and record what came of it; False if the receiver failed."""
-        body = row.payload.encode()
+    def _send(self, post: list[WebhookCall], now: float) -> bool:
+        """POST some calls to their receiver and record what came of it, for all of them; False if it failed."""
+        first = post[0]
+        body = self._body(post)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "zendesk-read-receipts-webhooks",
-            "X-Event-Id": row.event_id,
             "X-Signature": signature(self.secret, int(time.time()), body),
         }
+        if self.batch_size == 1:
+            headers["X-Event-Id"] = first.event_id
         try:
-            response = self.session.post(row.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+            response = self.session.post(first.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
             status, error = response.status_code, "" if response.ok else f"HTTP {response.status_code}"
         except requests.RequestException as exc:
             status, error = None, f"connection failed ({type(exc).__name__})"
         if status is not None and 200 <= status < 300:
-            self.outbox.finish(row, WebhookState.DONE, time.time(), status)
+            self.outbox.finish(post, WebhookState.DONE, time.time(), status)
             return True
-        if now - row.created_at > GIVE_UP_AFTER:
-            log.warning("webhook %s to %s failed for good: %s", row.event_id, row.url, error)
-            self.outbox.finish(row, WebhookState.FAILED, time.time(), status, error)
+        if now - min(row.created_at for row in post) > GIVE_UP_AFTER:
+            log.warning("webhook %s to %s failed for good: %s", _named(post), first.url, error)
+            self.outbox.finish(post, WebhookState.FAILED, time.time(), status, error)
         else:
-            delay = min(MAX_BACKOFF, 2.0 * 2 ** min(row.attempts, 12)) * random.uniform(0.5, 1.0)
-            self.outbox.release(row, time.time() + delay, status, error)
+            attempts = max(row.attempts for row in post)
+            delay = min(MAX_BACKOFF, 2.0 * 2 ** min(attempts, 12)) * random.uniform(0.5, 1.0)
+            self.outbox.retry(post, time.time() + delay, status, error)
         return False
+
+    def _body(self, post: list[WebhookCall]) -> bytes:
+        """One event's JSON object; with WEBHOOK_BATCH_SIZE above 1, always an array of them (of one, too)."""
+        if self.batch_size == 1:
+            return post[0].payload.encode()
+        return ("[" + ",".join(row.payload for row in post) + "]").encode()
+
+
+def _posts(rows: list[WebhookCall], size: int) -> list[list[WebhookCall]]:
+    """The claimed calls grouped by receiver, oldest first, `size` to a POST."""
+    by_url: dict[str, list[WebhookCall]] = {}
+    for row in rows:
+        by_url.setdefault(row.url, []).append(row)
+    return [calls[start : start + size] for calls in by_url.values() for start in range(0, len(calls), size)]
+
+
+def _named(post: list[WebhookCall]) -> str:
+    """Name the events of a POST in a log line."""
+    return post[0].event_id if len(post) == 1 else f"{post[0].event_id} and {len(post) - 1} more"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from read_receipts.delivery.heartbeat import Beat, last_beat
 from read_receipts.store import Stores
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -47,14 +48,23 @@ class StoreCollector:
         yield _counter(
             "read_receipts_zendesk_answers", "Zendesk API answers, by HTTP status.", "status", tallies, "zendesk:"
         )
-        depth = GaugeMetricFamily("read_receipts_queue_depth", "Work waiting, by queue.", labels=["queue"])
-        oldest = GaugeMetricFamily(
-            "read_receipts_oldest_pending_seconds", "Age of the oldest waiting item, by queue.", labels=["queue"]
+        depth = GaugeMetricFamily(
+            "read_receipts_queue_depth", "Work waiting, by queue, scheduled for later included.", labels=["queue"]
         )
-        for queue, (count, age) in sorted(figures["queues"].items()):
+        overdue = GaugeMetricFamily(
+            "read_receipts_queue_overdue", "Work waiting past its due time, by queue.", labels=["queue"]
+        )
+        oldest = GaugeMetricFamily(
+            "read_receipts_oldest_pending_seconds",
+            "How long past its due time the most overdue item waits, by queue (0: nothing is overdue).",
+            labels=["queue"],
+        )
+        for queue, (count, late, age) in sorted(figures["queues"].items()):
             depth.add_metric([queue], count)
+            overdue.add_metric([queue], late)
             oldest.add_metric([queue], age)
         yield depth
+        yield overdue
         yield oldest
         yield _counter(
             "read_receipts_spool",
@@ -98,6 +108,21 @@ class SpoolCollector:
             "The most this instance's spool may hold (SPOOL_MAX_MB).",
             backlog.max_bytes,
         )
+        yield from _courier_figures(last_beat(drain.spool.directory))
+
+
+def _courier_figures(beat: Beat | None) -> Iterator[Metric]:
+    """The heartbeat of this instance's courier: its last finished round, and whether its rounds fail now."""
+    yield GaugeMetricFamily(
+        "read_receipts_courier_last_round_timestamp_seconds",
+        "When this instance's courier last finished a round (Unix time; 0: none yet).",
+        value=beat.finished_at if beat else 0.0,
+    )
+    yield GaugeMetricFamily(
+        "read_receipts_courier_failing_since_timestamp_seconds",
+        "When the courier's rounds began to fail, as they still do (the store refuses writes or is away); 0: they do not.",
+        value=beat.failing_since if beat else 0.0,
+    )
 
 
 def _counter(name: str, help_text: str, label: str, tallies: dict[str, int], prefix: str) -> CounterMetricFamily:

@@ -13,6 +13,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from read_receipts.intake import spool
 from read_receipts.settings import Settings
+from read_receipts.store.couriers import Couriers
+from read_receipts.store.database import Database
 from read_receipts.store.spooling import SpoolStore
 from read_receipts.store.upgrade import SchemaError, check_current, upgrade
 
@@ -32,6 +34,7 @@ def prepare_store(settings: Settings) -> None:
             upgrade(store.engine)
         else:
             check_current(store.engine)
+        _check_writes(store, spool_dir, settings.database_url)
         _remember_store(spool_dir, settings.database_url)
         spool.claim(spool_dir, store.store_id())
     except spool.SpoolError as error:
@@ -52,6 +55,22 @@ def prepare_store(settings: Settings) -> None:
         )
     finally:
         store.close()
+
+
+def _check_writes(store: Database, spool_dir: Path, database_url: str) -> None:
+    """Try a write: a store that takes none (read-only file, mount or replica) would deliver nothing."""
+    try:
+        Couriers(store).check_writes()
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        if not _known_store(spool_dir, database_url):
+            _stop(
+                f"The store named by DATABASE_URL takes no writes ({reason}). Check that the SQLite file and its "
+                "directory are writable by the service's user (and not on a read-only mount), or that the "
+                "database is a primary, not a read-only replica."
+            )
+        # A restart on a store this instance used: the pixel needs only the spool; /healthz says delivery fails.
+        log.warning("the store takes no writes (%s); starting anyway: opens wait in the spool", reason)
 
 
 def _store_mark(database_url: str) -> str:

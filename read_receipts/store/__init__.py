@@ -2,12 +2,13 @@
 
 `Stores(url)` opens the store once and holds one narrow part per table or queue, all on one engine:
 `.opens`, `.tickets`, `.replies`, `.deliveries`, `.webhooks`, `.events`, `.budgets`, `.tallies`,
-`.privacy`, `.dead_letters`, `.spool` and `.ticket_updates`. A job takes only the parts it uses.
+`.privacy`, `.dead_letters`, `.spool`, `.ticket_updates` and `.couriers` (their heartbeats). A job takes only the parts it uses.
 """
 
 from __future__ import annotations
 
 from read_receipts.store.budgets import Budgets
+from read_receipts.store.couriers import Couriers
 from read_receipts.store.database import Database
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.deliveries import Deliveries
@@ -39,6 +40,7 @@ class Stores(Database):
         self.dead_letters = DeadLetters(self)
         self.spool = SpoolStore(self)
         self.ticket_updates = TicketUpdates(self)
+        self.couriers = Couriers(self)
 
 
 __all__ = ["Stores"]

@@ -35,6 +35,13 @@ class Delivery(OutboxRow):
     reply_key: int
     kind: str  # a NoteKind
     open_id: int | None
+    body: str | None  # the words of the last try, kept before the call (None: never tried)
+    covered: int | None  # the opens those words cover
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether a try may have reached Zendesk unrecorded (killed mid-call, or no answer): look before posting."""
+        return self.body is not None
 
 
 class Deliveries(Outbox[Delivery]):
@@ -66,6 +73,12 @@ class Deliveries(Outbox[Delivery]):
         with self.engine.begin() as conn:
             where = (deliveries.c.id == delivery.id, deliveries.c.lease_owner == delivery.lease_owner)
             conn.execute(update(deliveries).where(*where).values(due_at=due, lease_until=0))
+
+    def record_try(self, delivery: Delivery, body: str, covered: int) -> None:
+        """Keep the words about to be posted, before the call: a try that ends unrecorded can be looked for."""
+        with self.engine.begin() as conn:
+            where = (deliveries.c.id == delivery.id, deliveries.c.lease_owner == delivery.lease_owner)
+            conn.execute(update(deliveries).where(*where).values(body=body, covered=covered))
 
     def finish(
         self,

@@ -21,18 +21,23 @@ class Tallies(Database):
             add_tallies(conn, counts)
 
     def figures(self, now: float) -> dict:
-        """What /metrics reports, read in one go: tallies, queue depths, oldest waiting work."""
+        """What /metrics reports, read in one go: tallies, and per queue its depth and how long its most overdue item is late.
+
+        A note or webhook call is late from its due time on, not from when it was queued: a summary
+        that waits for NOTE_INTERVAL, or a retry that waits for its backoff, is scheduled, not late.
+        """
         waiting = {
             "opens": (opens.c.opened_at, opens.c.state == OpenState.NEW),
-            "notes": (deliveries.c.created_at, deliveries.c.state == DeliveryState.PENDING),
-            "webhooks": (webhooks.c.created_at, webhooks.c.state == WebhookState.PENDING),
+            "notes": (deliveries.c.due_at, deliveries.c.state == DeliveryState.PENDING),
+            "webhooks": (webhooks.c.due_at, webhooks.c.state == WebhookState.PENDING),
         }
         with self.reading() as conn:
             counts = dict(conn.execute(select(tallies.c.key, tallies.c.count)).all())
             queues = {}
-            for name, (created, pending) in waiting.items():
-                depth, oldest = conn.execute(select(func.count(), func.min(created)).where(pending)).one()
-                queues[name] = (depth, now - oldest if oldest else 0.0)
+            for name, (due, pending) in waiting.items():
+                depth = conn.execute(select(func.count()).where(pending)).scalar_one()
+                overdue, oldest = conn.execute(select(func.count(), func.min(due)).where(pending, due <= now)).one()
+                queues[name] = (depth, overdue, now - oldest if oldest else 0.0)
         return {"tallies": counts, "queues": queues}
 
     def pending_count(self) -> int:

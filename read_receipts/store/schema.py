@@ -199,6 +199,10 @@ deliveries = Table(
     # A DeliveryState (deliveries.py): pending -> done | logged (dry run) | failed (final) | skipped | dead
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
+    # The words of a try and the opens they cover, kept before the call: a try whose outcome is unknown
+    # (the courier was killed, or Zendesk never answered) is looked for on the ticket before it is posted again.
+    Column("body", Text),
+    Column("covered", Integer),
     Index("ix_deliveries_due", "state", "due_at"),
 )
 

@@ -55,25 +55,50 @@ class WebhookCalls(Outbox[WebhookCall]):
         """Give leased calls back untried."""
         if calls:
             with self.engine.begin() as conn:
-                tokens = {call.lease_owner for call in calls}
-                where = (webhooks.c.id.in_([call.id for call in calls]), webhooks.c.lease_owner.in_(tokens))
-                conn.execute(update(webhooks).where(*where).values(lease_until=0))
+                conn.execute(update(webhooks).where(*_leased(calls)).values(lease_until=0))
 
     def finish(
-        self, call: WebhookCall, state: WebhookState, now: float, status: int | None = None, error: str = ""
+        self, calls: Sequence[WebhookCall], state: WebhookState, now: float, status: int | None = None, error: str = ""
     ) -> None:
-        """Record a call's final outcome."""
+        """Record the final outcome of the calls of one POST, in one statement."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(webhooks)
-                .where(webhooks.c.id == call.id, webhooks.c.lease_owner == call.lease_owner)
-                .values(state=state, done_at=now, lease_until=0, last_status=status, last_error=error[:300] or None)
+                .where(*_leased(calls))
+                .values(
+                    state=state,
+                    done_at=now,
+                    lease_until=0,
+                    last_status=status,
+                    last_error=error[:300] or None,
+                )
+            )
+
+    def retry(self, calls: Sequence[WebhookCall], due: float, status: int | None = None, error: str = "") -> None:
+        """Give back the calls of one failed POST, to be tried again together at `due`, counting the attempt."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(webhooks)
+                .where(*_leased(calls))
+                .values(
+                    due_at=due,
+                    lease_until=0,
+                    attempts=webhooks.c.attempts + 1,
+                    last_status=status,
+                    last_error=error[:300] or None,
+                )
             )
 
     def all(self) -> list[WebhookCall]:
         """Return every call, oldest first."""
         with self.reading() as conn:
             return [WebhookCall.of(row) for row in conn.execute(select(webhooks).order_by(webhooks.c.id))]
+
+
+def _leased(calls: Sequence[WebhookCall]) -> tuple:
+    """Select these calls, while their lease is still the caller's."""
+    tokens = {call.lease_owner for call in calls}
+    return webhooks.c.id.in_([call.id for call in calls]), webhooks.c.lease_owner.in_(tokens)
 
 
 def queue_calls(conn: Connection, calls: Sequence[Call], now: float) -> None:

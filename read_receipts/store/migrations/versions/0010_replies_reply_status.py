@@ -3,16 +3,16 @@
 Replies already known (reported sent, or seen through their pixel) get their status from the opens
 they have; each reply's counters learn their opens by kind, so summaries say what the loads were.
 
-Revision ID: 0008_replies
-Revises: 0007_api
+Revision ID: 0010_replies
+Revises: 0009_delivery
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_replies"
-down_revision = "0007_api"
+revision = "0010_replies"
+down_revision = "0009_delivery"
 branch_labels = None
 depends_on = None
 

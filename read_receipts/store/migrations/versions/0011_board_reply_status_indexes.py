@@ -1,14 +1,14 @@
 """Indexes the replies page and the agents' table read by: status or agent, newest first; the figures by time.
 
-Revision ID: 0009_board
-Revises: 0008_replies, 0008_unopened (joins the two)
+Revision ID: 0011_board
+Revises: 0010_replies
 Created: 2026-12-01
 """
 
 from alembic import op
 
-revision = "0009_board"
-down_revision = ("0008_replies", "0008_unopened")  # both follow 0007_api: this joins them
+revision = "0011_board"
+down_revision = "0010_replies"
 branch_labels = None
 depends_on = None
 
