@@ -19,6 +19,7 @@ from read_receipts.insights import metrics
 from read_receipts.insights.dashboard import bearer_matches, board
 from read_receipts.insights.dead_letters_page import dead_letters_page
 from read_receipts.insights.logins import LoginGuard
+from read_receipts.insights.opt_out_page import opt_out_page
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
 from read_receipts.intake.spool import Spool
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     # Each spooled record wakes the courier: its doorbell in the courier process, or this process's own.
     wake = Ringer(settings.spool_dir) if apart else threading.Event()
     lost = threading.Event()  # a record the spool could not take, for the loss tally of a worker without courier
-    spool = Spool(settings.spool_dir, wake=wake, on_loss=lost.set if apart else None)
+    spool = Spool(
+        settings.spool_dir, max_bytes=settings.spool_max_bytes, wake=wake, on_loss=lost.set if apart else None
+    )
     courier = courier_for(settings, store, spool, wake)
     if apart:
         LossTally(store.spool, spool, lost).start()
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.after_request(_security_headers)
     app.register_blueprint(board)
     app.register_blueprint(dead_letters_page)
+    app.register_blueprint(opt_out_page)
     _add_click_route(app, links)
     commands.register(app)
     if deliver and not apart:

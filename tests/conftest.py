@@ -125,8 +125,9 @@ def make_app(zendesk, sqlite_url, tmp_path):
     apps = []
 
     def build(database_url: str = sqlite_url, **env):
-        # Each test its own spool: one shared with another test's store would be drained into it.
-        values = {"DATABASE_URL": database_url, "SPOOL_DIR": str(tmp_path / "spool"), **zendesk.env(), **env}
+        # Each test its own spool, and each store: a spool belongs to one store (start-up refuses another's).
+        spool = tmp_path / ("spool" if database_url == sqlite_url else f"spool-{len(apps)}")
+        values = {"DATABASE_URL": database_url, "SPOOL_DIR": str(spool), **zendesk.env(), **env}
         settings = load_settings({k: v for k, v in values.items() if v is not None})
         prepare_store(settings)  # as the gunicorn master does before any worker starts
         apps.append(create_app(settings))

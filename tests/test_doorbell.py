@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -111,3 +112,42 @@ def test_where_no_fifo_can_be_made_the_courier_looks_every_second(tmp_path, capl
     assert first.poll_max == POLL_SECONDS and others
     assert "looks for new opens every second" in caplog.text
     first.stores.close()
+
+
+def test_a_ringer_never_writes_into_a_regular_file_in_the_doorbell_s_place(tmp_path, caplog):
+    (tmp_path / BELL_NAME).write_text("keep")
+    ringer = Ringer(tmp_path)
+    for _ in range(3):
+        ringer.set()
+    assert (tmp_path / BELL_NAME).read_text() == "keep"
+    assert caplog.text.count("is not a FIFO") == 1
+
+
+def test_a_doorbell_removed_with_its_directory_is_made_again_and_rung(tmp_path, caplog):
+    import shutil
+
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    bell = Doorbell(directory)
+    shutil.rmtree(directory)
+    assert bell.wait(0) is False  # deaf: nothing to listen on yet
+    assert "cannot be made again" in caplog.text
+    directory.mkdir()  # the next spooled open makes the directory again
+    assert bell.wait(0) is False and "made it again" in caplog.text
+    Ringer(directory).set()
+    assert bell.wait(5) is True
+    bell.close()
+
+
+def test_a_doorbell_that_cannot_be_rung_waits_at_most_a_poll(tmp_path):
+    from read_receipts.delivery.doorbell import DEAF_POLL_SECONDS
+
+    bell = Doorbell(tmp_path)
+    os.unlink(tmp_path / BELL_NAME)
+    (tmp_path / BELL_NAME).write_text("planted")  # not replaced while the courier runs
+    waiter = threading.Thread(target=bell.wait, args=(600,))
+    waiter.start()
+    waiter.join(DEAF_POLL_SECONDS * 30)  # a generous bound: the wait itself is capped at DEAF_POLL_SECONDS
+    assert not waiter.is_alive()
+    assert (tmp_path / BELL_NAME).read_text() == "planted"
+    bell.close()

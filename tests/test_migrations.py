@@ -86,6 +86,18 @@ def test_upgrading_from_the_first_revision_keeps_every_row(empty_url):
     store.close()
 
 
+def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    made, again = store.spool.store_id(), Stores(empty_url)
+    assert len(made) == 32 and store.spool.store_id() == made == again.spool.store_id()  # made once, then kept
+    again.close()
+    store.close()
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)
@@ -95,14 +107,14 @@ def test_the_models_and_the_migrations_agree(empty_url):
     assert differences == []
 
 
-def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog):
+def test_a_database_made_before_migrations_is_stamped_not_recreated(empty_url, caplog, tmp_path):
     store = Stores(empty_url)
     upgrade(store.engine, FIRST)
     before = fill_every_table(store.engine)
     with store.engine.begin() as conn:  # what create_all left: the tables, no alembic_version
         conn.execute(text("DROP TABLE alembic_version"))
     assert current(store.engine) is None
-    prepare_store(load_settings({"DATABASE_URL": empty_url}))
+    prepare_store(load_settings({"DATABASE_URL": empty_url, "SPOOL_DIR": str(tmp_path / "spool")}))
     assert current(store.engine) == head()
     assert rows_now(store.engine, before) == before
     assert "made before schema migrations" in caplog.text
@@ -163,3 +175,18 @@ def test_with_automatic_upgrade_off_start_up_says_to_run_db_upgrade(sqlite_url, 
         assert "upgraded the store's schema" not in ready.output()
     finally:
         ready.kill()
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "opt_outs" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(metadata.tables["opt_outs"])).scalar_one() == 0
+    added = fill_every_table_but(store.engine, set(before))
+    assert "opt_outs" in added and rows_now(store.engine, added) == added
+    store.close()

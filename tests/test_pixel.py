@@ -121,7 +121,8 @@ def test_open_is_spooled_before_the_answer_and_stored_by_the_courier(app):
 
 def test_healthz_reports_the_store(app):
     client = app.test_client()
-    assert client.get("/healthz").json == {"status": "ok", "store": "ok", "spool": {"bytes": 0, "oldest_seconds": 0.0}}
+    spool = {"bytes": 0, "oldest_seconds": 0.0, "max_bytes": 1024 * 2**20, "full": False}
+    assert client.get("/healthz").json == {"status": "ok", "store": "ok", "spool": spool}
     store = app.extensions["store"]
     store.engine.dispose()
     store.engine = create_engine("sqlite:////nonexistent/dir/receipts.db")  # the disk went away

@@ -186,3 +186,74 @@ def test_a_record_the_store_refuses_is_counted_and_the_rest_stored(spool, backen
     assert drain.run(time.time()) is False
     assert store.tallies.figures(time.time())["tallies"].get("spool:unreadable", 0) >= 1
     store.close()
+
+
+def test_a_fifo_or_a_directory_named_like_a_segment_is_skipped_once_logged(spool, caplog):
+    os.mkfifo(spool.directory / "00000000000000000001-1-aaaaaaaa.spool")
+    (spool.directory / "00000000000000000002-1-bbbbbbbb.spool").mkdir()
+    for _ in range(2):
+        assert [spool.open_segment(name) for name in spool.segment_names()] == [None, None]  # no wait on the FIFO
+    assert caplog.text.count("is not a regular file") == 2  # once each
+    assert spool.backlog({}, time.time()).bytes == 0
+
+
+def test_one_courier_at_a_time_holds_the_drain_lock(spool):
+    other = Spool(spool.directory)
+    with spool.draining() as held:
+        assert held
+        with other.draining() as also:
+            assert not also
+    with other.draining() as held:
+        assert held
+
+
+def test_a_spool_claimed_by_one_store_is_refused_to_another(spool):
+    spooling.claim(spool.directory, "a" * 32)
+    spooling.claim(spool.directory, "a" * 32)  # the same store again: fine
+    with pytest.raises(spooling.SpoolError, match="belongs to another store"):
+        spooling.claim(spool.directory, "b" * 32)
+    assert (spool.directory / spooling.OWNER_NAME).read_text().strip() == "a" * 32
+
+
+def test_nul_characters_are_dropped_before_spooling(spool):
+    spool.append("o", {**open_record(1), "sent": "a\0b", "user_agent": "x\0"})
+    [record] = spool.open_segment(spool.live).read(0, max_lines=10).records
+    assert (record["sent"], record["user_agent"]) == ("ab", "x")
+
+
+def test_past_max_bytes_records_are_counted_lost_not_written(tmp_path, caplog):
+    capped = Spool(spooling.prepare(tmp_path / "spool"), max_bytes=10_000)
+    assert capped.backlog({}, time.time()).full is False
+    for ticket in range(100):
+        capped.append("o", open_record(ticket))
+    assert capped.held_bytes() <= 10_000 and capped.lost > 0
+    assert capped.backlog({}, time.time()).full is True
+    assert caplog.text.count("holds SPOOL_MAX_MB") == 1 and not capped.writable()
+
+
+def test_a_removed_spool_directory_is_made_again_by_the_next_append(spool, caplog):
+    import shutil
+
+    spool.append("o", open_record(1))
+    shutil.rmtree(spool.directory)
+    spool.append("o", open_record(2))
+    [name] = spool.segment_names()
+    [record] = spool.open_segment(name).read(0, max_lines=10).records
+    assert record["ticket_id"] == 2 and spool.lost == 0
+    assert "was removed" in caplog.text
+
+
+def test_a_small_spool_whose_store_takes_its_opens_loses_none(tmp_path, sqlite_url):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+
+    store = Stores(sqlite_url)
+    capped = Spool(spooling.prepare(tmp_path / "spool"), max_bytes=64 * 1024)  # small segments: 4 KiB each
+    drain = SpoolDrain(store.spool, Spool(capped.directory))
+    for ticket in range(1000):  # 200 KiB in all: three times what the spool may hold
+        capped.append("o", open_record(ticket))
+        if ticket % 50 == 49:
+            drain.run(time.time())
+    capped.close()
+    drain.run(time.time())
+    assert capped.lost == 0 and store.opens.by_id(1000).ticket_id == 999 and store.opens.by_id(1001) is None
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -215,3 +216,187 @@ def test_a_worker_restarted_while_the_spool_is_unwritable_keeps_the_service_up(s
         response = service.load("ticket_id=42&requester_id=7&comment_id=1")
         assert response.status_code == 200 and response.content == pixel.GIF
     assert service.process.poll() is None, service.output()
+
+
+def metric(service, prefix: str) -> float:
+    """One sample of /metrics (0 when it is not there)."""
+    for line in requests.get(service.url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(prefix + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def spool_files(spool_dir) -> list[str]:
+    """The names in a spool directory."""
+    return sorted(os.listdir(spool_dir))
+
+
+def segment_bytes(spool_dir) -> int:
+    """What the spool's segments hold on disk."""
+    return sum(entry.stat().st_size for entry in os.scandir(spool_dir) if entry.name.endswith(".spool"))
+
+
+def load_long(service, count: int) -> None:
+    """Load marked pixels (m0 ..) with a User-Agent of 500 characters, from four clients at once."""
+
+    def load(numbers: range) -> None:
+        session = requests.Session()
+        session.headers["User-Agent"] = THUNDERBIRD["User-Agent"] + " " + "x" * 420
+        for n in numbers:
+            ticket = TICKETS[n % len(TICKETS)]
+            url = f"{service.url}/pixel.gif?ticket_id={ticket}&requester_id=7&comment_id=1&sent=m{n}"
+            assert session.get(url, timeout=10).content == pixel.GIF
+
+    threads = [threading.Thread(target=load, args=(range(n, count, 4),)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+
+def test_a_spool_at_spool_max_mb_counts_and_logs_what_it_cannot_take(services, zendesk, postgresql_behind_proxy):  # noqa: F811
+    proxy, url, store = postgresql_behind_proxy
+    service = services({**outage_env(zendesk, url), "SPOOL_MAX_MB": "1"})
+    spool_dir = service.env["SPOOL_DIR"]
+    proxy.cut()
+    load_long(service, 3000)  # about 2 MB of opens: past what the spool may hold
+    assert segment_bytes(spool_dir) <= 1.05 * 2**20, "the spool stays within SPOOL_MAX_MB"
+    answer = requests.get(service.url + "/healthz", timeout=5)
+    health = answer.json()  # neither the store nor the spool takes opens now
+    assert answer.status_code == 503 and health["status"] == "unavailable" and health["spool"]["full"] is True
+    assert health["spool"]["max_bytes"] == 2**20
+    assert metric(service, "read_receipts_spool_max_bytes") == 2**20
+    assert 1 <= service.output().count("the spool in") <= 2, "said once a minute per worker"
+    assert "SPOOL_MAX_MB" in service.output()
+    proxy.restore()
+    assert wait_until(lambda: metric(service, 'read_receipts_spool_total{outcome="lost"}') > 0, timeout=30)
+    assert wait_until(lambda: requests.get(service.url + "/healthz", timeout=5).json()["spool"]["bytes"] == 0, 60)
+    lost = metric(service, 'read_receipts_spool_total{outcome="lost"}')
+    stored = marks(store)
+    assert len(stored) == len(set(stored)) and len(stored) + lost == 3000, "every open stored once, or counted lost"
+    assert len(stored) >= 1000
+    assert requests.get(service.url + "/healthz", timeout=5).json()["spool"]["full"] is False
+    load_marked(service, range(3000, 3010))  # room again: opens are stored
+    assert wait_until(lambda: len(marks(store)) == len(stored) + 10, timeout=20)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs, or skip where this user may not mount one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk) -> None:
+    """Take every free byte of a disk."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    for chunk in (b"\0" * 65536, b"\0"):  # then the last bytes, one at a time
+        try:
+            while os.write(fd, chunk):
+                pass
+        except OSError:
+            pass
+    os.close(fd)
+
+
+def test_a_full_disk_leaves_the_spool_small_and_counts_every_lost_open(services, zendesk, small_disk):  # noqa: F811
+    database_url = f"sqlite:///{small_disk}/store.db"  # the default: the store beside its spool, on one disk
+    fresh = Stores(database_url)
+    upgrade(fresh.engine)
+    fresh.close()
+    spool_dir = small_disk / "spool"
+    for ticket in TICKETS:
+        zendesk.add_ticket(ticket, requester_id=7)
+    service = services({"DATABASE_URL": database_url, "SPOOL_DIR": str(spool_dir), **zendesk.env(), **FAST})
+    load_marked(service, range(10))
+    store = Stores(database_url)
+    assert wait_until(lambda: len(marks(store)) == 10, timeout=20)
+    fill(small_disk)
+    load_marked(service, range(10, 1010))
+    assert len(spool_files(spool_dir)) <= 12, "no new file per lost open"
+    assert requests.get(service.url + "/healthz", timeout=5).json()["status"] == "degraded"
+    os.unlink(small_disk / "filler")
+    load_marked(service, range(1010, 1020))
+    assert wait_until(lambda: "m1019" in marks(store), timeout=30)
+    lost = 0.0
+    assert wait_until(lambda: metric(service, 'read_receipts_spool_total{outcome="lost"}') > 0, timeout=20)
+    time.sleep(2)  # the last losses tallied
+    lost = metric(service, 'read_receipts_spool_total{outcome="lost"}')
+    stored = marks(store)
+    assert len(stored) == len(set(stored)) and len(stored) + lost == 1020, "every open stored once, or counted lost"
+    assert 1 <= service.output().count("could not write to the spool") <= 2
+    assert len(spool_files(spool_dir)) <= 12
+    store.close()
+
+
+def test_opens_after_the_spool_directory_is_removed_are_stored(services, zendesk, sqlite_url):  # noqa: F811
+    import shutil
+
+    for ticket in TICKETS:
+        zendesk.add_ticket(ticket, requester_id=7)
+    service = services({"DATABASE_URL": sqlite_url, **zendesk.env(), **FAST})
+    store = Stores(sqlite_url)
+    load_marked(service, range(100))  # each worker writes to a segment of its own
+    assert wait_until(lambda: len(marks(store)) == 100, timeout=20)
+    shutil.rmtree(service.env["SPOOL_DIR"])
+    load_marked(service, range(100, 2000))
+    assert wait_until(lambda: len(marks(store)) >= 2000, timeout=30), f"{len(marks(store))} of 2000 stored"
+    assert marks(store) == expected(2000)
+    assert metric(service, 'read_receipts_spool_total{outcome="lost"}') == 0
+    assert "was removed" in service.output()
+    store.close()
+
+
+def test_a_fifo_named_like_a_segment_is_skipped_and_logged_not_waited_on(services, zendesk, sqlite_url):  # noqa: F811
+    for ticket in TICKETS:
+        zendesk.add_ticket(ticket, requester_id=7)
+    service = services({"DATABASE_URL": sqlite_url, **zendesk.env(), **FAST})
+    os.mkfifo(os.path.join(service.env["SPOOL_DIR"], "00000000000000000001-1-deadbeef.spool"))
+    store = Stores(sqlite_url)
+    load_marked(service, range(20))
+    assert wait_until(lambda: len(marks(store)) == 20, timeout=20), "the courier does not hang on the FIFO"
+    health = requests.get(service.url + "/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    load_marked(service, range(20, 40))
+    assert wait_until(lambda: len(marks(store)) == 40, timeout=20)
+    assert service.output().count("00000000000000000001-1-deadbeef.spool is not a regular file") == 1
+    store.close()
+
+
+def test_a_regular_file_in_the_doorbell_s_place_is_never_written_to(services, zendesk, sqlite_url):  # noqa: F811
+    from read_receipts.delivery.doorbell import BELL_NAME
+
+    for ticket in TICKETS:
+        zendesk.add_ticket(ticket, requester_id=7)
+    service = services({"DATABASE_URL": sqlite_url, **zendesk.env(), **FAST})
+    bell = os.path.join(service.env["SPOOL_DIR"], BELL_NAME)
+    os.unlink(bell)
+    with open(bell, "w") as planted:
+        planted.write("keep")
+    store = Stores(sqlite_url)
+    load_marked(service, range(50))
+    assert wait_until(lambda: len(marks(store)) == 50, timeout=20), "the courier finds opens by polling"
+    with open(bell) as planted:
+        assert planted.read() == "keep", "no worker writes a ring into a regular file"
+    assert 1 <= service.output().count("is not a FIFO") <= 3  # once a process
+    store.close()
+
+
+def test_a_nul_byte_in_sent_does_not_lose_the_open_on_postgresql(services, zendesk, tmp_path):  # noqa: F811
+    from tests.conftest import fresh_database
+
+    database_url = fresh_database("postgresql", tmp_path)
+    service = services({"DATABASE_URL": database_url, **zendesk.env()})
+    for comment in (1, 2, 3):
+        response = service.load(f"ticket_id=42&requester_id=7&comment_id={comment}&sent=a%00b")
+        assert response.status_code == 200 and response.content == pixel.GIF
+    store = Stores(database_url)
+    assert wait_until(lambda: marks(store) == ["ab", "ab", "ab"], timeout=20), marks(store)
+    zendesk.wait_for_notes(1, ticket_id=42)
+    assert metric(service, 'read_receipts_spool_total{outcome="unreadable"}') == 0
+    store.close()

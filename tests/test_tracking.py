@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from sqlalchemy import select
 
 from read_receipts.intake import pixel
-from read_receipts.links.tokens import TargetError, TokenError, Tracker, check_target
+from read_receipts.links.rewriting import prepare_html
+from read_receipts.links.tokens import (
+    META_MAX,
+    Link,
+    MetaTooLong,
+    TargetError,
+    TokenError,
+    Tracker,
+    check_target,
+    stored_meta,
+)
+from read_receipts.store import Stores
+from read_receipts.store.schema import events
 from tests.conftest import drain, unspool
+from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
+from tests.test_spool_server import wait_until
 
 KEY = "k" * 40
 OLD_KEY = "o" * 40
@@ -157,6 +176,84 @@ def test_random_tokens_are_refused(token):
         Tracker(BASE, (KEY,)).decode(token)
 
 
+def test_a_key_shorter_than_the_service_accepts_is_refused():
+    with pytest.raises(ValueError, match="at least 32 characters, as the service's TRACKING_KEYS"):
+        Tracker(BASE, ("short",))
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        Tracker(BASE, (KEY, "o" * 31))  # an old key too: it would still verify links
+    with pytest.raises(TypeError, match="a sequence of secrets"):
+        Tracker(BASE, KEY)
+    assert Tracker(BASE, ("k" * 32,)).decode(token_of(Tracker(BASE, ("k" * 32,)).open_url({"n": 1}))).meta == {"n": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    meta=st.dictionaries(
+        st.text(max_size=5), st.text(alphabet='aé\U0001f600\n"\\', min_size=200, max_size=2100), max_size=3
+    )
+)
+def test_metadata_is_refused_exactly_when_its_stored_form_passes_the_limit(meta):
+    tracker = Tracker(BASE, (KEY,))
+    if len(stored_meta(meta)) > META_MAX:
+        with pytest.raises(MetaTooLong):
+            tracker.open_url(meta)
+    else:
+        assert tracker.decode(token_of(tracker.open_url(meta))).meta == meta
+
+
+@pytest.mark.parametrize(
+    ("meta", "refused"),
+    [
+        ({"n": "\U0001f600" * 332}, False),  # 3,993 characters stored, 1,337 bytes compact
+        ({"n": "\U0001f600" * 333}, True),
+        ({"n": "é" * 665}, False),  # 3,999
+        ({"n": "é" * 666}, True),
+        ({"n": "a" * 3991}, False),  # 4,000
+        ({"n": "a" * 3992}, True),
+    ],
+)
+def test_metadata_at_the_limit(meta, refused):
+    tracker = Tracker(BASE, (KEY,))
+    if refused:
+        with pytest.raises(MetaTooLong, match="the limit is 4000"):
+            tracker.links_for(meta)
+    else:
+        assert tracker.decode(token_of(tracker.open_url(meta))).meta == meta
+
+
+def serializer(*keys: str) -> URLSafeSerializer:
+    """itsdangerous as the service has always read and written tokens (the first key signs)."""
+    return URLSafeSerializer(
+        list(reversed(keys)), salt="tracking-link", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+
+
+PAYLOAD_META = st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=60), max_size=5)
+TARGETS = st.sampled_from(["https://example.com/", "https://help.example.com/hc/en-us/articles/360012345?utm=a&b=c"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(meta=PAYLOAD_META, target=st.none() | TARGETS)
+def test_tokens_are_itsdangerous_tokens_both_ways(meta, target):
+    tracker = Tracker(BASE, (KEY, OLD_KEY))
+    payload = {"m": meta} if target is None else {"m": meta, "u": target}
+    made = tracker.encode(meta, target)
+    assert serializer(KEY, OLD_KEY).loads(made) == payload, "what the service has always verified"
+    for old in (serializer(KEY).dumps(payload), serializer(OLD_KEY).dumps(payload)):
+        assert tracker.decode(old) == Link(meta, target), "tokens made before stay valid"
+    if not made.startswith("."):  # uncompressed: the very bytes itsdangerous writes
+        assert made == serializer(KEY).dumps(payload)
+
+
+def test_a_long_payload_is_compressed():
+    meta = {"recipient": "ann.example@example.com", "campaign": "november-renewal", "segment": "november-renewal"}
+    target = "https://help.example.com/hc/en-us/articles/360012345"
+    token = Tracker(BASE, (KEY,)).encode(meta, target)
+    plain = base64_encode(json.dumps({"m": meta, "u": target}, separators=(",", ":")))
+    assert token.startswith(".") and len(token.split(".")[1]) < len(plain) - 20
+    assert serializer(KEY).loads(token) == {"m": meta, "u": target}
+
+
 # -- the routes --------------------------------------------------------------------------
 
 
@@ -269,3 +366,38 @@ def test_rewrite_html_command_tracks_a_file(tracked, tmp_path):
     click_url = re.search(r'href="(https://pixel\.example\.com/c/[^"]+)"', result.output).group(1)
     response = client.get(click_url.removeprefix(BASE))
     assert response.headers["Location"] == "https://example.com/kb"
+
+
+@pytest.mark.server
+def test_a_campaigns_copies_are_verified_by_the_running_service(services, zendesk, sqlite_url):  # noqa: F811
+    key = "campaign-test-key-" + "k" * 20
+    service = services({"DATABASE_URL": sqlite_url, "TRACKING_KEYS": key, **zendesk.env()})
+    tracker = Tracker(service.url, (key,))
+    email = (
+        '<body><a href="https://example.com/offer?a=1&amp;b=2">offer</a> <a href="https://example.com/kb">kb</a></body>'
+    )
+    template = prepare_html(email)
+    readers = [f"reader-{n}@example.com" for n in range(3)]
+    for reader in readers:
+        copy = template.render(tracker, {"campaign": "november", "recipient": reader})
+        [pixel_url] = re.findall(r'<img src="([^"]+)"', copy)
+        assert requests.get(pixel_url, headers=THUNDERBIRD, timeout=5).content == pixel.GIF
+        clicked = [
+            requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+            for url in re.findall(r'href="([^"]+)"', copy)
+        ]
+        assert clicked == ["https://example.com/offer?a=1&b=2", "https://example.com/kb"]
+    made_before = serializer(key).dumps({"m": {"campaign": "october", "recipient": "ann@example.com"}})
+    assert requests.get(f"{service.url}/o/{made_before}.gif", timeout=5).content == pixel.GIF
+    store = Stores(sqlite_url)
+
+    def stored() -> list[tuple[str, str]]:
+        with store.reading() as conn:
+            rows = conn.execute(select(events.c.kind, events.c.meta)).all()
+        return sorted((kind, json.loads(meta)["recipient"]) for kind, meta in rows)
+
+    expected = sorted(
+        [("open", r) for r in readers] + [("click", r) for r in readers] * 2 + [("open", "ann@example.com")]
+    )
+    assert wait_until(lambda: stored() == expected, timeout=15), stored()
+    store.close()

@@ -225,8 +225,10 @@ class Courier:
     def _dispatch(self, rows: list[Event], now: float) -> None:
         """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
-            calls = {row.id: self.webhooks.calls(row) if self.webhooks else [] for row in rows}
-            proven = {row.id: ticket for row in rows if (ticket := links.ticket_open(row)) is not None}
+            # An opted-out requester's or recipient's events are sent to no webhook and make no ticket open.
+            quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(links.stored_meta_dict(row.meta))}
+            calls = {row.id: self.webhooks.calls(row) if self.webhooks and row.id not in quiet else [] for row in rows}
+            proven = {row.id: t for row in rows if row.id not in quiet and (t := links.ticket_open(row)) is not None}
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
             campaigns = {row.id: links.campaign_of(row) for row in rows}
             self.stores.events.dispatch(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})

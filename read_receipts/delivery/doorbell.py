@@ -4,6 +4,10 @@ The courier runs in a process of its own (see sidecar.py); a ring wakes it at
 once, so it needs no fast poll of the disk. A ring is one non-blocking write
 of one byte: it never waits, and it fails quietly while no courier listens
 (the courier drains everything spooled meanwhile when it starts).
+
+Both sides check, on what they opened, that it is a FIFO: a regular file put in
+its place is never written to, and the courier then looks for new opens every
+second. A doorbell removed with SPOOL_DIR is made again by the courier.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 BELL_NAME = ".courier-bell"
+DEAF_POLL_SECONDS = 1.0  # the longest wait while the doorbell cannot be rung: the courier looks this often
 _CHUNK = 4096
+_FLAGS = os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class NotAFifo(OSError):
+    """Something other than a FIFO is where the doorbell should be."""
 
 
 def bell_path(directory: str | Path) -> Path:
@@ -31,19 +41,53 @@ class Doorbell:
     """The courier's side: waits for rings, like a threading.Event that other processes can set."""
 
     def __init__(self, directory: str | Path):
-        path = bell_path(directory)
-        _make_fifo(path)
-        # Read and write: the FIFO then always has a writer (no end-of-file while no worker rings),
-        # and set() can ring it from this process too.
-        self._fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.path = bell_path(directory)
+        _make_fifo(self.path)
+        self._fd = _listen(self.path)
         self._rung = False
+        self._deaf_said = False
+        self._swap = threading.Lock()  # set() from another thread never writes to a descriptor being replaced
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until rung (a ring before this call counts); True if it was."""
         if not self._rung:
+            if self._deaf():  # nobody can ring: wait no longer than the courier's fastest poll
+                timeout = DEAF_POLL_SECONDS if timeout is None else min(timeout, DEAF_POLL_SECONDS)
             readable, _, _ = select.select([self._fd], [], [], timeout)
             self._rung = bool(readable)
         return self._rung
+
+    def _deaf(self) -> bool:
+        """Whether the FIFO this courier listens on was removed and cannot be made again (it is, where it can)."""
+        if os.fstat(self._fd).st_nlink > 0:
+            return False
+        try:
+            os.mkfifo(self.path, 0o600)  # never in place of something else someone put there
+        except FileExistsError:
+            pass
+        except OSError:
+            return self._say_deaf("its directory is gone")
+        try:
+            fd = _listen(self.path)
+        except OSError as error:
+            return self._say_deaf(str(error.strerror or error))
+        with self._swap:
+            os.close(self._fd)
+            self._fd, self._deaf_said = fd, False
+        log.warning("the courier's doorbell %s was removed; made it again", self.path)
+        return False
+
+    def _say_deaf(self, why: str) -> bool:
+        """Say once that the doorbell cannot be rung; True."""
+        if not self._deaf_said:
+            self._deaf_said = True
+            log.warning(
+                "the courier's doorbell %s was removed and cannot be made again (%s): "
+                "the courier looks for new opens every second",
+                self.path,
+                why,
+            )
+        return True
 
     def is_set(self) -> bool:
         """Whether a ring is waiting."""
@@ -51,7 +95,8 @@ class Doorbell:
 
     def set(self) -> None:
         """Ring from this process (to stop the courier, or to ask for a round at once)."""
-        _write_byte(self._fd)
+        with self._swap:
+            _write_byte(self._fd)
 
     def clear(self) -> None:
         """Take every ring so far: a ring after this wakes the next wait."""
@@ -73,6 +118,7 @@ class Ringer:
     def __init__(self, directory: str | Path):
         self.path = bell_path(directory)
         self._fd, self._pid = -1, 0
+        self._misplaced_said = False
         # Request threads ring at once: one of them must not close the descriptor another is writing
         # to, or the number could be reused by a client's socket or a spool segment before the write.
         self._lock = threading.Lock()
@@ -99,11 +145,20 @@ class Ringer:
         after the courier came back must wake it, or it would wait for the courier's poll.
         """
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_WRONLY | _FLAGS)
         except OSError:  # ENXIO: no courier has it open; ENOENT: none made it yet
             self._fd = -1
             return False
-        self._pid = os.getpid()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):  # checked on what was opened: a ring never lands in a file
+            os.close(fd)
+            self._fd = -1
+            if not self._misplaced_said:
+                self._misplaced_said = True
+                log.warning(
+                    "%s is not a FIFO: not ringing it (the courier looks for new opens every second)", self.path
+                )
+            return False
+        self._fd, self._pid = fd, os.getpid()
         return True
 
     def _forget(self) -> None:
@@ -122,6 +177,17 @@ def _write_byte(fd: int) -> None:
     except OSError as error:
         if error.errno != errno.EAGAIN:
             raise
+
+
+def _listen(path: Path) -> int:
+    """Open the FIFO for reading, or raise NotAFifo when something else is there."""
+    # Read and write: the FIFO then always has a writer (no end-of-file while no worker rings),
+    # and set() can ring it from this process too.
+    fd = os.open(path, os.O_RDWR | _FLAGS)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotAFifo(errno.EEXIST, "not a FIFO", str(path))
+    return fd
 
 
 def _make_fifo(path: Path) -> None:

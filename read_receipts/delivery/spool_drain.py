@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy.exc import StatementError
 
-from read_receipts.intake.spool import Segment, Spool
+from read_receipts.intake.spool import Backlog, Segment, Spool
 from read_receipts.store.spooling import SpoolStore, StaleSpoolPosition, refused_record
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,22 @@ class SpoolDrain:
         self.positions: dict[str, int] = {}  # how far segments were stored, as this process last knew
 
     def run(self, now: float) -> bool:
-        """Move every complete record spooled so far into the store; True if any moved."""
+        """Move every complete record spooled so far into the store; True if any moved.
+
+        Also True while another courier on this spool (a second instance, or the new master
+        of a USR2 upgrade) drains it: this one looks again shortly, for what that one missed.
+        """
         tally_losses(self.store, self.spool)
+        with self.spool.draining() as held:
+            return self._drain_all(now) if held else True
+
+    def _drain_all(self, now: float) -> bool:
+        """Drain each segment in turn, deleting those fully stored, under the spool's drain lock."""
         moved = False
-        for name in self.spool.segment_names():
+        names = self.spool.segment_names()
+        listed = set(names)  # segments another courier finished are gone: so are their positions here
+        self.positions = {name: at for name, at in self.positions.items() if name in listed}
+        for name in names:
             segment = self.spool.open_segment(name)
             if segment is None:
                 continue  # another process writes or drains it
@@ -138,7 +150,7 @@ class SpoolDrain:
             self.positions.pop(segment.name, None)
         return stored
 
-    def backlog(self, now: float) -> dict:
+    def backlog(self, now: float) -> Backlog:
         """The instance's spool: bytes not yet stored and the oldest record's age (positions from the store when it answers)."""
         names = self.spool.segment_names()
         try:

@@ -21,6 +21,7 @@ from read_receipts.settings import Settings
 from read_receipts.store.budgets import Budgets
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.opens import Open, Opens, OpenState, Verdict
+from read_receipts.store.opt_outs import OptOuts
 from read_receipts.store.privacy import kept_address
 from read_receipts.store.tickets import Ticket, Tickets, TicketStatus
 
@@ -57,10 +58,12 @@ class Triage(PacedWork):
         self.silence = SilenceReport()  # says, once a minute, why opens got no note
         self.reply_ids = ReplyIds(opens, tickets, zendesk, settings, pacing, lease)
         self.turns = CheckTurns()
+        self.opt_outs = OptOuts(opens.engine, settings.spool_dir, settings.opt_out_requesters)
         self._next_lookup = 0.0
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
+        self.opt_outs.refresh()  # every round, loads or not: the pixel reads the same copy
         verify = self._must_verify()
         settled = self._settle_decidable(verify, now)
         if not verify or (settled and now < self._next_lookup):
@@ -124,7 +127,16 @@ class Triage(PacedWork):
         if state == OpenState.OPTED_OUT:
             return Verdict(row, state)  # not analysed, nothing of the reader kept
         kept_ip = kept_address(row.ip, self.settings.ip_storage)
-        verdict = Verdict(row, state, opener.client, opener.kind, sent_at, kept_ip, self._names_reply(row, ticket))
+        verdict = Verdict(
+            row,
+            state,
+            opener.client,
+            opener.kind,
+            sent_at,
+            kept_ip,
+            self._names_reply(row, ticket),
+            user_agent_kept=self.settings.keep_user_agent,
+        )
         if self.webhooks is None or not self.webhooks.urls:
             return verdict
         return dataclasses.replace(verdict, calls=self.webhooks.calls_for_open(verdict))
@@ -137,7 +149,7 @@ class Triage(PacedWork):
 
     def _state(self, row: Open, ticket: Ticket | None, kind: str) -> OpenState:
         """Return `counted`, or the state of an open that gets no note."""
-        if row.requester_id in self.settings.opt_out_requesters or (ticket is not None and ticket.opted_out):
+        if self.opt_outs.covers(row.requester_id) or (ticket is not None and ticket.opted_out):
             return OpenState.OPTED_OUT
         if self._must_verify() and not row.signed:  # a signed link is its own proof
             if row.requester_id is None:

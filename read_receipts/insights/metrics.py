@@ -79,12 +79,17 @@ class SpoolCollector:
         yield GaugeMetricFamily(
             "read_receipts_spool_bytes",
             "Bytes spooled on this instance's disk, not yet stored.",
-            value=backlog["bytes"],
+            value=backlog.bytes,
         )
         yield GaugeMetricFamily(
             "read_receipts_spool_oldest_seconds",
             "Age of the oldest record spooled on this instance, not yet stored.",
-            value=backlog["oldest_seconds"],
+            value=backlog.oldest_seconds,
+        )
+        yield GaugeMetricFamily(
+            "read_receipts_spool_max_bytes",
+            "The most this instance's spool may hold (SPOOL_MAX_MB).",
+            backlog.max_bytes,
         )
 
 

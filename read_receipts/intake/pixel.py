@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
+from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy
+
 # A 1x1 transparent GIF89a, 43 bytes.
 GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -110,8 +112,12 @@ class PixelRoute:
 def spooler(spool) -> Callable[[dict], None]:
     """Return what the pixel calls to record an open: one line appended to the local spool."""
     append = spool.append
+    # The instance's copy of the opt-out list (a file): an opted-out requester's address and agent are not spooled.
+    opted_out = OptOutCopy(spool.directory, PIXEL_LOOK_SECONDS).covers
 
     def record(values: dict) -> None:
+        if opted_out(values["requester_id"]):
+            values["ip"] = values["user_agent"] = None
         append("o", values)
 
     return record

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import pcre2
 import yaml
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser_rs import DeviceExtractor
@@ -18,13 +19,16 @@ MATOMO = "matomo"
 SOURCES = (CRAWLER_USER_AGENTS, MATOMO)
 # Matomo's own bound around each bot regex: it starts a token, so "bot" inside a word is not a bot.
 MATOMO_BOUND = r"(?:^|[^A-Z0-9_-]|[^A-Z0-9-]_|sprd-|MZ-)"
+# A regex that opens with any run of word characters needs no bound (some position always starts the run),
+# and without the run it cannot backtrack over it at every start: 500 underscores took 67 ms.
+_WORD_RUN = "[a-z0-9_-]*"
 _LOOKAROUND = re.compile(r"\(\?<?[=!]")
 _BAR = re.compile(r"(?<!\\)\|")  # an alternation's bar, not an escaped one
 _LOOKBEHIND = re.compile(r"\(\?<!((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*)\)")
 
 
 class PatternSet:
-    """Many regexes matched at once; the Rust engine where a pattern's syntax allows, Python's re for the rest."""
+    """Many regexes matched at once; the Rust engine where a pattern's syntax allows, PCRE2 for the rest."""
 
     def __init__(self, named_patterns: Iterable[tuple[str, str, bool]]):
         fast, slow = [], []
@@ -35,7 +39,9 @@ class PatternSet:
                 fast.append((pattern, "i" if ignore_case else None, name, None, None))
         # ua-parser-rs's extractor matches a whole list through literal prefilters: microseconds, not 0.5 ms.
         self._fast = DeviceExtractor(fast)
-        self._slow = re.compile("|".join(slow)) if slow else None
+        # Matomo writes its look-arounds for PCRE: PCRE2's compiled (JIT) matcher runs them about
+        # 15 times faster than Python's re, 0.08 ms on 512 hostile characters instead of 1.3 ms.
+        self._slow = pcre2.compile("|".join(slow)) if slow else None
         self.size = len(fast) + len(slow)
 
     def name_of(self, agent: str) -> str | None:
@@ -61,8 +67,7 @@ def matomo_patterns(directory: Path | None = None) -> list[tuple[str, str, bool]
     """Matomo's bot regexes anywhere in a string, its library regexes only as the string's first product."""
     regexes = directory or _matomo_regexes()
     bots = [
-        (f"{MATOMO} bot: {e['name']}", f"{MATOMO_BOUND}(?:{_fixed_width(e['regex'])})", True)
-        for e in _yaml(regexes / "bots.yml")
+        (f"{MATOMO} bot: {e['name']}", _bounded(_fixed_width(e["regex"])), True) for e in _yaml(regexes / "bots.yml")
     ]
     # An app that embeds a library names it later ("GoEuroAndroid/9.39 (...; okhttp/4.9.3)"): not a library's load.
     libraries = [
@@ -70,6 +75,13 @@ def matomo_patterns(directory: Path | None = None) -> list[tuple[str, str, bool]
         for e in _yaml(regexes / "client" / "libraries.yml")
     ]
     return bots + libraries
+
+
+def _bounded(pattern: str) -> str:
+    """Put Matomo's token bound before a bot regex, or drop a leading word run that makes the bound moot."""
+    if pattern.startswith(_WORD_RUN):
+        return pattern[len(_WORD_RUN) :]
+    return f"{MATOMO_BOUND}(?:{pattern})"
 
 
 def _matomo_regexes() -> Path:

@@ -6,13 +6,15 @@ import bisect
 import ipaddress
 import json
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-from ua_parser import parse as parse_user_agent
+import ua_parser
+from ua_parser import Domain
 
 from read_receipts.labels import lists, rules
 
@@ -30,6 +32,15 @@ RANGE_NAMES = ("apple", "microsoft", "scanners")  # the lists the classifier act
 # A load this soon after the reply was sent is a scanner signal. Zendesk's
 # timestamp placeholder drops the seconds, so "10 s" reads as up to 70 s.
 QUICK_SECONDS = 70
+
+# No client on any public corpus sends a longer User-Agent (the longest of 36,000 real ones is 492
+# characters); a longer one is a machine's, and every rule then reads a bounded string.
+MAX_AGENT_LENGTH = 512
+
+# A client's string says each thing once: compressed, the real ones (36,000 of them) keep more than half
+# their bytes. One fragment repeated to pad a string (a probe of every pattern) keeps a few percent.
+PADDED_SHARE = 0.25
+PADDED_FROM = 64  # characters; shorter strings compress poorly whatever they hold
 
 # Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
 # is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
@@ -129,9 +140,11 @@ class Classifier:
         """Name the client and the kind of a load."""
         agent = (user_agent or "").strip()
         address = parse_address(ip)  # parsed once for both lookups
-        client = _client_of(agent)
+        client = _client_of(agent[:MAX_AGENT_LENGTH])
         if self.own_networks.name_of(address):
             return Opener(client, AGENT)
+        if len(agent) > MAX_AGENT_LENGTH:
+            return Opener(client, BOT)
         known = _by_agent(agent)
         if known is not None:
             return known
@@ -162,7 +175,9 @@ def _machine_lists() -> lists.PatternSet:
 
 @lru_cache(maxsize=4096)
 def _by_agent(agent: str) -> Opener | None:
-    """Apply the rules that the User-Agent alone decides: preloads, prefetches, proxies, scanners."""
+    """Apply the rules that the User-Agent alone decides: padding, preloads, prefetches, proxies, scanners."""
+    if _padded(agent):  # before the proxies: no proxy pads its fixed string with itself
+        return Opener(_client_of(agent), BOT)
     if agent == APPLE_MPP_AGENT:
         return Opener("Apple Mail", APPLE_PRELOAD)
     if agent == GMAIL_PREFETCH_AGENT or rules.GMAIL_SAMPLING.search(agent):
@@ -187,22 +202,39 @@ def _is_machine(agent: str) -> bool:
         or (rules.CONTACT_URL.search(agent) and not rules.HOMEPAGE_OF_APP.search(agent))
         or rules.LIBRARIES.search(agent)
         or rules.MACHINE_PRODUCTS.search(agent)
+        or rules.MACHINE_TOOLS.search(agent)
+        or (rules.RUNTIME_COMMENT.search(agent) and not rules.PERSONAL_DEVICE.search(agent))
         or rules.NAMED_IN_ENGINE.search(agent)
         or rules.GOOGLE_FETCHER.search(agent)
         or _machine_lists().name_of(agent) is not None
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
         or _library_shaped(agent)
+        or _names_no_product(agent)
     )
+
+
+def _padded(agent: str) -> bool:
+    """Whether a User-Agent is mostly one fragment repeated."""
+    data = agent.encode()
+    return len(data) >= PADDED_FROM and len(zlib.compress(data, 1)) < PADDED_SHARE * len(data)
+
+
+def _names_no_product(agent: str) -> bool:
+    """Whether a User-Agent names no browser, app, mail client or proxy: an injection payload, a command, noise."""
+    if _parsed(agent)[0] not in ("", "Other"):
+        return False
+    return not rules.PRODUCT_START.match(agent) or bool(rules.CODE.search(agent))
 
 
 def _library_shaped(agent: str) -> bool:
     """Whether a User-Agent is only `product/version` tokens that the parser names no browser, app or device in."""
     if not rules.LIBRARY_SHAPE.match(agent) or rules.PLAIN_BROWSERS.search(agent) or rules.PLATFORM.search(agent):
         return False
-    family, device = _parsed(agent)
+    family, device = _parsed(agent)  # phones send bare "HTC_Desire_C/1.46.111.4": the parser names the device
     return family in ("", "Other") and device in ("", "Other")
 
 
+@lru_cache(maxsize=4096)
 def _mail_client(agent: str) -> str | None:
     """Name the mail client whose own token is in a User-Agent, or None."""
     decoded = unquote(agent) if "%" in agent else agent  # apps on Apple's CFNetwork send "Yahoo%20Mail"
@@ -232,7 +264,7 @@ def _parsed(agent: str) -> tuple[str, str]:
     """Return ua-parser's user-agent family and device family."""
     if not agent:
         return "", ""
-    result = parse_user_agent(agent)
+    result = ua_parser.parser(agent, Domain.USER_AGENT | Domain.DEVICE)  # the system's name is not needed
     family = result.user_agent.family if result.user_agent else ""
     device = result.device.family if result.device else ""
     return family, device

@@ -1,8 +1,14 @@
-"""The User-Agent rules behind the labels: mail clients, image proxies, scanners and machine evidence, as compiled patterns."""
+"""The User-Agent rules behind the labels: mail clients, image proxies, scanners and machine evidence, as compiled patterns.
+
+Patterns that start with a literal run on Python's re; those with long alternations or case-free
+matching run on PCRE2's compiled matcher, which takes a tenth of re's time on a hostile 512 characters.
+"""
 
 from __future__ import annotations
 
 import re
+
+import pcre2
 
 # Image proxies of webmail services: a real open whose reader's address is hidden.
 # These run before any bot check: a generic bot list once dropped every Gmail open.
@@ -19,10 +25,15 @@ PROXIES = (
 GMAIL_SAMPLING = re.compile(r"Gmail-content-sampling")
 
 # Mail security scanners: gateways and URL checkers that fetch a message's images.
-SCANNER_AGENTS = re.compile(
-    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|FireEye|Symantec|Kaspersky|xforce-security|"
-    r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io",
-    re.I,
+# Web filters and proxies too (Websense/Forcepoint, Blue Coat, Zscaler, FortiGuard, ...): a mail gateway
+# fetches every image of every message it scans, and a web filter checks a link before its user gets it.
+SCANNER_AGENTS = pcre2.compile(
+    r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|TMUFE|FireEye|Symantec|Kaspersky|xforce-security|"
+    r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io|Websense|Forcepoint|"
+    r"Blue ?Coat|\bZscaler|Fortinet|FortiGuard|FortiGate|McAfee Web Gateway|Trustwave|Check ?Point|Netskope|"
+    r"Cloudmark|SpamTitan|Hornetsecurity|Libraesva|Vade ?Secure|Avanan|Ironscales|Cisco[ -]Secure|"
+    r"Cisco[ -]Umbrella|OpenDNS|Palo ?Alto|Cyren|SonicWall",
+    pcre2.I,
 )
 
 # Mail clients by their own token, checked before ua-parser: many embed a
@@ -37,7 +48,17 @@ MAIL_CLIENTS = tuple(
         (r"Microsoft Outlook|Microsoft Office Outlook|ms-office|MSOffice", "Outlook"),
         (r"WindowsMail/", "Windows Mail"),
         (r"Outlook-Express/", "Windows Live Mail"),
-        (r"Thunderbird|Icedove", "Thunderbird"),
+        (r"Thunderbird|Icedove|Betterbird|Interlink/|Epyrus|FossaMail", "Thunderbird"),  # and its forks
+        (r"Zimbra ?Desktop|ZDesktop", "Zimbra Desktop"),
+        (r"^Mail/[\d.]+ CFNetwork/", "Apple Mail"),  # Mail's own HTTP stack, without WebKit
+        (r"\bGeary/", "Geary"),
+        (r"Claws[ -]Mail", "Claws Mail"),
+        (r"Sylpheed", "Sylpheed"),
+        (r"^(?:Neo)?Mutt/", "Mutt"),
+        (r"^Alpine/", "Alpine"),
+        (r"Pegasus ?Mail", "Pegasus Mail"),
+        (r"Opera Mail", "Opera Mail"),
+        (r"\bmailapp/", "MailApp"),
         (r"SeaMonkey|Iceape", "SeaMonkey"),
         (r"Spicebird/", "Spicebird"),
         (r"^Airmail ", "Airmail"),
@@ -78,44 +99,52 @@ MAIL_CLIENTS = tuple(
 # A product token ending in bot, spider or crawler: "Googlebot/2.1", "(compatible; bingbot",
 # "360Spider". Case matters: a phone model in the Android device field is written
 # "CUBOT" or "XBot", never with a lower-case letter or digit before "bot".
-BOT_TOKEN = re.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
+BOT_TOKEN = pcre2.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
 # Phone models that end in "bot" (CUBOT, XBot): removed before looking for a bot's token.
-PHONE_MODELS = re.compile(r"\b(?:cubot|xbot)\b", re.I)
+PHONE_MODELS = pcre2.compile(r"\b(?:cubot|xbot)\b", pcre2.I)
 # A contact for the operator: an e-mail address, written out or hidden ("(at)").
-CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|\(at\)|\[at\]", re.I)
+# One character before the "@" is enough to find one; a run there would be retried from every start.
+CONTACT = pcre2.compile(r"[\w.+-]@[\w-]+\.[a-z]{2}|\(at\)|\[at\]", pcre2.I)
 # A web address: a crawler's "+http://...", a monitor's "(https://...)". People's clients seldom carry
 # one, and those that do name the device they run on or call themselves a browser (below).
-CONTACT_URL = re.compile(r"https?://|www\.", re.I)
+CONTACT_URL = pcre2.compile(r"https?://|www\.", pcre2.I)
 # A consumer device or system that an app names beside its homepage ("iOS podcast app", "Apple Watch"),
 # or a client that calls itself a browser ("QtWeb Internet Browser/1.7 http://www.QtWeb.net"):
 # such an address is an app's homepage, not a crawler operator's contact.
-HOMEPAGE_OF_APP = re.compile(r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser")
+# Corporate builds of Internet Explorer name their intranet in the comment; a crawler's contact is "+http".
+HOMEPAGE_OF_APP = pcre2.compile(
+    r"\b(?:iOS|iPhone|iPad|Apple Watch|watchOS|Android)\b|Browser|^Mozilla/4\.0 \(compatible; MSIE [\d.]+; Windows [^+]*$"
+)
 # An HTTP library's shape: only `product/version` tokens, with no comment naming a platform
 # ("curl/8.5.0", "ApacheBench/2.3", "collectd/5.5.1").
-LIBRARY_SHAPE = re.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
+LIBRARY_SHAPE = pcre2.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
 # Browsers that send only their own product token: text-mode browsers, and products named "...Browser".
 # They beat the library shape above ("w3m/0.5.3", "Lynx/2.8.9", "PrivacyBrowser/1.0").
-PLAIN_BROWSERS = re.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", re.I)
+PLAIN_BROWSERS = pcre2.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", pcre2.I)
 # A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
 # nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
-NAMED_IN_ENGINE = re.compile(r"like Gecko; ?[A-Za-z]")
+# Old device browsers (NetFront: "(H11T; like Gecko; OpenBrowser)") write a comment of their own.
+NAMED_IN_ENGINE = pcre2.compile(r"KHTML, like Gecko; ?[A-Za-z]")
 # Google's fetchers and services name themselves "Google-<Purpose>" ("Google-AMPHTML",
 # "Google-Site-Verification"); Google's apps for people do not.
-GOOGLE_FETCHER = re.compile(r"\bGoogle-[A-Z]")
+GOOGLE_FETCHER = pcre2.compile(r"\bGoogle-[A-Z]")
 # HTTP libraries and command-line tools, named as the first product of the string.
-LIBRARIES = re.compile(
+LIBRARIES = pcre2.compile(
     r"^(?:curl|libcurl|PycURL|Wget|python-requests|Python-urllib|Python/|aiohttp|httpx|HTTPie|urllib3|Scrapy|"
     r"Go-http-client|Go |Java/|Apache-HttpClient|Jakarta Commons|okhttp|axios|node-fetch|node-superagent|undici|"
     r"got |PostmanRuntime|insomnia|Dart/|Faraday|Ruby|rest-client|Typhoeus|Excon|http\.rb|Mechanize|"
     r"libwww-perl|lwp-|LWP::|WWW-Mechanize|PHP|Guzzle|GuzzleHttp|Zend_Http|Laminas|Symfony|RestSharp|"
     r"WinHttp|WinHTTP|CFNetwork/|Deno|reqwest|hyper|Apache-CXF|Jersey|unirest|"
     r"aws-sdk|Boto|ElasticMapReduce|Hadoop|AHC|fasthttp|Embarcadero|Indy Library|lua-resty|"
-    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri)",
-    re.I,
+    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri|"
+    r"node(?:js)?/|Node\.js|Bun/|Microsoft-WebDAV|WebDAV|DAVClient|Microsoft-CryptoAPI|Microsoft BITS|"
+    r"Apache-HttpAsyncClient|Apache Synapse|Java(?:HTTP|Http)|Twisted|httplib|Zend|Yahoo Pipes|cpp-httplib|"
+    r"[\w.-]*http[\w.-]*client)",
+    pcre2.I,
 )
 # Machines named anywhere in the string: discovery requests, headless browsers,
 # link unfurlers, document fetchers, internet-wide scanners and monitors.
-MACHINE_PRODUCTS = re.compile(
+MACHINE_PRODUCTS = pcre2.compile(
     r"Existence Discovery|Protocol Discovery|Microsoft Office Discovery|GoogleDocs|Google-Apps-Script|"
     r"Google-Read-Aloud|Google Favicon|Google Web Preview|Google-Document-Conversion|FeedFetcher|"
     r"Headless|PhantomJS|SlimerJS|Puppeteer|Playwright|Selenium|Chrome-Lighthouse|Lighthouse|"
@@ -123,12 +152,43 @@ MACHINE_PRODUCTS = re.compile(
     r"Censys|zgrab|Detectify|Netcraft|OpenVAS|Nessus|Nmap|nikto|sqlmap|Arachni|masscan|Acunetix|"
     r"Qualys|Nuclei|WPScan|probe|Probe|check_http|monitor|Monitor|Pingdom|uptime|Uptime|StatusCake|"
     r"Site24x7|Datadog|NewRelic|Zabbix|Nagios|fetcher|Fetcher|scraper|Scraper|archiver|Archiver|"
-    r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|SEO|seo[a-z]*/",
+    r"validator|Validator|HTTrack|Wappalyzer|BuiltWith|\bSEO\b|\bseo[a-z]*/",
 )
+# A program names the runtime or library it is built on in its comment ("Apache-HttpAsyncClient/4.1.4
+# (Java/1.8.0_181)", "Tool/2.0 (python-requests/2.31)"); an app on a person's device names the device too.
+RUNTIME_COMMENT = pcre2.compile(
+    r"\((?:[^()]*[;,]\s*)?(?:Java|CPython|Python|python-requests|okhttp|Go|go\d|node|Node\.js|"
+    r"PHP|Ruby|libcurl|curl|Perl|Rust|Dart)[/ ]?v?\d[^()]*\)"
+)
+PERSONAL_DEVICE = pcre2.compile(
+    r"Android|iPhone|iPad|iOS|Macintosh|Windows|WinNT|X11|CrOS|Mobile|Tablet|Darwin|CFNetwork"
+)
+
+# Monitoring and performance tools (WebPageTest's PTST token rides inside a normal browser string),
+# link expanders, screenshot generators (email tools' inbox previews), SEO tools and feed readers, in any case.
+MACHINE_TOOLS = pcre2.compile(
+    r"\bPTST/|GTmetrix|SpeedCurve|Catchpoint|RuxitSynthetic|Dynatrace|AppDynamics|Checkly|Freshping|"
+    r"NodePing|Monitis|Montastic|HetrixTools|blackbox[_-]exporter|Prometheus|PageSpeed|Speed Insights|YSlow|"
+    r"Uptime[ -]?Kuma|BetterUptime|Better Uptime|\bmonitoring\b|synthetic|unshorten|link ?expander|"
+    r"url ?expander|screenshot|URL2PNG|Thumbshots|PagePeeker|Browshot|Litmus|Email ?on ?Acid|"
+    r"Screaming ?Frog|Sitebulb|Semrush|Serpstat|DeepCrawl|Lumar|OnCrawl|ContentKing|Botify|SiteAudit|"
+    r"Seobility|SEOkicks|SE Ranking|Ryte|RSS|Feed ?Reader|Headline-Reader|Syndication|Java\(TM\)",
+    pcre2.I,
+)
+# A person's client starts with a product's name (RFC 9110: User-Agent = product *(RWS (product / comment)),
+# "Firefox 3.0.5", "Maemo Browser"); injection payloads and shell commands start with code or carry it
+# (OWASP's test strings: "<script>", "' OR 1=1--", "() { :; };", "${jndi:", "../../etc/passwd").
+PRODUCT_START = re.compile(r"[(\[]?[A-Za-z][A-Za-z0-9]")  # phones may open with a comment: "(HTC/bravo/...)"
+CODE = pcre2.compile(
+    r"[<>{}`\\]|\$[({]|&&|\.\./|--\s*$|'\s*(?:or|and|union|;|--)|\bunion\s+(?:all\s+)?select\b|"
+    r"\bselect\b.+\bfrom\b|/etc/passwd|/bin/(?:ba)?sh|\bsleep\s*\(|\bwaitfor\s+delay\b|[\x00-\x08\x0b-\x1f\x7f]",
+    pcre2.I,
+)
+
 # WebKit without Safari's tokens is Apple Mail's own view.
-APPLE_MAIL = re.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
+APPLE_MAIL = pcre2.compile(r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile(?:/\w+)?)?$")
 # In an app built on Electron the app's own product comes just before Chrome's.
-ELECTRON_APP = re.compile(r"\(KHTML, like Gecko\) (?:\S+ )*?([A-Za-z][\w.%-]*?)/[\w.-]+ Chrome/")
+ELECTRON_APP = pcre2.compile(r"\(KHTML, like Gecko\) (?:\S+ )*?([A-Za-z][\w.%-]*?)/[\w.-]+ Chrome/")
 # Parser names that say how a client is built, not which client it is.
 ENGINE_NAMES = frozenset({"Other", "Electron", "Mobile Safari UI/WKWebView"})
 # Patterns of the crawler list that also name people's apps and phones (WhatsApp, HTC Butterfly,
@@ -142,10 +202,10 @@ CRAWLER_LIST_EXCEPTIONS = frozenset(
 )  # fmt: skip
 # A person's client names the device or system it runs on (Cronet: the network stack of Android apps);
 # a string of bare `product/version` tokens with none of these is a program's.
-PLATFORM = re.compile(
+PLATFORM = pcre2.compile(
     r"Windows|Win(?:NT|32|64|9[58]|CE)|Macintosh|Mac ?OS|Mac_OS|Darwin|CFNetwork|Linux|Android|iPhone|iPad|iPod|"
     r"iOS|watchOS|tvOS|CrOS|X11|BlackBerry|BB10|Symbian|Series ?[46]0|S60|Nokia|MIDP|CLDC|Opera|Mobile|Tizen|"
     r"KaiOS|webOS|PlayStation|Xbox|Nintendo|SmartTV|SMART-TV|Roku|BSD|SunOS|Amiga|Haiku|OS/2|BeOS|Fuchsia|"
-    r"HarmonyOS|Dalvik|Cronet|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\(.*;.*\)",
-    re.I,
+    r"HarmonyOS|Dalvik|Cronet|SAMSUNG|Samsung|UCWEB|UC ?Browser|Obigo|NetFront|Profile/|Device/|\([^()]*;",
+    pcre2.I,
 )

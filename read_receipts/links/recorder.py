@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from read_receipts.intake import pixel
+from read_receipts.intake.opt_out_copy import PIXEL_LOOK_SECONDS, OptOutCopy, requester_of
 from read_receipts.intake.spool import Spool
 from read_receipts.links.tokens import TokenError, Tracker, stored_meta
 
@@ -20,6 +21,7 @@ class LinkRecorder:
     def __init__(self, spool: Spool, tracker: Tracker | None):
         self.spool = spool
         self.tracker = tracker
+        self.opt_outs = OptOutCopy(spool.directory, PIXEL_LOOK_SECONDS)  # as the pixel reads it
 
     def open(self, token: str, environ: dict) -> None:
         """Record a tracking pixel's load (the image is answered whatever happens)."""
@@ -55,6 +57,8 @@ class LinkRecorder:
         event = pixel.with_client(
             {"kind": kind, "meta": stored_meta(link.meta), "target": link.target}, environ, "occurred_at"
         )
+        if self.opt_outs.covers_link(link.meta):  # an opted-out requester's or recipient's load keeps no trace of them
+            event["ip"] = event["user_agent"] = None
         self.spool.append("e", event)  # never raises: a failure is counted and logged by the spool
         return link.target
 
@@ -67,7 +71,7 @@ def ticket_open(event) -> dict | None:
         return None
     return {
         "ticket_id": ticket_id,
-        "requester_id": pixel.zendesk_id(str(meta.get("requester_id", ""))),
+        "requester_id": requester_of(meta),
         "comment_id": pixel.zendesk_id(str(meta.get("comment_id", ""))),
         "sent": str(meta.get("sent", ""))[: pixel.SENT_MAX] or None,
         "opened_at": event.occurred_at,

@@ -4,15 +4,20 @@ Only two kinds of edit are made, at exact character offsets found by the standar
 library's HTML parser: an <img> after <body ...> (or before </body>), and the value
 of each http(s) href. Doctype, charset, comments, conditional comments, whitespace,
 attribute order and quoting stay byte for byte as they were.
+
+A campaign parses its email once (prepare_html) and renders a copy per recipient
+(Template.render): each copy costs only its signatures and one join.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 from html.parser import HTMLParser
 
-from read_receipts.links.tokens import TargetError, Tracker
+from read_receipts.links.tokens import Target, TargetError, Tracker
 
 PIXEL_TAG = '<img src="{url}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
 NO_TRACK = "data-no-track"  # <a href="..." data-no-track> is left alone
@@ -20,31 +25,69 @@ NO_TRACK = "data-no-track"  # <a href="..." data-no-track> is left alone
 _ATTRIBUTE = re.compile(r"""\s*([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 
 
-def rewrite_html(document: str, tracker: Tracker, meta: dict, pixel: str = "top", links: bool = True) -> str:
-    """Return the email with an open pixel (pixel="top", "bottom" or "none") and tracked links."""
-    if pixel not in ("top", "bottom", "none"):
-        raise ValueError('pixel must be "top", "bottom" or "none"')
+class Pixel(StrEnum):
+    """Where the open pixel goes."""
+
+    TOP = "top"  # right after <body ...>, or first when there is none
+    BOTTOM = "bottom"  # right before </body>, or last
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Template:
+    """An email parsed once: the text it keeps, and between those pieces the links and pixel each copy signs."""
+
+    pieces: tuple[str, ...]  # kept text, one more than slots
+    slots: tuple[Target | None, ...]  # a click link to the target, or None for the open pixel
+
+    def render(self, tracker: Tracker, meta: dict, expires_in: float | None = None) -> str:
+        """Return one recipient's copy: every link and the pixel signed with `meta`."""
+        links = tracker.links_for(meta, expires_in)
+        signed: dict[Target | None, str] = {}  # a copy's links to one target are one signed URL
+        parts = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            text = signed.get(slot)
+            if text is None:
+                text = signed[slot] = PIXEL_TAG.format(url=links.open_url()) if slot is None else links.click_url(slot)
+            parts += (text, piece)
+        return "".join(parts)
+
+
+def prepare_html(document: str, pixel: str | Pixel = "top", links: bool = True) -> Template:
+    """Parse an email once for many copies: the pixel (pixel="top", "bottom" or "none"), and tracked links."""
+    try:
+        pixel = Pixel(pixel)
+    except ValueError:
+        raise ValueError('pixel must be "top", "bottom" or "none"') from None
     finder = _Finder(document)
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the original text
+    edits: list[tuple[int, int, Target | None]] = []  # (start, end, what goes there) in the original text
     if links:
-        edits += [(start, end, _click(tracker, meta, raw)) for start, end, raw in finder.hrefs]
-        edits = [edit for edit in edits if edit[2] is not None]
-    if pixel != "none":
-        at = finder.body_start if pixel == "top" else finder.body_end
-        at = (0 if pixel == "top" else len(document)) if at is None else at
-        edits.append((at, at, PIXEL_TAG.format(url=tracker.open_url(meta))))
-    for start, end, replacement in sorted(edits, reverse=True):
-        document = document[:start] + replacement + document[end:]
-    return document
+        edits += [(start, end, target) for start, end, raw in finder.hrefs if (target := _target(raw)) is not None]
+    if pixel is not Pixel.NONE:
+        at = finder.body_start if pixel is Pixel.TOP else finder.body_end
+        at = (0 if pixel is Pixel.TOP else len(document)) if at is None else at
+        edits.append((at, at, None))
+    edits.sort(key=lambda edit: edit[:2])
+    pieces, kept_from = [], 0
+    for start, end, _ in edits:
+        pieces.append(document[kept_from:start])
+        kept_from = end
+    pieces.append(document[kept_from:])
+    return Template(tuple(pieces), tuple(slot for _, _, slot in edits))
 
 
-def _click(tracker: Tracker, meta: dict, raw_value: str) -> str | None:
-    """Return the click URL for an href's raw value, or None to leave it alone."""
+def rewrite_html(document: str, tracker: Tracker, meta: dict, pixel: str | Pixel = "top", links: bool = True) -> str:
+    """Return the email with an open pixel (pixel="top", "bottom" or "none") and tracked links."""
+    return prepare_html(document, pixel, links).render(tracker, meta)
+
+
+def _target(raw_value: str) -> Target | None:
+    """Return the click target of an href's raw value, or None to leave it alone."""
     target = html.unescape(raw_value)
     if not target.lower().startswith(("http://", "https://")):
         return None  # mailto:, tel:, #anchors, relative links
     try:
-        return tracker.click_url(target, meta)
+        return Target.checked(target)
     except TargetError:
         return None  # not a URL we would redirect to: better untracked than broken
 

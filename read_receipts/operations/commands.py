@@ -18,6 +18,7 @@ from read_receipts.links.tokens import MetaTooLong, TargetError
 from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
+from read_receipts.operations.opt_out_commands import opt_out_commands, print_opt_out_footer
 
 # Reserved for examples and tests (RFC 2606, RFC 6761): mail clients never reach them.
 _EXAMPLE_TLDS = {"example", "test", "invalid", "localhost"}
@@ -48,6 +49,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(db)
     app.cli.add_command(explain_command)
     app.cli.add_command(dead_letters)
+    app.cli.add_command(opt_out_commands)
 
 
 @click.command("img-tag")
@@ -59,6 +61,7 @@ def img_tag_command() -> None:
     if warning:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(img_tag(settings.public_url, settings.verify_requester))
+    print_opt_out_footer(settings)
 
 
 def public_url_warning(public_url: str) -> str:
@@ -190,14 +193,20 @@ def _meta(pairs: tuple[str, ...]) -> dict:
 @click.option(
     "--expires-days", type=click.FloatRange(min=0, min_open=True), help="Refuse the link after this many days."
 )
+@click.option("--opt-out", is_flag=True, help="Make the opt-out link of the recipient in --meta recipient=...")
 @with_appcontext
-def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: float | None) -> None:
+def sign_url_command(target: str | None, pairs: tuple[str, ...], expires_days: float | None, opt_out: bool) -> None:
     """Print a signed tracking URL (needs TRACKING_KEYS)."""
     tracker = _tracker_or_fail()
     meta = _meta(pairs)
     expires_in = expires_days * 86400 if expires_days else None
+    if opt_out and not meta.get("recipient"):
+        raise click.BadParameter("an opt-out link needs --meta recipient=...", param_hint="--meta")
     try:
-        url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
+        if opt_out:
+            url = tracker.opt_out_url(meta, expires_in)
+        else:
+            url = tracker.click_url(target, meta, expires_in) if target else tracker.open_url(meta, expires_in)
     except TargetError as error:
         raise click.BadParameter(str(error), param_hint="--click") from None
     except MetaTooLong as error:

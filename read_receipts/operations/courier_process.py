@@ -82,7 +82,7 @@ def lanes(settings: Settings) -> list[Courier]:
             other.wake.set()
 
     doorbell = _doorbell(settings.spool_dir)
-    spool = Spool(settings.spool_dir, drain_live=True)
+    spool = Spool(settings.spool_dir, drain_live=True, max_bytes=settings.spool_max_bytes)
     # Where nothing rings on new opens, the first lane looks every second.
     poll_max = POLL_MAX_SECONDS if doorbell is not None else POLL_SECONDS
     first = courier_for(settings, stores, spool, doorbell, poll_max=poll_max, on_busy=wake_others)

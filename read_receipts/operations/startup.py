@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from read_receipts.intake import spool
 from read_receipts.settings import Settings
-from read_receipts.store.database import Database
+from read_receipts.store.spooling import SpoolStore
 from read_receipts.store.upgrade import SchemaError, check_current, upgrade
 
 log = logging.getLogger("read_receipts")
@@ -26,13 +26,16 @@ def prepare_store(settings: Settings) -> None:
         spool_dir = spool.prepare(settings.spool_dir)
     except spool.SpoolError as error:
         _stop(str(error))
-    store = Database(settings.database_url)
+    store = SpoolStore(settings.database_url)
     try:
         if settings.auto_upgrade:
             upgrade(store.engine)
         else:
             check_current(store.engine)
         _remember_store(spool_dir, settings.database_url)
+        spool.claim(spool_dir, store.store_id())
+    except spool.SpoolError as error:
+        _stop(str(error))
     except SchemaError as error:
         _stop(f"Cannot use the store named by DATABASE_URL: {error}")
     except SQLAlchemyError as error:

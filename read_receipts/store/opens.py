@@ -112,12 +112,13 @@ class Verdict:
     ip: str | None = None  # the address as it is kept (IP_STORAGE)
     named: bool = True  # False: the reply id is not a public comment of the ticket, so "a reply"
     calls: Sequence[Call] = field(default=(), compare=False)  # the webhook calls that tell of it
+    user_agent_kept: bool = True  # False: KEEP_USER_AGENT=false, the label stays and the User-Agent goes
 
 
 _LABEL = (
     update(opens)
     .where(opens.c.id == bindparam("i"))
-    .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"))
+    .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"), user_agent=bindparam("u"))
 )
 
 
@@ -274,7 +275,16 @@ def _move(conn: Connection, ids: Sequence[int], old: OpenState, new: OpenState) 
 
 def _label_opens(conn: Connection, settled: Sequence[Verdict]) -> list[dict]:
     """Write the label of each open this transaction settled; return the labels written."""
-    labels = [{"i": v.open.id, "c": v.client[:40] or None, "k": v.kind or None, "a": v.ip} for v in settled]
+    labels = [
+        {
+            "i": v.open.id,
+            "c": v.client[:40] or None,
+            "k": v.kind or None,
+            "a": v.ip,
+            "u": v.open.user_agent if v.user_agent_kept else None,
+        }
+        for v in settled
+    ]
     if labels:
         conn.execute(_LABEL, labels)
     untracked = [v.open.id for v in settled if v.state == OpenState.OPTED_OUT]

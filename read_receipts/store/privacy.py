@@ -6,7 +6,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database
@@ -20,6 +20,7 @@ from read_receipts.store.schema import (
     events,
     holds,
     opens,
+    opt_outs,
     replies,
     replies_sent,
     tickets,
@@ -124,6 +125,8 @@ def _forget_keys(conn: Connection, ticket_ids: set[int], requester_id: int | Non
         keys.add(f"requester:{requester_id}")
     conn.execute(budgets.delete().where(budgets.c.key.in_(keys)))
     conn.execute(holds.delete().where(holds.c.key.in_(keys)))
+    # An opt-out is kept, so the requester stays untracked; only the ticket its link came from is forgotten.
+    conn.execute(update(opt_outs).where(opt_outs.c.ticket_id.in_(ticket_ids)).values(ticket_id=None))
     if set(meta) == {"campaign"}:  # a whole campaign erased: its counts go with it
         conn.execute(campaign_events.delete().where(campaign_events.c.campaign == str(meta["campaign"])[:80]))
 

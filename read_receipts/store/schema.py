@@ -193,3 +193,28 @@ spool_segments = Table(
     Column("done", Boolean, nullable=False, server_default=text("false")),  # fully stored; the file is deleted
     Column("updated_at", Float, nullable=False),
 )
+
+# Facts about the store itself: its id ("store"), which each spool directory names to belong to it.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+
+# Requesters who followed the opt-out link under the pixel (or whom an admin listed): never tracked again.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("requester_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket_id", BigInteger),  # the ticket whose email held the link; empty when an admin added it
+    Column("opted_out_at", Float, nullable=False),
+)
+
+# Recipients of tracking links (the `recipient` of their metadata) who followed a signed opt-out link.
+recipient_opt_outs = Table(
+    "recipient_opt_outs",
+    metadata,
+    Column("recipient", String(320), primary_key=True),
+    Column("opted_out_at", Float, nullable=False),
+)

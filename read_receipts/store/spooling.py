@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert, select, update
@@ -9,7 +10,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore
 from read_receipts.store.rollups import add_tallies
-from read_receipts.store.schema import events, opens, spool_segments
+from read_receipts.store.schema import events, opens, spool_segments, store_identity
 
 
 class StaleSpoolPosition(RuntimeError):
@@ -76,6 +77,12 @@ class SpoolStore(Database):
         """Drop the position of a segment whose file was deleted, fully stored."""
         with self.engine.begin() as conn:
             conn.execute(spool_segments.delete().where(spool_segments.c.segment == segment))
+
+    def store_id(self) -> str:
+        """The store's own id, made on first use: a spool directory names it to belong to this store."""
+        with self.engine.begin() as conn:
+            insert_ignore(conn, store_identity, name="store", value=uuid.uuid4().hex)
+            return conn.execute(select(store_identity.c.value).where(store_identity.c.name == "store")).scalar_one()
 
     def count_spool_losses(self, lost: int) -> None:
         """Add records the spool could not write to the tally /metrics reports."""

@@ -1,0 +1,114 @@
+"""The label rules by class, each row a public string with its source, and labelling that holds for any string."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from read_receipts.labels.openers import KINDS, MAX_AGENT_LENGTH, AddressRanges, Classifier, Opener
+from tests.hostile_agents import hostile_agents
+
+RESIDENTIAL = "203.0.113.9"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+
+# (User-Agent, kind, client or "*", source). Where no public corpus holds a product's own string, the row
+# carries the product's name the way its vendor writes it, inside a string of the usual shape.
+BY_CLASS = [
+    # 1. Mail-security gateways and web filters with a User-Agent of their own
+    ("TMUFE", "scanner", "*", "Trend Micro's URL filtering engine, as recorded with its X-TM-UF-INFO header in a public Gatling simulation"),  # noqa: E501
+    ("Mozilla/5.0 (compatible; Websense Content Gateway)", "scanner", "*", "Forcepoint (Websense) Content Gateway docs"),
+    ("Mozilla/4.0 (compatible; Blue Coat ProxySG)", "scanner", "*", "Broadcom/Symantec Blue Coat ProxySG docs"),
+    ("Zscaler/1.0 (URL inspection)", "scanner", "*", "Zscaler Internet Access docs"),
+    ("FortiGuard/1.0 (Fortinet web filtering)", "scanner", "*", "Fortinet FortiGuard web filtering docs"),
+    ("Mozilla/5.0 (compatible; Cisco IronPort URL filtering)", "scanner", "*", "Cisco Secure Email (IronPort) docs"),
+    ("Barracuda Sentinel (EE)", "scanner", "*", "shared/email-clients-notes.md"),
+    # 2. HTTP clients outside the prefix list, or with a comment after the name
+    ("Apache-HttpAsyncClient/4.1.4 (Java/1.8.0_181)", "bot", "*", "Apache HttpComponents HttpAsyncClient"),
+    ("Microsoft-WebDAV-MiniRedir/10.0.19042", "bot", "*", "Microsoft WebDAV redirector (uap-core test_device)"),
+    ("node/18.17.0", "bot", "*", "Node.js runtime"),
+    ("Google-HTTP-Java-Client/1.42.3 (gzip)", "bot", "*", "google-http-java-client"),
+    ("Jersey/2.25.1 (HttpUrlConnection 1.8.0_292)", "bot", "*", "Eclipse Jersey client's default User-Agent"),
+    ("Tool/2.0 (Java/17.0.2)", "bot", "*", "a runtime in the comment, as Apache HttpClient writes it (Matomo library fixtures)"),
+    ("GoEuroAndroid/9.39.3 (Realme RMX3366; Android 14; okhttp/4.9.3) WebView", "person", "*", "Matomo mobile_app fixtures: a library inside an app on a phone"),  # noqa: E501
+    # 3. Monitoring and performance tools, in any case
+    (f"{CHROME} PTST/230101.120000", "bot", "*", "WebPageTest's PTST token (docs.webpagetest.org)"),
+    (f"{CHROME} RuxitSynthetic/1.0 v1090987875435353284", "bot", "*", "Dynatrace synthetic monitors (uap-core)"),
+    ("Mozilla/5.0 (compatible; GTmetrix https://gtmetrix.com/)", "bot", "*", "GTmetrix docs"),
+    ("Mozilla/5.0 YottaaMonitor;", "bot", "*", "Yottaa monitor (uap-core)"),
+    ("Mozilla/5.0 (compatible; MONITORING agent)", "bot", "*", "upper-case spelling of a monitor"),
+    # 4. Strings with no product at all (OWASP testing guide payloads)
+    ("<script>alert(1)</script>", "bot", "*", "OWASP XSS filter evasion cheat sheet"),
+    ("' OR 1=1--", "bot", "*", "OWASP SQL injection testing"),
+    ("() { :; }; /bin/bash -c 'cat /etc/passwd'", "bot", "*", "Shellshock, CVE-2014-6271"),
+    ("${jndi:ldap://127.0.0.1/a}", "bot", "*", "Log4Shell, CVE-2021-44228"),
+    ("../../../../etc/passwd", "bot", "*", "OWASP path traversal"),
+    # 5. Names with no machine token: link expanders, screenshot generators, SEO tools
+    ("Mozilla/5.0 (compatible; Unshorten.It!/1.0)", "bot", "*", "unshorten.it link expander"),
+    ("Mozilla/5.0 (compatible; Screaming Frog SEO Spider/19.0)", "bot", "*", "Screaming Frog SEO Spider docs"),
+    ("Mozilla/5.0 (compatible; Litmus/1.0; email previews)", "bot", "*", "Litmus email previews"),
+    ("Mozilla/5.0 (Windows NT 10.0) Chrome/90.0 Safari/537.36 Screenshot", "bot", "*", "screenshot services"),
+    # 6. People who are not machines
+    ("Mozilla/5.0 (H11T; like Gecko; OpenBrowser) NetFront/3.4", "person", "*", "woothee testsets: NetFront on a phone"),
+    (
+        "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; http://intranet.example.com/)",
+        "person", "IE", "corporate IE builds (uap-core test_ua)",
+    ),
+    ("Mozilla/5.0 (Linux; Android 12; CUBOT NOTE 20) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0 Mobile Safari/537.36", "person", "*", "Matomo smartphone fixtures"),  # noqa: E501
+    ("Odyseo/2.1 (Windows NT 10.0; Win64)", "person", "*", "'seo' inside another product's name"),
+    ("Mailbird/2.9.0", "person", "Mailbird", "Matomo pim fixtures: a mail client as Name/version"),
+    # 7. Mail clients named
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Betterbird/115.10.0", "person", "Thunderbird", "Betterbird, a Thunderbird fork"),  # noqa: E501
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:91.0) Gecko/20100101 Interlink/52.9.8224", "person", "Thunderbird", "Interlink Mail, a Thunderbird fork"),  # noqa: E501
+    ("Mozilla/5.0 (Windows NT 6.1; rv:24.0) Gecko/20100101 Firefox/24.0 ZDesktop/7.2.7_GA_1614", "person", "Zimbra Desktop", "Zimbra Desktop"),  # noqa: E501
+    ("Mail/3445.104.11 CFNetwork/1206 Darwin/20.1.0", "person", "Apple Mail", "Apple Mail's CFNetwork string"),
+    ("Thunderbird/128.5.0", "person", "Thunderbird", "shared/email-clients-notes.md"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    """No address ranges: only the User-Agent speaks."""
+    return Classifier(AddressRanges([]), AddressRanges([]))
+
+
+@pytest.mark.parametrize(("agent", "kind", "client", "source"), BY_CLASS, ids=[row[3][:40] for row in BY_CLASS])
+def test_each_class_of_string_gets_its_kind(classifier, agent, kind, client, source):
+    opener = classifier.classify(agent, RESIDENTIAL)
+    assert opener.kind == kind, f"{agent!r} ({source})"
+    if client != "*":
+        assert opener.client == client
+
+
+def test_every_hostile_string_is_a_machine(classifier):
+    printable = [agent for agent in hostile_agents() if agent.strip()]
+    labels = {agent: classifier.classify(agent, RESIDENTIAL) for agent in printable}
+    people = [agent[:40] for agent, opener in labels.items() if opener.kind != "bot"]
+    assert people == [], "no hostile string is noted as a person reading"
+    blank = [agent for agent in hostile_agents() if not agent.strip()]
+    assert blank and {classifier.classify(agent, RESIDENTIAL) for agent in blank} == {
+        classifier.classify("", RESIDENTIAL)
+    }, "white space alone is read as no User-Agent at all"
+
+
+def test_a_string_past_the_limit_is_a_machine_whatever_it_names(classifier):
+    padded = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0 " + "x" * MAX_AGENT_LENGTH
+    assert classifier.classify(padded, RESIDENTIAL) == Opener("Thunderbird", "bot")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=2 * MAX_AGENT_LENGTH), st.one_of(st.none(), st.ip_addresses().map(str), st.text(max_size=20)))
+def test_any_string_gets_a_well_formed_label(classifier, agent, address):
+    opener = classifier.classify(agent, address)
+    assert opener.kind in KINDS
+    assert isinstance(opener.client, str) and len(opener.client) <= MAX_AGENT_LENGTH
+    assert isinstance(opener.via, str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["Mozilla/5.0", "(", ")", "; ", "bot", "_", "a/1", " ", "%41", "@", "like Gecko"])))
+def test_any_sequence_of_rule_fragments_gets_a_well_formed_label(classifier, fragments):
+    opener = classifier.classify("".join(fragments), RESIDENTIAL)
+    assert opener.kind in KINDS
