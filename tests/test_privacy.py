@@ -11,11 +11,15 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
+from read_receipts.links import Tracker
+from read_receipts.store import Stores
 from read_receipts.store.privacy import kept_address
 from read_receipts.store.schema import deliveries, events, metadata, opens, replies, tickets
 from tests.conftest import Clock, drain, unspool
+from tests.test_server import Service
 
 KEY = "k" * 40
 API = "a" * 40
@@ -220,3 +224,37 @@ def test_an_erasure_that_names_nothing_is_refused(make_app, asked):
     client = make_app(API_TOKEN=API).test_client()
     answer = client.post("/api/erasure", json=asked, headers={"Authorization": f"Bearer {API}"})
     assert answer.status_code == 400 and "erase" in answer.json["error"]["message"]
+
+
+@pytest.mark.server
+def test_an_erasure_through_the_procfiles_service_leaves_nothing_in_any_table(tmp_path, zendesk, database_url):
+    zendesk.add_ticket(TICKET, requester_id=REQUESTER, replies=[1])
+    env = {
+        "DATABASE_URL": database_url,
+        **zendesk.env(),
+        "API_TOKEN": API,
+        "TRACKING_KEYS": KEY,
+        "PUBLIC_URL": BASE,
+        "WEBHOOK_URLS": "http://127.0.0.1:9/hook",  # refused: the calls stay in the outbox
+        "WEBHOOK_SECRET": "s" * 40,
+    }
+    service = Service(tmp_path, env).start()
+    try:
+        service.load(f"ticket_id={TICKET}&requester_id={REQUESTER}&comment_id=1")
+        link = Tracker(BASE, keys=(KEY,)).open_url({"campaign": CAMPAIGN, "recipient": RECIPIENT})
+        requests.get(service.url + link.removeprefix(BASE), headers=THUNDERBIRD, timeout=10)
+        zendesk.wait_for_notes(1, ticket_id=TICKET)
+        store = Stores(database_url)
+        deadline = time.monotonic() + 15
+        while len(holding(store, {TICKET, RECIPIENT})) < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the link's event and both webhook calls reach the store
+        assert {"opens", "events", "webhooks", "tickets"} <= set(holding(store, {TICKET, REQUESTER, RECIPIENT}))
+        bearer = {"Authorization": f"Bearer {API}"}
+        for asked in ({"requester_id": REQUESTER}, {"meta": {"recipient": RECIPIENT}}):
+            answer = requests.post(service.url + "/api/erasure", json=asked, headers=bearer, timeout=10)
+            assert answer.status_code == 200, answer.text
+        assert answer.json()["deleted"]["events"] == 1
+        assert holding(store, {TICKET, REQUESTER, RECIPIENT}) == {}
+        store.close()
+    finally:
+        service.kill()
