@@ -20,6 +20,7 @@ from read_receipts.insights.dashboard import bearer_matches, board
 from read_receipts.insights.dead_letters_page import dead_letters_page
 from read_receipts.insights.logins import LoginGuard
 from read_receipts.insights.opt_out_page import opt_out_page
+from read_receipts.insights.sidebar_api import sidebar
 from read_receipts.intake import pixel
 from read_receipts.intake.limits import MAX_BODY, BodyLimit
 from read_receipts.intake.spool import Spool
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
     app.register_blueprint(board)
     app.register_blueprint(dead_letters_page)
     app.register_blueprint(opt_out_page)
+    app.register_blueprint(sidebar)  # the Zendesk sidebar app's JSON, and agents' addresses
     _add_click_route(app, links)
     commands.register(app)
     if deliver and not apart:

@@ -7,12 +7,13 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, select, text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, MetaData, String, Text, func, insert, inspect, select, text
 
 from app import create_app
 from config import load_settings
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Stores
+from read_receipts.store import agent_addresses as addresses
 from read_receipts.store.schema import metadata
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, current, head, upgrade
 from tests.conftest import BACKENDS, drain, empty_database
@@ -194,12 +195,12 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url
     store.close()
 
 
-def test_a_dry_run_stored_before_0006_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
+def test_a_dry_run_stored_before_0007_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
     """Ticket 1030's three loads came in a dry run (a note logged, a summary pending); ticket 42's were posted."""
     zendesk.add_ticket(1030, requester_id=530, replies=[28401030])
-    url = f"sqlite:///{tmp_path}/before-0006.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
+    url = f"sqlite:///{tmp_path}/before-0007.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
     store = Stores(url)
-    upgrade(store.engine, "0005_optout")
+    upgrade(store.engine, "0006_sidebar")
     at = time.time() - 7200
     table = metadata.tables
     with store.engine.begin() as conn:
@@ -224,3 +225,16 @@ def test_a_dry_run_stored_before_0006_never_reaches_zendesk_after_the_upgrade(em
     assert "opened once more since the last note" in summary.body
     fates = app.test_cli_runner().invoke(args=["explain", "1030"]).output
     assert fates.count("no note: a dry run's load") == 3
+
+
+def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0003")
+    before = fill_every_table(store.engine)
+    assert "agent_addresses" not in before
+    upgrade(store.engine)
+    assert rows_now(store.engine, before) == before
+    assert "ix_opens_ticket_id" in {index["name"] for index in inspect(store.engine).get_indexes("opens")}
+    assert addresses.learn(store, "198.51.100.7", 1234, 1_800_000_000.0, 30, "truncated") == "learned"
+    assert addresses.applied(store, 1_800_000_000.0, 30) == {"198.51.100.7"}
+    store.close()

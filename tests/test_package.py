@@ -186,6 +186,7 @@ def test_the_built_package_carries_its_data_and_works_without_the_checkout(tmp_p
         "read_receipts/labels/ranges/microsoft.txt",
         "read_receipts/insights/templates/dashboard.html",
         "read_receipts/insights/templates/opt_out.html",
+        "read_receipts/insights/templates/agents.html",
         "read_receipts/store/migrations/env.py",
         "read_receipts/store/migrations/script.py.mako",
         "read_receipts/store/migrations/versions/0001_first_schema.py",

@@ -16,8 +16,9 @@ from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import ZendeskClient
 from read_receipts.intake import pixel
-from read_receipts.labels.openers import Classifier
+from read_receipts.labels.openers import AGENT, Classifier, Opener
 from read_receipts.settings import Settings
+from read_receipts.store.agent_addresses import is_learned_agent_address
 from read_receipts.store.budgets import Budgets
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.opens import Open, Opens, OpenState, Verdict
@@ -123,6 +124,8 @@ class Triage(PacedWork):
         sent_at = pixel.sent_time(row.sent)
         since_sent = row.opened_at - sent_at if sent_at is not None else None
         opener = self.classifier.classify(row.user_agent, row.ip, since_sent)
+        if is_learned_agent_address(self.opens, self.settings, row.ip):  # an agent's own browser came from there
+            opener = Opener(opener.client, AGENT)
         state = self._state(row, ticket, opener.kind)
         if state == OpenState.OPTED_OUT:
             return Verdict(row, state)  # not analysed, nothing of the reader kept

@@ -19,6 +19,7 @@ from read_receipts.operations.db_commands import db
 from read_receipts.operations.dead_letter_commands import dead_letters
 from read_receipts.operations.explain import explain_command
 from read_receipts.operations.opt_out_commands import opt_out_commands, print_opt_out_footer
+from read_receipts.operations.zendesk_app_command import add_zendesk_app_commands
 
 # Reserved for examples and tests (RFC 2606, RFC 6761): mail clients never reach them.
 _EXAMPLE_TLDS = {"example", "test", "invalid", "localhost"}
@@ -50,6 +51,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(explain_command)
     app.cli.add_command(dead_letters)
     app.cli.add_command(opt_out_commands)
+    add_zendesk_app_commands(app)
 
 
 @click.command("img-tag")

@@ -42,6 +42,7 @@ opens = Table(
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
+    Index("ix_opens_ticket_id", "ticket_id"),  # the sidebar app asks for one ticket's opens on every ticket view
 )
 
 events = Table(
@@ -217,4 +218,27 @@ recipient_opt_outs = Table(
     metadata,
     Column("recipient", String(320), primary_key=True),
     Column("opted_out_at", Float, nullable=False),
+)
+
+# Addresses that agents' own browsers came from (the Zendesk sidebar app's pass): their loads are `agent`.
+agent_addresses = Table(
+    "agent_addresses",
+    metadata,
+    Column("address", String(45), primary_key=True),  # in full: it is matched against each load's address
+    Column("agent_id", BigInteger, nullable=False),  # the Zendesk user last seen there
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    # learned (applied) | flagged (verified requesters' reads came from it too: not applied) | confirmed (by the admin)
+    Column("state", String(16), nullable=False),
+    Column("verified_reads", Integer, nullable=False, server_default="0"),  # found when it was last checked
+    Column("checked_at", Float, nullable=False, server_default="0"),  # when its verified reads were counted
+)
+
+# Agent passes already used: a pass is single-use, kept here until it has expired anyway.
+agent_passes = Table(
+    "agent_passes",
+    metadata,
+    Column("pass_id", String(32), primary_key=True),
+    Column("used_at", Float, nullable=False),
+    Index("ix_agent_passes_used_at", "used_at"),
 )

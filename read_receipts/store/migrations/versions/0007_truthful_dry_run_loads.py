@@ -4,16 +4,16 @@ A reply whose notes were only ever logged (a dry run, no Zendesk credentials) wa
 Zendesk: its opens move to `dry_run`, its counters and its waiting notes go, so no summary of them
 is ever posted once Zendesk is connected.
 
-Revision ID: 0006_truthful
-Revises: 0005_optout
+Revision ID: 0007_truthful
+Revises: 0006_sidebar
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_truthful"
-down_revision = "0005_optout"
+revision = "0007_truthful"
+down_revision = "0006_sidebar"
 branch_labels = None
 depends_on = None
 
