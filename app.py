@@ -7,7 +7,6 @@ import threading
 import time
 
 from flask import Flask, Response, jsonify, redirect, request
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings_or_exit
@@ -15,9 +14,10 @@ from read_receipts.delivery.courier import Courier
 from read_receipts.delivery.doorbell import Ringer
 from read_receipts.delivery.parts import courier_for
 from read_receipts.delivery.spool_drain import LossTally
-from read_receipts.insights import metrics
-from read_receipts.insights.dashboard import bearer_matches, board
+from read_receipts.insights import errors, metrics
+from read_receipts.insights.dashboard import board
 from read_receipts.insights.dead_letters_page import dead_letters_page
+from read_receipts.insights.guards import bearer_matches
 from read_receipts.insights.logins import LoginGuard
 from read_receipts.insights.opt_out_page import opt_out_page
 from read_receipts.insights.sidebar_api import sidebar
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, deliver: bool = False) -> Fl
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _add_routes(app, store, courier)
     app.after_request(_security_headers)
+    errors.init_app(app)
     app.register_blueprint(board)
     app.register_blueprint(dead_letters_page)
     app.register_blueprint(opt_out_page)
@@ -148,8 +149,3 @@ def _add_routes(app: Flask, store: Stores, courier: Courier) -> None:
         return jsonify(
             service="zendesk-read-receipts", pixel="/pixel.gif?ticket_id=&requester_id=&comment_id=", health="/healthz"
         )
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response, int]:
-        """Answer every HTTP error in one JSON shape."""
-        return jsonify(error={"status": error.code, "message": error.description}), error.code or 500

@@ -1,8 +1,8 @@
-"""The dashboard's main page with a million stored opens: how long it takes to answer.
+"""The dashboard's pages and the API with a million stored opens: how long each takes to answer.
 
 Seeds a SQLite store with --opens pixel loads over 60 days and 100,000 replies (one in ten from a machine),
-lets the courier triage them all as the service would, then times GET /dashboard (and /api/summary) in
-process, best and median of --requests:
+lets the courier triage them all as the service would, then times GET /dashboard, the opens page (filtered,
+searched by ticket), a ticket's page and the API in process, best and median of --requests:
 
     .venv/bin/python bench/dashboard_bench.py            # about two minutes for a million opens
 """
@@ -105,7 +105,11 @@ def main() -> None:
             left = conn.execute(select(func.count()).where(opens.c.state == "new")).scalar_one()
         print(f"triaged in {time.perf_counter() - began:.0f} s ({left} left)", flush=True)
         client = app.test_client()
-        for path in ("/dashboard", "/dashboard?from=2026-01-01&to=2026-12-31", "/api/summary"):
+        paths = ["/dashboard", "/dashboard?from=2026-01-01&to=2026-12-31", "/api/summary"]
+        paths += ["/api/summary?from=2026-01-01&to=2026-12-31"]  # the year page's figures without the page
+        paths += ["/dashboard/opens", "/dashboard/opens?kind=bot", "/dashboard/opens?client=Gmail&state=counted"]
+        paths += ["/dashboard/opens?ticket_id=1000042", "/dashboard/tickets/1000042", "/api/opens?limit=1000"]
+        for path in paths:
             times = timed(client, path, args.requests)
             print(
                 f"{path:<45} best {min(times):6.1f} ms   median {statistics.median(times):6.1f} ms   worst {max(times):6.1f} ms"

@@ -142,13 +142,13 @@ def flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be true or false (got {env[name]!r}).")
 
 
-def timezone(name: str) -> str:
+def timezone(name: str, setting: str = "NOTE_TIMEZONE") -> str:
     """Check that a time zone name is known."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"NOTE_TIMEZONE {name!r} is not a known time zone: use a name like UTC, Europe/Paris or America/New_York."
+            f"{setting} {name!r} is not a known time zone: use a name like UTC, Europe/Paris or America/New_York."
         ) from None
     return name
 
@@ -159,6 +159,15 @@ def tag(env: Mapping[str, str], name: str) -> str:
     if value and not re.fullmatch(r"[\w:/.-]{1,80}", value):
         raise ConfigError(f"{name} must be one word without spaces or commas (got {value!r}).")
     return value
+
+
+def field_id(raw: str) -> int:
+    """Parse the id of a Zendesk ticket field (0 for none)."""
+    if raw and not (raw.isdigit() and 0 < int(raw) < 2**63):
+        raise ConfigError(
+            f"READ_FIELD_ID must be the number of a ticket field, as Admin Center shows it (got {raw!r})."
+        )
+    return int(raw or 0)
 
 
 def user_ids(raw: str) -> frozenset[int]:

@@ -9,6 +9,7 @@ from config import load_settings
 from read_receipts.delivery.pacing import Pacing
 from read_receipts.delivery.parts import zendesk_for
 from read_receipts.delivery.posting import Posting
+from read_receipts.delivery.tagging import Tagging
 from read_receipts.delivery.triage import Triage
 from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges
 from read_receipts.settings import Settings
@@ -49,6 +50,12 @@ class Parts:
             LEASE,
             clock=time.time,
         )
+
+    def tagging(self, clock=time.time) -> Tagging:
+        """A tagging job of its own, on a clock the test may set."""
+        s = self.stores
+        zendesk = self.pacing.zendesk
+        return Tagging(s.ticket_updates, s.tickets, s.dead_letters, zendesk, self.settings, self.pacing, LEASE, clock)
 
 
 def parts(database_url: str, zendesk, **env: str) -> Parts:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -23,11 +24,13 @@ HOOK_SECRET = "zendesk-webhook-signing-secret-of-some-length"
 
 
 @pytest.fixture
-def board(make_app, zendesk):
+def board(make_app, zendesk, database_url):
     """An app with the dashboard on: reply 1 of ticket 42 read twice, a click on a link naming
-    ticket 42 (no reply id: a reply of its own), and ticket 43 loaded by a bot only."""
+    ticket 42 (no reply id: a reply of its own), and ticket 43 loaded by a bot only; on SQLite and PostgreSQL."""
     zendesk.add_ticket(43, requester_id=8)
-    app = make_app(**ADMIN, API_TOKEN="t" * 40, ZENDESK_WEBHOOK_SECRET=HOOK_SECRET, TRACKING_KEYS="k" * 40)
+    app = make_app(
+        database_url, **ADMIN, API_TOKEN="t" * 40, ZENDESK_WEBHOOK_SECRET=HOOK_SECRET, TRACKING_KEYS="k" * 40
+    )
     client = app.test_client()
     sent = int(time.time()) - 2 * 3600
     client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id=1&sent={sent}", headers=THUNDERBIRD)
@@ -62,15 +65,61 @@ def test_main_page_shows_the_figures(board):
     # Thunderbird: the pixel's load, and the tracked click on ticket 42 (the test client is Thunderbird too)
     assert "<td>Thunderbird</td><td>2</td>" in page and "<td>Gmail</td><td>1</td>" in page
     assert "<td>under 1 h</td><td>0</td>" in page and "<td>1-4 h</td><td>1</td>" in page
-    assert 'href="/dashboard/tickets/43"' in page and "<td>november</td><td>0</td><td>1</td>" in page
-    assert page.count('class="people"') == 30 and 'name="from"' in page
+    assert re.search(r'id="time-to-open">\s*<h2>[^<]*</h2>\s*<div class="big">(2 h|1 h 59 min)</div>', page)
+    assert 'href="/dashboard/tickets/43"' in page and "other machine (not a read)" in page
+    assert page.count('rect class="people"') == 30 and 'name="from"' in page
+    assert "clicked a tracking link" in page, "the click on ticket 42's link shows as a click"
+    campaigns = client.get("/dashboard/campaigns", headers=LOGIN).get_data(as_text=True)
+    assert '<td>november</td><td class="num">0</td><td class="num">1</td>' in campaigns
+    for href in ("/dashboard", "/dashboard/opens", "/dashboard/campaigns", "/dashboard/dead-letters"):
+        assert f'href="{href}"' in page and f'href="{href}"' in campaigns
+
+
+def test_a_range_over_a_year_is_cut_with_a_notice(board):
+    _, client = board
+    page = client.get("/dashboard?from=2024-01-01&to=2026-11-30", headers=LOGIN).get_data(as_text=True)
+    assert "2024-01-01 to 2026-11-30 is 1065 days, more than the 366 days shown at once" in page
+    assert 'value="2025-11-30"' in page and page.count('rect class="people"') == 366
+    nonsense = client.get("/dashboard?from=yesterday", headers=LOGIN).get_data(as_text=True)
+    assert "from must be a date such as 2026-11-22 (got &#39;yesterday&#39;)" in nonsense
+
+
+def test_opens_page_filters_searches_and_pages(board):
+    _, client = board
+    page = client.get("/dashboard/opens?kind=bot", headers=LOGIN).get_data(as_text=True)
+    assert page.count('href="/dashboard/tickets/43"') == 1 and 'href="/dashboard/tickets/42"' not in page
+    by_ticket = client.get("/dashboard/opens?ticket_id=42&client=Gmail", headers=LOGIN).get_data(as_text=True)
+    assert by_ticket.count("<tr class=") == 1 and "Gmail" in by_ticket
+    refused = client.get("/dashboard/opens?state=read", headers=LOGIN)
+    assert refused.status_code == 400 and "state must be one of new, noted" in refused.get_data(as_text=True)
+
+
+def test_opens_page_pages_newest_first(make_app):
+    app = make_app(**ADMIN)
+    client = app.test_client()
+    for n in range(55):
+        client.get(f"/pixel.gif?ticket_id={100 + n}&requester_id=7&comment_id=1", headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    first = client.get("/dashboard/opens", headers=LOGIN).get_data(as_text=True)
+    assert first.count("<tr class=") == 50 and first.index("#154") < first.index("#105") and "#104" not in first
+    older = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(older, headers=LOGIN).get_data(as_text=True)
+    assert second.count("<tr class=") == 5 and "#104" in second and "#100" in second and 'rel="next"' not in second
 
 
 def test_ticket_timeline_links_to_zendesk(board, zendesk):
     _, client = board
     page = client.get("/dashboard/tickets/42", headers=LOGIN).get_data(as_text=True)
     assert f'href="{zendesk.url}/agent/tickets/42"' in page
-    assert page.count('<tr class="open">') == 3 and page.count('<tr class="click">') == 1
+    # two pixel loads, and the link's click shown once, as a click (not as a person's open in a browser)
+    assert page.count('<tr class="open">') == 2 and page.count('<tr class="click">') == 1
+    assert "to https://example.com/" in page
+    assert '<td id="ticket-status">open</td>' in page and "user 7" in page
+    assert "Ticket 42: Zendesk says status open, requester 7." in page
+    assert "Read receipt: the requester opened the email with reply #1 in Thunderbird" in page
+    assert page.count("first note</strong>: posted") == 2, "the reply and the link's own"
+    assert "summary note</strong>: queued" in page
+    assert "Read receipt: the email with reply #1 was opened once more since the last note" in page
 
 
 def test_api_filters_paginates_and_exports(board):

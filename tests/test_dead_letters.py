@@ -82,7 +82,7 @@ def test_dead_letters_are_retried_and_deleted_from_the_cli(sqlite_url):
     assert runner.invoke(args=["dead-letters", "retry", "events"]).output == "1 events back in line.\n"
     assert [kind for kind, _ in store.dead_letters.listing()] == ["opens", "deliveries", "webhooks"]
     assert runner.invoke(args=["dead-letters", "delete", "webhooks", "1"]).output == "1 webhooks deleted.\n"
-    assert store.dead_letters.counts() == {"opens": 1, "events": 0, "deliveries": 1, "webhooks": 0}
+    assert store.dead_letters.counts() == {"opens": 1, "events": 0, "deliveries": 1, "webhooks": 0, "ticket_updates": 0}
 
 
 def test_the_dashboard_lists_dead_letters_and_refuses_cross_site_posts(sqlite_url):

@@ -101,6 +101,19 @@ def test_upgrading_from_0003_keeps_every_row_and_gives_the_store_one_id(empty_ur
     store.close()
 
 
+def test_upgrading_from_the_previous_head_keeps_every_row_and_adds_the_ticket_updates(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0007_api")
+    before = fill_every_table(store.engine)
+    assert "ticket_updates" not in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    later = fill_every_table_but(store.engine, set(before))
+    assert "ticket_updates" in later and rows_now(store.engine, later) == later
+    store.close()
+
+
 def test_the_models_and_the_migrations_agree(empty_url):
     store = Stores(empty_url)
     upgrade(store.engine)
@@ -195,12 +208,12 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url
     store.close()
 
 
-def test_a_dry_run_stored_before_0007_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
+def test_a_dry_run_stored_before_0009_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
     """Ticket 1030's three loads came in a dry run (a note logged, a summary pending); ticket 42's were posted."""
     zendesk.add_ticket(1030, requester_id=530, replies=[28401030])
-    url = f"sqlite:///{tmp_path}/before-0007.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
+    url = f"sqlite:///{tmp_path}/before-0009.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
     store = Stores(url)
-    upgrade(store.engine, "0006_sidebar")
+    upgrade(store.engine, "0008_unopened")
     at = time.time() - 7200
     table = metadata.tables
     with store.engine.begin() as conn:

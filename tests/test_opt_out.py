@@ -77,7 +77,8 @@ def test_the_pixel_spools_no_address_or_agent_of_an_opted_out_requester(service,
     client.post("/opt-out", data={"ticket_id": "42", "requester_id": "7"})
     client.get("/pixel.gif?ticket_id=42&requester_id=7", headers={"User-Agent": "Thunderbird/128.5.0 opted"})
     client.get("/pixel.gif?ticket_id=44&requester_id=8", headers={"User-Agent": "Thunderbird/128.5.0 tracked"})
-    spooled = "".join(path.read_text() for path in (tmp_path / "spool").glob("*.spool"))
+    spool_dir = Path(app.extensions["settings"].spool_dir)
+    spooled = "".join(path.read_text() for path in spool_dir.glob("*.spool"))
     assert "tracked" in spooled and "opted" not in spooled
 
 

@@ -91,7 +91,8 @@ def test_erasure_by_ticket_requester_and_campaign_leaves_nothing(make_app, zende
     output = runner.invoke(args=["erase", "--ticket", "42"]).output
     # the pixel open and the link open (no comment id: another reply), each with its note
     assert output.startswith(
-        "Deleted: 2 opens, 2 replies, 0 replies sent, 2 note deliveries, 1 tickets, 1 events, 0 webhook calls."
+        "Deleted: 2 opens, 2 replies, 0 replies sent, 2 note deliveries, 1 tickets, 1 events, 0 webhook calls, "
+        "1 ticket updates."
     )
     assert (
         rows(store, opens, opens.c.ticket_id == 42) == 0 and rows(store, deliveries, deliveries.c.ticket_id == 42) == 0

@@ -19,6 +19,8 @@ COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
 DEFAULT_REPLIES = range(1, 21)  # a ticket's public comments unless a test says otherwise
 ACCOUNT_UPDATES_PER_MINUTE = 100
 TICKET_UPDATES_PER_10_MINUTES = 30
+UPDATE_KEYS = frozenset({"comment", "additional_tags", "remove_tags", "custom_fields"})  # what the service may send
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
@@ -32,6 +34,15 @@ class Comment:
     tags: list = field(default_factory=list)
 
 
+@dataclass
+class Update:
+    """A ticket update the stand-in accepted, as it was sent."""
+
+    ticket_id: int
+    body: dict
+    at: float
+
+
 class ZendeskStandIn:
     """Tickets, users and faults, served over real HTTP."""
 
@@ -41,6 +52,8 @@ class ZendeskStandIn:
         self.tickets: dict[int, dict] = {}
         self.replies: dict[int, list[int]] = {}
         self.comments: list[Comment] = []
+        self.updates: list[Update] = []
+        self.fields: dict[int, str] = {}  # the account's custom ticket fields: id -> "date" or "text"
         self.calls: list[tuple[str, str, int | None]] = []
         self.faults: deque = deque()
         self.delay = 0.0
@@ -80,8 +93,44 @@ class ZendeskStandIn:
         self, ticket_id: int, requester_id: int, status: str = "open", replies: Iterable[int] = DEFAULT_REPLIES
     ) -> None:
         """Create a ticket whose public comments (the replies its emails carried) have the ids given."""
-        self.tickets[ticket_id] = {"id": ticket_id, "requester_id": requester_id, "status": status, "tags": []}
+        self.tickets[ticket_id] = {
+            "id": ticket_id,
+            "requester_id": requester_id,
+            "status": status,
+            "tags": [],
+            "custom_fields": [{"id": field_id, "value": None} for field_id in self.fields],
+        }
         self.replies[ticket_id] = sorted(replies)
+
+    def add_field(self, field_id: int, kind: str = "date") -> None:
+        """Create a custom ticket field ("date" or "text") on every ticket, empty."""
+        self.fields[field_id] = kind
+        for ticket in self.tickets.values():
+            ticket["custom_fields"].append({"id": field_id, "value": None})
+
+    def field_of(self, ticket_id: int, field_id: int) -> str | None:
+        """A custom field's value on one ticket."""
+        with self._lock:
+            return next(f["value"] for f in self.tickets[ticket_id]["custom_fields"] if f["id"] == field_id)
+
+    def tags_of(self, ticket_id: int) -> list[str]:
+        """One ticket's tags."""
+        with self._lock:
+            return list(self.tickets[ticket_id]["tags"])
+
+    def updates_of(self, ticket_id: int) -> list[dict]:
+        """The bodies of the updates accepted on one ticket, oldest first."""
+        with self._lock:
+            return [u.body for u in self.updates if u.ticket_id == ticket_id]
+
+    def wait_for(self, condition, timeout: float = 15.0) -> bool:
+        """Wait until a condition on the stand-in holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return bool(condition())
 
     def fail_next(self, *faults) -> None:
         """Queue faults for the next requests: an int status, ('429', secs), 'drop' or ('slow', secs)."""
@@ -197,8 +246,17 @@ class ZendeskStandIn:
             update = json.loads(body)["ticket"]
         except (ValueError, KeyError, TypeError):
             return 400, {}, {"error": "InvalidJSON"}
+        if not isinstance(update, dict):
+            return 400, {}, {"error": "InvalidJSON"}
         if "tags" in update:
             self.violations.append("sent `tags`, which replaces every tag on the ticket")
+        if set(update) - UPDATE_KEYS - {"tags"}:
+            self.violations.append(f"sent {sorted(set(update) - UPDATE_KEYS)} on ticket {ticket['id']}")
+        if not set(update) & (UPDATE_KEYS | {"tags"}):
+            self.violations.append(f"an update of ticket {ticket['id']} that changes nothing")
+        invalid = self._invalid_change(update)
+        if invalid:
+            return 422, {}, {"error": "RecordInvalid", "description": "Record validation errors", "details": invalid}
         if ticket["status"] == "closed":
             return (
                 422,
@@ -212,17 +270,45 @@ class ZendeskStandIn:
         limited = self._rate_limited(ticket["id"])
         if limited:
             return 429, {"Retry-After": str(limited)}, None
-        comment = update.get("comment") or {}
-        public = comment.get("public", True)
-        if public is not False:
-            self.violations.append(f"comment on ticket {ticket['id']} was not explicitly private")
         tags = list(update.get("additional_tags") or [])
-        ticket["tags"] = sorted(set(ticket["tags"]) | set(tags))
         with self._lock:
-            self.comments.append(
-                Comment(ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags)
-            )
-        return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.comments)}}
+            self.updates.append(Update(ticket["id"], update, time.time()))
+            kept = set(update["tags"]) if "tags" in update else set(ticket["tags"])  # `tags` replaces them all
+            ticket["tags"] = sorted((kept | set(tags)) - set(update.get("remove_tags") or []))
+            for change in update.get("custom_fields") or []:
+                for custom in ticket["custom_fields"]:
+                    if custom["id"] == change["id"]:
+                        custom["value"] = change["value"]
+        if "comment" in update:
+            comment = update["comment"] or {}
+            public = comment.get("public", True)
+            if public is not False:
+                self.violations.append(f"comment on ticket {ticket['id']} was not explicitly private")
+            with self._lock:
+                self.comments.append(
+                    Comment(
+                        ticket["id"], comment.get("body", ""), public is not False and bool(public), time.time(), tags
+                    )
+                )
+        return 200, {}, {"ticket": dict(ticket), "audit": {"id": len(self.updates)}}
+
+    def _invalid_change(self, update: dict) -> dict:
+        """Zendesk's validation errors of an update's tags and custom fields (empty when valid)."""
+        errors: dict = {}
+        for key in ("additional_tags", "remove_tags"):
+            tags = update.get(key, [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) and t and " " not in t for t in tags):
+                errors[key] = [{"description": f"{key} must be a list of tags"}]
+        fields = update.get("custom_fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, dict) and set(f) == {"id", "value"} for f in fields):
+            return {**errors, "custom_fields": [{"description": "custom_fields must be a list of {id, value}"}]}
+        for wanted in fields:
+            kind = self.fields.get(wanted["id"])
+            if kind is None:
+                self.violations.append(f"custom field {wanted['id']} does not exist")
+            elif kind == "date" and not (isinstance(wanted["value"], str) and DATE.match(wanted["value"])):
+                errors[str(wanted["id"])] = [{"description": "a date field takes YYYY-MM-DD"}]
+        return errors
 
     def _rate_limited(self, ticket_id: int) -> int:
         """Return Retry-After seconds when an update limit is exceeded, else 0."""

@@ -14,6 +14,7 @@ from read_receipts.delivery.dead_letters import in_batch_or_alone, is_poison
 from read_receipts.delivery.pacing import AUTH_RETRY, MAX_BACKOFF, Pacing
 from read_receipts.delivery.posting import Posting
 from read_receipts.delivery.spool_drain import SpoolDrain
+from read_receipts.delivery.tagging import Tagging
 from read_receipts.delivery.triage import BATCH, Triage
 from read_receipts.delivery.webhooks import Webhooks
 from read_receipts.delivery.zendesk import CONNECT_TIMEOUT, ZendeskClient
@@ -104,6 +105,16 @@ class Courier:
             self.lease,
             clock=lambda: self.clock(),
         )
+        self.tagging = Tagging(
+            stores.ticket_updates,
+            stores.tickets,
+            stores.dead_letters,
+            zendesk,
+            settings,
+            pacing,
+            self.lease,
+            clock=lambda: self.clock(),
+        )
         self.poll_max = poll_max
         self.on_busy = on_busy
         self._stopping = threading.Event()
@@ -176,7 +187,7 @@ class Courier:
     # -- one round ------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Triage due opens and send one due note; True if anything moved."""
+        """Triage due opens, send one due note and one due ticket update; True if anything moved."""
         now = self.clock()
         moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
@@ -185,6 +196,7 @@ class Courier:
         moved = self._apart("triaging opens", self.triage_opens, now) or moved
         if self.webhooks is not None and self.webhooks.urls:
             moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
+        moved = self._apart("updating tickets", self.tagging.run, self.clock()) or moved
         return self._apart("posting notes", self.send_note, self.clock()) or moved
 
     def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:

@@ -1,4 +1,4 @@
-"""The Zendesk Tickets API, as this service uses it: read a ticket, add a private note."""
+"""The Zendesk Tickets API, as this service uses it: read a ticket, add a private note, change tags and a field."""
 
 from __future__ import annotations
 
@@ -47,6 +47,35 @@ class Answer:
         return f"HTTP {self.status}" + (f": {detail}" if detail else "")
 
 
+@dataclass(frozen=True)
+class TicketChange:
+    """Tags to add and remove and custom fields to set, in one ticket update (never `tags`: it replaces them all)."""
+
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    fields: tuple[tuple[int, str], ...] = ()  # (field id, value)
+
+    def __bool__(self) -> bool:
+        return bool(self.add_tags or self.remove_tags or self.fields)
+
+    def payload(self) -> dict:
+        """The request body of the update."""
+        ticket: dict = {}
+        if self.add_tags:
+            ticket["additional_tags"] = list(self.add_tags)
+        if self.remove_tags:
+            ticket["remove_tags"] = list(self.remove_tags)
+        if self.fields:
+            ticket["custom_fields"] = [{"id": field_id, "value": value} for field_id, value in self.fields]
+        return {"ticket": ticket}
+
+    def describe(self) -> str:
+        """Say what the update does, for the log."""
+        parts = [f"add tag {tag}" for tag in self.add_tags] + [f"remove tag {tag}" for tag in self.remove_tags]
+        parts += [f"set field {field_id} to {value}" for field_id, value in self.fields]
+        return ", ".join(parts)
+
+
 class ZendeskClient(Protocol):
     """What the courier asks of Zendesk: implemented by Zendesk (the account) and DryRun (no credentials)."""
 
@@ -62,6 +91,10 @@ class ZendeskClient(Protocol):
 
     def add_private_note(self, ticket_id: int, body: str, tag: str = "") -> Answer:
         """Add an internal comment to a ticket, optionally tagging it."""
+        ...
+
+    def update_ticket(self, ticket_id: int, change: TicketChange) -> Answer:
+        """Add and remove tags and set custom fields of a ticket, without a comment."""
         ...
 
     def me(self) -> Answer:
@@ -101,6 +134,10 @@ class Zendesk:
             ticket["additional_tags"] = [tag]  # never `tags`: it replaces them all
         return self._call("PUT", f"/api/v2/tickets/{ticket_id}.json", {"ticket": ticket})
 
+    def update_ticket(self, ticket_id: int, change: TicketChange) -> Answer:
+        """Add and remove tags and set custom fields of a ticket, without a comment."""
+        return self._call("PUT", f"/api/v2/tickets/{ticket_id}.json", change.payload())
+
     def me(self) -> Answer:
         """Read the authenticated user (the cheapest credentials check)."""
         return self._call("GET", "/api/v2/users/me.json")
@@ -133,6 +170,11 @@ class DryRun:
         """Log the note instead of posting it."""
         tagged = f" (tag {tag})" if tag else ""
         log.info("dry run: would add a private note to ticket %s%s: %s", ticket_id, tagged, body)
+        return Answer(200, {})
+
+    def update_ticket(self, ticket_id: int, change: TicketChange) -> Answer:
+        """Log the update instead of making it."""
+        log.info("dry run: would update ticket %s: %s", ticket_id, change.describe())
         return Answer(200, {})
 
     def me(self) -> Answer:

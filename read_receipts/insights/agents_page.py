@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request
 
-from read_receipts.insights.dashboard import _login as login_required
+from read_receipts.insights.errors import error_response
+from read_receipts.insights.guards import login_required
 from read_receipts.intake import pixel
 from read_receipts.links.agent_passes import AgentPasses
 from read_receipts.store import agent_addresses as addresses
@@ -35,9 +36,9 @@ def agent_passes() -> AgentPasses | None:
     return current_app.extensions.get("agent_passes") or AgentPasses(settings.api_token)
 
 
-def _refused(status: int, message: str) -> tuple[Response, int]:
+def _refused(status: int, message: str) -> Response:
     """Answer a refusal in the service's one JSON error shape."""
-    return jsonify(error={"status": status, "message": message}), status
+    return error_response(status, message)
 
 
 @agents_board.post("/agents/seen")

@@ -38,6 +38,13 @@ class StoreCollector:
         )
         yield _counter("read_receipts_notes", "Note deliveries settled, by outcome.", "outcome", tallies, "notes:")
         yield _counter(
+            "read_receipts_ticket_updates",
+            "Ticket updates without a note (the unread tag, the read field) settled, by outcome.",
+            "outcome",
+            tallies,
+            "ticket_updates:",
+        )
+        yield _counter(
             "read_receipts_zendesk_answers", "Zendesk API answers, by HTTP status.", "status", tallies, "zendesk:"
         )
         depth = GaugeMetricFamily("read_receipts_queue_depth", "Work waiting, by queue.", labels=["queue"])

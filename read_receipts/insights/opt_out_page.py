@@ -9,7 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from read_receipts.delivery.opt_out_proof import Proof, requester_proof
 from read_receipts.delivery.pacing import Pacing
-from read_receipts.insights.dashboard import _login
+from read_receipts.insights.errors import error_response
+from read_receipts.insights.guards import login_required
 from read_receipts.intake import pixel
 from read_receipts.intake.opt_out_copy import recipient_of
 from read_receipts.links.recorder import NO_STORE
@@ -91,7 +92,7 @@ def confirm_recipient(token: str):
 
 
 @opt_out_page.get("/api/opt-outs")
-@_login(api=True)
+@login_required(api=True)
 def api_list():
     """Every requester who opted out, newest first."""
     listed = opt_outs()
@@ -102,20 +103,20 @@ def api_list():
 
 
 @opt_out_page.delete("/api/opt-outs/<int:requester_id>")
-@_login(api=True)
+@login_required(api=True)
 def api_revoke(requester_id: int):
     """Track a requester again."""
     if pixel.zendesk_id(str(requester_id)) is None or not opt_outs().revoke(requester_id):
-        return jsonify(error={"status": 404, "message": f"requester {requester_id} has not opted out"}), 404
+        return error_response(404, f"requester {requester_id} has not opted out")
     return jsonify(revoked=requester_id), 200
 
 
 @opt_out_page.delete("/api/opt-outs/recipients/<path:recipient>")
-@_login(api=True)
+@login_required(api=True)
 def api_revoke_recipient(recipient: str):
     """Track a tracking-link recipient again."""
     if not opt_outs().revoke_recipient(recipient):
-        return jsonify(error={"status": 404, "message": "that recipient has not opted out"}), 404
+        return error_response(404, "that recipient has not opted out")
     return jsonify(revoked=recipient), 200
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from read_receipts.insights.agents_page import agent_passes, agents_board
-from read_receipts.insights.dashboard import _login as login_required
+from read_receipts.insights.guards import login_required
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import AGENT, APPLE_PRELOAD, PERSON
 from read_receipts.store.database import Database

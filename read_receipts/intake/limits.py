@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterable
 
 MAX_BODY = 1024 * 1024  # the largest body any route takes (API calls and webhooks are a few KiB)
 
-_TOO_LARGE = json.dumps({"error": {"status": 413, "message": f"request bodies are limited to {MAX_BODY} bytes"}})
+_TOO_LARGE = json.dumps(
+    {
+        "error": {
+            "status": 413,
+            "code": "request_entity_too_large",
+            "message": f"request bodies are limited to {MAX_BODY} bytes",
+        }
+    }
+)
 _HEADERS = [
     ("Content-Type", "application/json"),
     ("Content-Length", str(len(_TOO_LARGE))),

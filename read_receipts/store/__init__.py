@@ -2,7 +2,7 @@
 
 `Stores(url)` opens the store once and holds one narrow part per table or queue, all on one engine:
 `.opens`, `.tickets`, `.replies`, `.deliveries`, `.webhooks`, `.events`, `.budgets`, `.tallies`,
-`.privacy`, `.dead_letters` and `.spool`. A job takes only the parts it uses.
+`.privacy`, `.dead_letters`, `.spool` and `.ticket_updates`. A job takes only the parts it uses.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from read_receipts.store.opens import Opens
 from read_receipts.store.privacy import Privacy
 from read_receipts.store.replies import Replies
 from read_receipts.store.spooling import SpoolStore
+from read_receipts.store.ticket_updates import TicketUpdates
 from read_receipts.store.tickets import Tickets
 from read_receipts.store.webhook_calls import WebhookCalls
 
@@ -37,6 +38,7 @@ class Stores(Database):
         self.privacy = Privacy(self)
         self.dead_letters = DeadLetters(self)
         self.spool = SpoolStore(self)
+        self.ticket_updates = TicketUpdates(self)
 
 
 __all__ = ["Stores"]

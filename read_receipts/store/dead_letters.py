@@ -11,7 +11,8 @@ from read_receipts.store.database import Database, Record
 from read_receipts.store.deliveries import Delivery, DeliveryState
 from read_receipts.store.events import Event, EventState
 from read_receipts.store.opens import Open, OpenState
-from read_receipts.store.schema import deliveries, events, opens, webhooks
+from read_receipts.store.schema import deliveries, events, opens, ticket_updates, webhooks
+from read_receipts.store.ticket_updates import TicketUpdate, TicketUpdateState
 from read_receipts.store.webhook_calls import WebhookCall, WebhookState
 
 
@@ -32,6 +33,9 @@ DEAD_KINDS: dict[str, DeadKind] = {
     "events": DeadKind(events, Event, EventState.NEW, EventState.DEAD, "error"),
     "deliveries": DeadKind(deliveries, Delivery, DeliveryState.PENDING, DeliveryState.DEAD, "last_error"),
     "webhooks": DeadKind(webhooks, WebhookCall, WebhookState.PENDING, WebhookState.DEAD, "last_error"),
+    "ticket_updates": DeadKind(
+        ticket_updates, TicketUpdate, TicketUpdateState.PENDING, TicketUpdateState.DEAD, "last_error"
+    ),
 }
 
 

@@ -13,12 +13,13 @@ from enum import StrEnum
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from read_receipts.labels.openers import AGENT
+from read_receipts.labels.openers import AGENT, PERSON
 from read_receipts.store.database import Database, Record
 from read_receipts.store.deliveries import queue_notes
 from read_receipts.store.replies import CountedOpen, by_reply, count_replies
 from read_receipts.store.rollups import add_counts, add_tallies, utc_day
 from read_receipts.store.schema import daily_opens, opens, tickets
+from read_receipts.store.ticket_updates import queue_reads
 from read_receipts.store.tickets import FINAL, TicketStatus, comment_listed, described
 from read_receipts.store.webhook_calls import Call, queue_calls
 
@@ -234,6 +235,7 @@ class Opens(Database):
                 due = count_replies(conn, by_reply(counted), now, interval)
                 queue_notes(conn, due.notes, now)
                 _move(conn, due.noted, OpenState.COUNTED, OpenState.NOTED)
+                queue_reads(conn, [(c.ticket_id, c.opened_at) for c in counted if c.kind == PERSON], now)
             # in the same transaction: a settled open's webhook is never lost
             queue_calls(conn, [call for v in mine for call in v.calls], now)
 

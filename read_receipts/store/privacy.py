@@ -6,7 +6,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database
@@ -23,9 +23,11 @@ from read_receipts.store.schema import (
     opt_outs,
     replies,
     replies_sent,
+    ticket_updates,
     tickets,
     webhooks,
 )
+from read_receipts.store.ticket_updates import TicketUpdateState
 from read_receipts.store.tickets import TicketStatus
 from read_receipts.store.webhook_calls import WebhookState
 
@@ -48,6 +50,13 @@ class Privacy(Database):
             "webhook calls": (webhooks, webhooks.c.created_at < before, webhooks.c.state != WebhookState.PENDING),
             "replies": (replies, replies.c.last_open_at < before, replies.c.summary_pending.is_(False)),
             "tickets": (tickets, tickets.c.checked_at < before, tickets.c.status != TicketStatus.CHECKING),
+            # a ticket still carrying the unread tag keeps its row, so a later read can take the tag away
+            "ticket updates": (
+                ticket_updates,
+                func.coalesce(ticket_updates.c.read_at, ticket_updates.c.unread_sent_at, 0) < before,
+                ticket_updates.c.state != TicketUpdateState.PENDING,
+                ticket_updates.c.tag_sent.is_(None),
+            ),
         }
         with self.engine.begin() as conn:
             return {name: conn.execute(table.delete().where(*where)).rowcount for name, (table, *where) in old.items()}
@@ -75,6 +84,9 @@ class Privacy(Database):
                 "tickets": conn.execute(tickets.delete().where(tickets.c.ticket_id.in_(ticket_ids))).rowcount,
                 "events": _delete_matching(conn, events, events.c.meta, match.meta),
                 "webhook calls": _delete_matching(conn, webhooks, webhooks.c.payload, match.payload),
+                "ticket updates": conn.execute(
+                    ticket_updates.delete().where(ticket_updates.c.ticket_id.in_(ticket_ids))
+                ).rowcount,
             }
             _forget_keys(conn, ticket_ids, requester_id, meta or {})
         return removed

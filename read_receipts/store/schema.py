@@ -42,7 +42,7 @@ opens = Table(
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),
-    Index("ix_opens_ticket_id", "ticket_id"),  # the sidebar app asks for one ticket's opens on every ticket view
+    Index("ix_opens_ticket_id", "ticket_id", "id"),  # a ticket's opens, newest first
 )
 
 events = Table(
@@ -59,6 +59,7 @@ events = Table(
     Column("state", String(8), nullable=False, server_default="new"),
     Column("error", String(300)),
     Index("ix_events_state", "state"),
+    Index("ix_events_occurred_at", "occurred_at"),  # a signed open's event is found by its time
 )
 
 # The outbox of webhook calls: one row per event and receiver, delivered at least once.
@@ -157,6 +158,28 @@ deliveries = Table(
     Column("state", String(16), nullable=False, server_default="pending"),
     *_outbox_columns(),
     Index("ix_deliveries_due", "state", "due_at"),
+)
+
+# The queue of ticket updates that carry no note: one row per ticket, holding what the service knows
+# (a reply unread too long, the latest read) and what it last sent, so only the latest wanted state is sent.
+ticket_updates = Table(
+    "ticket_updates",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigInteger, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    # A TicketUpdateState (ticket_updates.py): pending -> done | skipped (nothing to send) | failed (final) | dead
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column(
+        "wish", Integer, nullable=False, server_default="0"
+    ),  # counts changes, so a send in flight is not taken for the latest
+    Column("unread_sent_at", Float),  # the send time of the latest reply no person read within UNOPENED_AFTER_HOURS
+    Column("read_at", Float),  # the latest open by a person
+    Column("tag_sent", String(80)),  # the tag Zendesk has from us (UNOPENED_TAG when it was added), else null
+    Column("field_sent", String(40)),  # the value READ_FIELD_ID was last set to
+    *_outbox_columns(),
+    Index("ix_ticket_updates_due", "state", "due_at"),
 )
 
 # Monotonic counts for /metrics (opens by kind, notes by outcome, Zendesk answers by

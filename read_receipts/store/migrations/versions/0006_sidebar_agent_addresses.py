@@ -1,4 +1,4 @@
-"""Agents' addresses learned from the Zendesk sidebar app, the agent passes already used, opens by ticket.
+"""Agents' addresses learned from the Zendesk sidebar app, the agent passes already used.
 
 Revision ID: 0006_sidebar
 Revises: 0005_optout
@@ -34,12 +34,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pass_id"),
     )
     op.create_index("ix_agent_passes_used_at", "agent_passes", ["used_at"])
-    op.create_index("ix_opens_ticket_id", "opens", ["ticket_id"])
 
 
 def downgrade() -> None:
     """Drop what upgrade added."""
-    op.drop_index("ix_opens_ticket_id", table_name="opens")
     op.drop_index("ix_agent_passes_used_at", table_name="agent_passes")
     op.drop_table("agent_passes")
     op.drop_table("agent_addresses")

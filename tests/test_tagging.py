@@ -1,0 +1,299 @@
+"""Replies not opened: the tag of tickets whose reply no person read in time, and the last-read field.
+
+The job runs on its own over a real store and the Zendesk stand-in, on a clock the test sets; the
+last test runs the Procfile's gunicorn.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from read_receipts.delivery.tagging import Tagging
+from read_receipts.store.opt_outs import OptOuts
+from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
+from read_receipts.store.tickets import TicketStatus
+from tests.conftest import Clock
+from tests.jobs import parts, record_open, run_until_idle
+from tests.test_server import THUNDERBIRD, Service
+
+HOUR = 3600.0
+FIELD = 360001
+APPLE_PRELOAD = "Mozilla/5.0"  # Apple Mail Privacy Protection: a machine, not a person
+
+
+def worker_of(database_url, zendesk, **env):
+    """A worker whose replies go unread after an hour, and whose reads set the field FIELD."""
+    zendesk.add_field(FIELD, "date")
+    settings = {"UNOPENED_AFTER_HOURS": "1", "READ_FIELD_ID": str(FIELD), **env}
+    return parts(database_url, zendesk, **settings)
+
+
+def tagging_at(worker, start: float) -> tuple[Tagging, Clock]:
+    """The tagging job and the clock it runs on (never behind the real time triage records reads at)."""
+    clock = Clock(start)
+    return worker.tagging(clock), clock
+
+
+def run(tagging: Tagging, clock: Clock, rounds: int = 10) -> None:
+    """Run the job's rounds at the clock's time until one moves nothing (a new scan is due each call)."""
+    tagging._next_scan = 0.0
+    for _ in range(rounds):
+        if not tagging.run(clock()):
+            return
+
+
+def read_by_a_person(worker, clock: Clock, ticket_id: int, reply: int, at: float) -> None:
+    """A person opens a reply, and triage counts it at the clock's time (the read reaches the ticket's update)."""
+    record_open(worker, ticket_id, 7, comment_id=reply, opened_at=at)
+    triage = worker.triage()
+    for _ in range(50):
+        if not triage.run(clock()):
+            return
+
+
+def day(moment: float) -> str:
+    """A moment's UTC date, as a Zendesk date field takes it."""
+    return datetime.fromtimestamp(moment, UTC).date().isoformat()
+
+
+def test_an_unread_reply_tags_its_ticket_after_the_set_time_and_a_read_removes_the_tag(database_url, zendesk):
+    worker = worker_of(database_url, zendesk)
+    tagging, clock = tagging_at(worker, time.time())
+    sent = clock() - HOUR + 60
+    worker.stores.events.record_reply_sent(42, 9001, sent)  # known from Zendesk's webhook only: no opens at all
+    run(tagging, clock)
+    assert zendesk.updates_of(42) == []  # not yet an hour
+    clock.advance(120)
+    run(tagging, clock)
+    assert zendesk.updates_of(42) == [{"additional_tags": ["reply_unopened"]}]
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    run(tagging, clock)
+    assert len(zendesk.updates_of(42)) == 1  # marked once, sent once
+
+    read_at = sent + HOUR + 90
+    read_by_a_person(worker, clock, 42, 9001, read_at)
+    run(tagging, clock)
+    assert zendesk.updates_of(42)[1:] == [
+        {"remove_tags": ["reply_unopened"], "custom_fields": [{"id": FIELD, "value": day(read_at)}]}
+    ]
+    assert zendesk.tags_of(42) == [] and zendesk.field_of(42, FIELD) == day(read_at)
+    assert worker.stores.tallies.figures(clock())["tallies"]["ticket_updates:done"] == 2
+    row = worker.stores.ticket_updates.of_ticket(42)
+    assert (row.state, row.tag_sent, row.field_sent) == (TicketUpdateState.DONE, None, day(read_at))
+    clock.advance(3 * HOUR)
+    run(tagging, clock)  # a read reply never tags its ticket again
+    assert len(zendesk.updates_of(42)) == 2 and zendesk.violations == []
+    worker.stores.close()
+
+
+def test_a_reply_only_apples_preloader_fetched_counts_as_not_read(database_url, zendesk):
+    worker = worker_of(database_url, zendesk)
+    sent = time.time() - 3 * HOUR
+    record_open(worker, 42, 7, comment_id=9001, user_agent=APPLE_PRELOAD, sent=str(int(sent)), opened_at=sent + 5)
+    run_until_idle(worker.triage().run)
+    assert worker.stores.replies.get(42, 9001).sent_at == int(sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    assert zendesk.updates_of(42)[-1] == {"additional_tags": ["reply_unopened"]}  # the preload set no read field
+    assert zendesk.violations == []
+    worker.stores.close()
+
+
+def test_a_read_before_the_tag_was_sent_means_nothing_is_sent(database_url, zendesk):
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert tagging.mark_unread(clock()) is True  # the tag is wanted ...
+    read_by_a_person(worker, clock, 42, 9001, sent + HOUR + 20)  # ... and unwanted again before it went out
+    run(tagging, clock)
+    assert zendesk.count_calls("PUT") == 0
+    assert worker.stores.ticket_updates.of_ticket(42).state == TicketUpdateState.SKIPPED
+    worker.stores.close()
+
+
+def test_a_later_reply_read_removes_the_tag_an_earlier_one_left(database_url, zendesk):
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    first = time.time() - 10 * HOUR
+    worker.stores.events.record_reply_sent(42, 1, first)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    worker.stores.events.record_reply_sent(42, 2, first + 3 * HOUR)
+    read_by_a_person(worker, clock, 42, 2, first + 4 * HOUR)
+    clock.advance(4 * HOUR)
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == []  # the requester reads again; the older reply does not tag it anew
+    assert [list(body) for body in zendesk.updates_of(42)] == [["additional_tags"], ["remove_tags"]]
+    worker.stores.close()
+
+
+def test_tag_updates_wait_for_the_tickets_window_notes_share(database_url, zendesk):
+    worker = worker_of(database_url, zendesk, ZENDESK_UPDATES_PER_TICKET="1")
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert worker.pacing.gate(clock(), note_for=42) == 0.0  # a note took the ticket's one update
+    run(tagging, clock)
+    assert zendesk.count_calls("PUT") == 0
+    row = worker.stores.ticket_updates.of_ticket(42)
+    assert (row.state, row.attempts) == (TicketUpdateState.PENDING, 0)  # not claimed while the window is full
+    clock.advance(601)
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"] and zendesk.violations == []
+    worker.stores.close()
+
+
+def test_the_accounts_updates_a_minute_pace_tags_of_many_tickets(database_url, zendesk):
+    for ticket_id in range(100, 105):
+        zendesk.add_ticket(ticket_id, requester_id=ticket_id)
+    worker = worker_of(database_url, zendesk, ZENDESK_UPDATES_PER_MINUTE="3")
+    sent = time.time() - 3 * HOUR
+    for ticket_id in range(100, 105):
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock, rounds=20)
+    assert zendesk.count_calls("PUT") == 3
+    clock.advance(61)
+    run(tagging, clock, rounds=20)
+    assert zendesk.count_calls("PUT") == 5
+    assert all(zendesk.tags_of(ticket_id) == ["reply_unopened"] for ticket_id in range(100, 105))
+    worker.stores.close()
+
+
+def test_closed_and_deleted_tickets_are_final_and_recorded(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8, status="closed")
+    worker = worker_of(database_url, zendesk)
+    sent = time.time() - 3 * HOUR
+    for ticket_id in (43, 77):  # the stand-in has no ticket 77
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    closed, gone = (worker.stores.ticket_updates.of_ticket(t) for t in (43, 77))
+    assert (closed.state, closed.last_status, closed.tag_sent) == (TicketUpdateState.FAILED, 422, None)
+    assert (gone.state, gone.last_status) == (TicketUpdateState.FAILED, 404)
+    assert worker.stores.tickets.cached(43).status == TicketStatus.CLOSED
+    assert worker.stores.tickets.cached(77).status == TicketStatus.DELETED
+    assert zendesk.count_calls("PUT") == 2
+    worker.stores.close()
+
+
+def test_rate_limits_and_outages_are_retried(database_url, zendesk):
+    worker = worker_of(database_url, zendesk)
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    zendesk.fail_next((429, 7))
+    run(tagging, clock)
+    row = worker.stores.ticket_updates.of_ticket(42)
+    assert (row.state, row.attempts, row.last_status) == (TicketUpdateState.PENDING, 1, 429)
+    assert row.due_at == pytest.approx(clock() + 7, abs=1)
+    clock.advance(8)
+    zendesk.fail_next(503)
+    run(tagging, clock)
+    assert worker.stores.ticket_updates.of_ticket(42).last_status == 503
+    clock.advance(120)
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    assert worker.stores.ticket_updates.of_ticket(42).state == TicketUpdateState.DONE
+    worker.stores.close()
+
+
+def test_zero_hours_turns_the_tag_off_but_reads_still_set_the_field(database_url, zendesk):
+    worker = worker_of(database_url, zendesk, UNOPENED_AFTER_HOURS="0")
+    sent = time.time() - 30 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert zendesk.count_calls("PUT") == 0
+    read_by_a_person(worker, clock, 42, 9001, sent + 20 * HOUR)
+    run(tagging, clock)
+    assert zendesk.updates_of(42) == [{"custom_fields": [{"id": FIELD, "value": day(sent + 20 * HOUR)}]}]
+    worker.stores.close()
+
+
+def test_the_stand_in_flags_an_update_that_sends_tags(zendesk):
+    zendesk.add_field(FIELD, "date")
+    url, auth = f"{zendesk.url}/api/v2/tickets/42.json", (f"{zendesk.email}/token", zendesk.token)
+    assert requests.put(url, json={"ticket": {"tags": ["x"]}}, auth=auth, timeout=5).status_code == 200
+    bad_date = {"ticket": {"custom_fields": [{"id": FIELD, "value": "1 Dec"}]}}
+    assert requests.put(url, json=bad_date, auth=auth, timeout=5).status_code == 422
+    assert zendesk.violations == ["sent `tags`, which replaces every tag on the ticket"]
+
+
+@pytest.mark.server
+def test_the_service_tags_an_unread_reply_and_a_read_removes_the_tag(database_url, zendesk, tmp_path):
+    zendesk.add_field(FIELD, "date")
+    zendesk.add_ticket(42, requester_id=7, replies=[9001])
+    env = {"DATABASE_URL": database_url, "UNOPENED_AFTER_HOURS": "0.001", "READ_FIELD_ID": str(FIELD)}
+    service = Service(tmp_path, {**env, **zendesk.env()}).start()
+    try:
+        sent = int(time.time()) - 60  # 3.6 s is the set time: this reply is late already
+        pixel = f"{service.url}/pixel.gif?ticket_id=42&requester_id=7&comment_id=9001&sent={sent}"
+        assert requests.get(pixel, headers={"User-Agent": APPLE_PRELOAD}, timeout=5).status_code == 200
+        assert zendesk.wait_for(lambda: zendesk.tags_of(42) == ["reply_unopened"]), service.output()
+        assert requests.get(pixel, headers=THUNDERBIRD, timeout=5).status_code == 200
+        assert zendesk.wait_for(lambda: zendesk.tags_of(42) == [] and zendesk.field_of(42, FIELD)), service.output()
+        assert zendesk.field_of(42, FIELD) == day(time.time())
+        assert zendesk.wait_for(lambda: len(zendesk.notes_on(42)) == 2)  # the preload's and the person's notes
+        updates = zendesk.updates_of(42)
+        assert not any("tags" in body for body in updates)
+        assert [sorted(set(body) - {"comment"}) for body in updates if "comment" not in body] == [
+            ["additional_tags"],
+            ["custom_fields", "remove_tags"],
+        ]
+        assert zendesk.violations == []
+        assert "ticket 42 updated: add tag reply_unopened" in service.output()
+        metrics = requests.get(service.url + "/metrics", timeout=5).text
+        assert 'read_receipts_ticket_updates_total{outcome="done"} 2.0' in metrics
+    finally:
+        service.kill()
+
+
+def test_an_update_our_code_fails_on_is_set_aside_and_the_others_go_on(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk)
+    with worker.stores.engine.begin() as conn:  # a read time no calendar holds: its date cannot be written
+        queue_reads(conn, [(43, 1e20), (42, time.time())], time.time())
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert worker.stores.ticket_updates.of_ticket(43).state == TicketUpdateState.DEAD
+    assert zendesk.field_of(42, FIELD) == day(time.time())
+    assert [kind for kind, _ in worker.stores.dead_letters.listing()] == ["ticket_updates"]
+    worker.stores.close()
+
+
+def test_retention_keeps_the_row_of_a_ticket_that_still_carries_the_tag(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk)
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 1, sent)
+    with worker.stores.engine.begin() as conn:
+        queue_reads(conn, [(43, sent)], time.time())
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert worker.stores.privacy.purge(time.time())["ticket updates"] == 1  # 43's read is settled and old
+    assert worker.stores.ticket_updates.of_ticket(43) is None
+    assert worker.stores.ticket_updates.of_ticket(42).tag_sent == "reply_unopened"  # a read can still remove it
+    worker.stores.close()
+
+
+def test_replies_to_requesters_who_opted_out_never_tag_their_tickets(database_url, zendesk, tmp_path):
+    zendesk.add_ticket(43, requester_id=8)
+    zendesk.add_ticket(44, requester_id=9)
+    worker = worker_of(database_url, zendesk, OPT_OUT_REQUESTERS="9")
+    OptOuts(worker.stores.engine, tmp_path).add(8, 43, time.time())  # followed the link in the email of 43
+    worker.stores.tickets.remember(44, 9, "open", time.time())
+    sent = time.time() - 3 * HOUR
+    for ticket_id in (42, 43, 44):
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == ["reply_unopened"]
+    assert zendesk.updates_of(43) == [] and zendesk.updates_of(44) == []
+    worker.stores.close()
