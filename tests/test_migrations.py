@@ -219,10 +219,10 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url
     store.close()
 
 
-def test_a_dry_run_stored_before_0009_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
+def test_a_dry_run_stored_before_0010_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
     """Ticket 1030's three loads came in a dry run (a note logged, a summary pending); ticket 42's were posted."""
     zendesk.add_ticket(1030, requester_id=530, replies=[28401030])
-    url = f"sqlite:///{tmp_path}/before-0009.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
+    url = f"sqlite:///{tmp_path}/before-0010.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
     store = Stores(url)
     upgrade(store.engine, "0008_unopened")
     at = time.time() - 7200

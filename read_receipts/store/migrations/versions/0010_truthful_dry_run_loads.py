@@ -4,16 +4,16 @@ A reply whose notes were only ever logged (a dry run, no Zendesk credentials) wa
 Zendesk: its opens move to `dry_run`, its counters and its waiting notes go, so no summary of them
 is ever posted once Zendesk is connected.
 
-Revision ID: 0009_truthful
-Revises: 0008_unopened
+Revision ID: 0010_truthful
+Revises: 0009_delivery
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_truthful"
-down_revision = "0008_unopened"
+revision = "0010_truthful"
+down_revision = "0009_delivery"
 branch_labels = None
 depends_on = None
 
