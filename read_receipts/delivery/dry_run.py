@@ -13,8 +13,9 @@ log = logging.getLogger("read_receipts.dry_run")
 LINES = 20  # log lines per batch at most: a flood of loads in a dry run must not flood the log
 
 
-def log_dry_run(verdicts: Sequence[Verdict], zone: str) -> None:
+def log_dry_run(verdicts: Sequence[Verdict], zone: str, language: str = "en") -> None:
     """Log, once per ticket and reply of a batch, the note a dry-run load stands for, and that it is never posted."""
+    words = notes.words(language, zone)
     seen: set[tuple[int, int]] = set()
     for verdict in verdicts:
         row = verdict.open
@@ -24,7 +25,8 @@ def log_dry_run(verdicts: Sequence[Verdict], zone: str) -> None:
         seen.add((row.ticket_id, reply))
         if len(seen) > LINES:
             continue
-        body = notes.first_open(row.opened_at, reply, zone, verdict.kind, verdict.client, verdict.sent_at)
+        named = notes.NamedReply(verdict.sent_at if reply else None)  # a dry run never read the ticket's comments
+        body = words.first_open(row.opened_at, named, verdict.kind, verdict.client, verdict.sent_at)
         log.info("dry run: no note posted to ticket %s (no Zendesk credentials); it would say: %s", row.ticket_id, body)
     if len(seen) > LINES:
         log.info("dry run: %d more tickets' loads stored without a note", len(seen) - LINES)
