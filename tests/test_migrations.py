@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,7 +17,7 @@ from read_receipts.store import Stores
 from read_receipts.store import agent_addresses as addresses
 from read_receipts.store.schema import metadata
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, alembic_config, current, head, upgrade
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS, drain, empty_database
 from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 
 ROWS_PER_TABLE = 3
@@ -301,6 +303,38 @@ def test_upgrading_from_0003_keeps_every_row_and_adds_the_opt_out_list(empty_url
     opt_outs = {"opt_outs": added["opt_outs"]}
     assert rows_now(store.engine, opt_outs) == opt_outs
     store.close()
+
+
+def test_a_dry_run_stored_before_0010_never_reaches_zendesk_after_the_upgrade(empty_url, make_app, zendesk, tmp_path):
+    """Ticket 1030's three loads came in a dry run (a note logged, a summary pending); ticket 42's were posted."""
+    zendesk.add_ticket(1030, requester_id=530, replies=[28401030])
+    url = f"sqlite:///{tmp_path}/before-0010.db" if empty_url.startswith("sqlite") else empty_url  # not make_app's own
+    store = Stores(url)
+    upgrade(store.engine, "0008_unopened")
+    at = time.time() - 7200
+    table = metadata.tables
+    with store.engine.begin() as conn:
+        for ticket, reply, state in [
+            (1030, 28401030, "noted"),
+            (1030, 28401030, "counted"),
+            (1030, 28401030, "counted"),
+        ]:
+            conn.execute(insert(table["opens"]).values(ticket_id=ticket, requester_id=7, comment_id=reply, opened_at=at, state=state, signed=False, kind="person"))  # fmt: skip
+        for ticket, reply, state in [(42, 1, "noted"), (42, 1, "counted")]:
+            conn.execute(insert(table["opens"]).values(ticket_id=ticket, requester_id=7, comment_id=reply, opened_at=at, state=state, signed=False, kind="person"))  # fmt: skip
+        for ticket, reply, first in [(1030, 28401030, "logged"), (42, 1, "done")]:
+            conn.execute(insert(table["replies"]).values(ticket_id=ticket, reply_key=reply, first_open_at=at, last_open_at=at + 60, opens=3 if ticket == 1030 else 2, opens_noted=1, next_note_at=0, summary_pending=True))  # fmt: skip
+            conn.execute(insert(table["deliveries"]).values(ticket_id=ticket, reply_key=reply, kind="first", created_at=at, due_at=at, state=first))  # fmt: skip
+            conn.execute(insert(table["deliveries"]).values(ticket_id=ticket, reply_key=reply, kind="summary", created_at=at, due_at=0, state="pending"))  # fmt: skip
+        conn.execute(insert(table["tickets"]).values(ticket_id=42, requester_id=7, status="open", checked_at=at))
+    store.close()
+    app = make_app(url)  # upgraded at start-up, as the gunicorn master does
+    drain(app.extensions["courier"])
+    assert zendesk.notes_on(1030) == []
+    [summary] = zendesk.notes_on(42)
+    assert "opened once more since the last note" in summary.body
+    fates = app.test_cli_runner().invoke(args=["explain", "1030"]).output
+    assert fates.count("no note: a dry run's load") == 3
 
 
 def test_upgrading_from_0003_keeps_every_row_and_adds_learned_agent_addresses(empty_url):

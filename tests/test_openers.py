@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from read_receipts.labels import lists
-from read_receipts.labels.openers import AddressRanges, Classifier, load_ranges, networks_in
+from read_receipts.labels.openers import RANGES_DIR, AddressRanges, Classifier, load_ranges, networks_in
 
 TABLE = Path(__file__).parent / "data" / "user_agents.tsv"
 RESIDENTIAL = "203.0.113.9"
@@ -111,15 +111,18 @@ def test_refresh_ranges_command_downloads_and_writes_the_file(make_app, tmp_path
     csv_text = "17.0.0.0/24,US,US-CA,Cupertino,\n17.0.1.0/24,US,US-CA,Cupertino,\n"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _serving(csv_text))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)  # leave the shipped files alone
     url = f"http://127.0.0.1:{server.server_address[1]}/egress-ip-ranges.csv"
-    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={url}"])
+    result = (
+        make_app(LOCAL_RANGES_DIR=str(tmp_path))
+        .test_cli_runner()
+        .invoke(args=["refresh-ranges", "--source", f"apple={url}"])
+    )
     server.shutdown()
     server.server_close()
     assert result.exit_code == 0, result.output
     written = (tmp_path / "apple.txt").read_text().splitlines()
     assert written[0].startswith("# apple: 1 networks from http://127.0.0.1") and written[1:] == ["17.0.0.0/23"]
-    assert load_ranges(tmp_path).name_of("17.0.1.200") == "apple"
+    assert load_ranges(local=tmp_path).name_of("17.0.1.200") == "apple"
 
 
 def test_only_exchange_online_protection_is_read_from_microsofts_endpoints(make_app, tmp_path, monkeypatch):
@@ -133,24 +136,54 @@ def test_only_exchange_online_protection_is_read_from_microsofts_endpoints(make_
         },
         {"id": 46, "serviceArea": "SharePoint", "urls": ["*.sharepoint.com"], "ips": ["13.107.136.0/22"]},
     ]
-    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)
     source = tmp_path / "worldwide.json"
     source.write_text(json.dumps(endpoints))
-    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"microsoft={source}"])
+    result = (
+        make_app(LOCAL_RANGES_DIR=str(tmp_path / "local"))
+        .test_cli_runner()
+        .invoke(args=["refresh-ranges", "--source", f"microsoft={source}"])
+    )
     assert result.exit_code == 0, result.output
-    ranges = load_ranges(tmp_path)
+    ranges = load_ranges(tmp_path / "none", local=tmp_path / "local")
     assert ranges.name_of("40.107.22.5") == "microsoft" and ranges.name_of("2a01:111:f400::9") == "microsoft"
     assert ranges.name_of("40.96.1.1") is None, "Outlook on the web carries real reads"
     assert ranges.name_of("13.107.136.1") is None
 
 
 def test_refresh_ranges_refuses_an_empty_list(make_app, tmp_path, monkeypatch):
-    monkeypatch.setattr("read_receipts.labels.openers.RANGES_DIR", tmp_path)
     empty = tmp_path / "empty.csv"
     empty.write_text("<html>maintenance</html>")
-    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", f"apple={empty}"])
+    result = (
+        make_app(LOCAL_RANGES_DIR=str(tmp_path))
+        .test_cli_runner()
+        .invoke(args=["refresh-ranges", "--source", f"apple={empty}"])
+    )
     assert result.exit_code == 1 and "holds no address ranges" in result.output
     assert not (tmp_path / "apple.txt").exists()
+
+
+def test_my_own_list_is_added_to_the_shipped_ranges_which_are_left_alone(make_app, tmp_path, monkeypatch):
+    shipped = {path.name: path.read_bytes() for path in RANGES_DIR.glob("*.txt")}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-list.txt").write_text("# our gateway\n192.0.2.0/24\n")
+    result = make_app().test_cli_runner().invoke(args=["refresh-ranges", "--source", "scanners=./my-list.txt"])
+    assert result.output == (
+        "local-ranges/scanners.txt: 1 networks from ./my-list.txt, added to the shipped scanners ranges\n"
+    )
+    assert {path.name: path.read_bytes() for path in RANGES_DIR.glob("*.txt")} == shipped, "the checkout is untouched"
+    shipped_scanner = next(line for line in shipped["scanners.txt"].decode().splitlines() if line[:1].isdigit())
+    ranges = load_ranges(local=tmp_path / "local-ranges")
+    assert ranges.name_of("192.0.2.9") == "scanners"
+    assert ranges.name_of(shipped_scanner.split("/")[0]) == "scanners", "the shipped list still counts"
+
+
+@pytest.mark.parametrize("source", ["../../labels/ranges/apple=x.txt", "mine=./x.txt", "scanners"])
+def test_refresh_ranges_takes_only_the_lists_it_knows(make_app, tmp_path, source):
+    local = tmp_path / "local-ranges"
+    runner = make_app(LOCAL_RANGES_DIR=str(local)).test_cli_runner()
+    result = runner.invoke(args=["refresh-ranges", "--source", source])
+    assert result.exit_code == 2 and "NAME one of apple, microsoft, scanners" in result.output
+    assert not local.exists()
 
 
 def _serving(body: str):

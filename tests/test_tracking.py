@@ -241,8 +241,10 @@ def test_tokens_are_itsdangerous_tokens_both_ways(meta, target):
     assert serializer(KEY, OLD_KEY).loads(made) == payload, "what the service has always verified"
     for old in (serializer(KEY).dumps(payload), serializer(OLD_KEY).dumps(payload)):
         assert tracker.decode(old) == Link(meta, target), "tokens made before stay valid"
-    if not made.startswith("."):  # uncompressed: the very bytes itsdangerous writes
-        assert made == serializer(KEY).dumps(payload)
+    theirs = serializer(KEY).dumps(payload)
+    if not made.startswith(".") and not theirs.startswith("."):  # both uncompressed: the very same bytes
+        # (a 4 KB window may not shrink a payload zlib's default window does: then only theirs is compressed)
+        assert made == theirs
 
 
 def test_a_long_payload_is_compressed():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from read_receipts.delivery.courier import POLL_MAX_SECONDS, Courier, Wake
 from read_receipts.delivery.webhooks import Webhooks
@@ -29,7 +30,8 @@ def courier_for(
     on_busy: Callable[[], None] | None = None,
 ) -> Courier:
     """A courier posting to Zendesk (or logging, in a dry run), labelling with the shipped ranges and IGNORE_IPS."""
-    classifier = Classifier(load_ranges(), AddressRanges(("agent", net) for net in settings.ignore_ips))
+    ranges = load_ranges(local=Path(settings.local_ranges_dir))
+    classifier = Classifier(ranges, AddressRanges(("agent", net) for net in settings.ignore_ips))
     webhooks = Webhooks(
         stores.webhooks,
         stores.dead_letters,

@@ -51,6 +51,8 @@ class Posting(PacedWork):
 
     def send_note(self, now: float) -> bool:
         """Post the next due note, if any; True if one was settled."""
+        if self.zendesk.dry_run:
+            return False  # notes queued with Zendesk's word wait for it to come back, never dropped as "logged"
         shares = None if self.zendesk.dry_run else (self.settings.updates_per_ticket, self.pacing.requester_share())
         rows = self.deliveries.claim(now, self.lease, limit=1, shares=shares)
         return any(self._deliver_or_set_aside(row, now) for row in rows)

@@ -9,6 +9,7 @@ import time
 
 from read_receipts.delivery.comments import ReplyIds
 from read_receipts.delivery.dead_letters import in_batch_or_alone, or_set_aside
+from read_receipts.delivery.dry_run import log_dry_run
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.sources import CheckTurns
@@ -111,6 +112,8 @@ class Triage(PacedWork):
         settle = functools.partial(self.opens.settle, now=now, interval=self.settings.note_interval)
         in_batch_or_alone(self.dead_letters, "opens", verdicts, settle, lambda verdict: verdict.open.id)
         self.silence.add(verdicts, now)
+        if self.zendesk.dry_run:
+            log_dry_run(verdicts, self.settings.note_language, self.settings.note_timezone)
 
     def _verdict_or_set_aside(self, row: Open, ticket: Ticket | None) -> Verdict | None:
         """Judge one open; an open that cannot be judged is set aside."""
@@ -160,7 +163,10 @@ class Triage(PacedWork):
                 return OpenState.REJECTED
         if ticket is not None and ticket.final:
             return OpenState(ticket.status)  # closed or deleted, as the ticket is
-        return OpenState.COUNTED if kind in self.settings.note_kinds else OpenState.SKIPPED
+        if kind not in self.settings.note_kinds:
+            return OpenState.SKIPPED
+        # Nothing decided without Zendesk may reach it: a dry run's loads never count towards a note.
+        return OpenState.DRY_RUN if self.zendesk.dry_run else OpenState.COUNTED
 
     def _must_verify(self) -> bool:
         """Verification needs Zendesk; a dry run has nothing to check against."""

@@ -160,12 +160,18 @@ def erasure():
 def _erasure_request(asked) -> tuple[int | None, int | None, dict]:
     """Read what an erasure names; BadRequest unless every key names something definite."""
     if not isinstance(asked, dict) or not asked:
-        raise BadRequest('send JSON such as {"ticket_id": 42}, {"requester_id": 7} or {"campaign": "november"}')
+        raise BadRequest(
+            'send JSON such as {"ticket_id": 42}, {"requester_id": 7} or {"meta": {"campaign": "november"}}'
+        )
     meta = dict(asked)
+    if isinstance(meta.get("meta"), dict):  # {"meta": {...}}, as links carry it, or its keys at the top
+        meta.update(meta.pop("meta"))
     ticket_id, requester_id = _erasure_id(meta, "ticket_id"), _erasure_id(meta, "requester_id")
     for key, value in meta.items():
         if not key or isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
             raise BadRequest(f"{key or 'a key'!r} needs a non-empty string or number: an erasure names what it erases")
+    if ticket_id is None and requester_id is None and not meta:
+        raise BadRequest('name what to erase: {"ticket_id": 42}, {"requester_id": 7} or {"meta": {"campaign": "nov"}}')
     return ticket_id, requester_id, meta
 
 

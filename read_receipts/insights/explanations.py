@@ -31,6 +31,8 @@ def fate(row: Open, notes: dict[int, Delivery]) -> str:
         note = notes.get(row.id)
         outcome = NOTE_OUTCOMES.get(note.state, note.state) if note else "noted"
         return f"{outcome} ({note.last_error})" if note is not None and note.last_error else outcome
+    if row.state == OpenState.DRY_RUN:
+        return "no note: a dry run's load (no Zendesk credentials then): logged, never posted, not a verified read"
     if row.state == OpenState.COUNTED:
         return "counted: part of the reply's summary note (repeat opens are summed up)"
     reason = why_not_noted(row.state, row.kind)

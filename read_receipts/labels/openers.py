@@ -28,6 +28,7 @@ KINDS = (PERSON, APPLE_PRELOAD, GMAIL_PREFETCH, SCANNER, AGENT, BOT)
 NOTABLE_KINDS = tuple(kind for kind in KINDS if kind != AGENT)  # the team's own loads are never noted
 
 RANGES_DIR = Path(__file__).resolve().parent / "ranges"
+RANGE_NAMES = ("apple", "microsoft", "scanners")  # the lists the classifier acts on, shipped and local
 # A load this soon after the reply was sent is a scanner signal. Zendesk's
 # timestamp placeholder drops the seconds, so "10 s" reads as up to 70 s.
 QUICK_SECONDS = 70
@@ -114,14 +115,17 @@ def _without_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return kept
 
 
-def load_ranges(directory: Path | None = None) -> AddressRanges:
-    """Read the shipped range files: one network per line, named after the file."""
+def load_ranges(directory: Path | None = None, local: Path | None = None) -> AddressRanges:
+    """Read the shipped range files, and the local ones added to them: one network per line, named after the file."""
     named = []
-    for path in sorted((directory or RANGES_DIR).glob("*.txt")):
-        for line in path.read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                named.append((path.stem, line))
+    for folder in (directory or RANGES_DIR, local):
+        for path in sorted(folder.glob("*.txt")) if folder is not None and folder.is_dir() else ():
+            if path.stem not in RANGE_NAMES:
+                continue  # a name the classifier does not act on
+            for line in path.read_text().splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    named.append((path.stem, line))
     return AddressRanges(named)
 
 
@@ -307,9 +311,10 @@ def _exchange_protection_ips(text: str) -> str:
     return "\n".join(ip for entry in protection for ip in entry.get("ips", []))
 
 
-def write_ranges(name: str, networks: list[str], source: str, day: str, directory: Path | None = None) -> Path:
-    """Write one range file, with where and when it came from."""
-    path = (directory or RANGES_DIR) / f"{name}.txt"
+def write_ranges(name: str, networks: list[str], source: str, day: str, directory: Path) -> Path:
+    """Write one local range file (added to the shipped one of its name), with where and when it came from."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.txt"
     header = f"# {name}: {len(networks)} networks from {source}, fetched {day} by `flask --app app refresh-ranges`.\n"
     path.write_text(header + "\n".join(networks) + "\n")
     return path

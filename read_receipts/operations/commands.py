@@ -132,23 +132,30 @@ def _diagnose(answer, user: dict, url: str) -> str:
 
 @click.command("refresh-ranges")
 @click.option(
-    "--source", "sources", multiple=True, metavar="NAME=URL_OR_FILE", help="Refresh only NAME, from elsewhere."
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME=URL_OR_FILE",
+    help="Fetch only NAME (apple, microsoft or scanners), from elsewhere: your own list, say.",
 )
+@with_appcontext
 def refresh_ranges_command(sources: tuple[str, ...]) -> None:
-    """Download the address ranges shipped in read_receipts/labels/ranges/ (the service itself never downloads)."""
+    """Fetch address ranges into LOCAL_RANGES_DIR, added to the shipped ones (the service itself never downloads)."""
     wanted = {} if sources else dict(openers.RANGE_SOURCES)
     for item in sources:
         name, _, where = item.partition("=")
-        if not where:
-            raise click.BadParameter(f"use NAME=URL_OR_FILE (got {item!r})", param_hint="--source")
+        if not where or name not in openers.RANGE_NAMES:
+            names = ", ".join(openers.RANGE_NAMES)
+            raise click.BadParameter(f"use NAME=URL_OR_FILE, NAME one of {names} (got {item!r})", param_hint="--source")
         wanted[name] = where
+    directory = Path(current_app.extensions["settings"].local_ranges_dir)
     for name, where in wanted.items():
         text = _read_source(where)
         networks = openers.networks_in(text)
         if not networks:
-            raise click.ClickException(f"{where} holds no address ranges; {name}.txt is left as it was.")
-        path = openers.write_ranges(name, networks, where, date.today().isoformat())
-        click.echo(f"{path}: {len(networks)} networks from {where}")
+            raise click.ClickException(f"{where} holds no address ranges; {directory / name}.txt is left as it was.")
+        path = openers.write_ranges(name, networks, where, date.today().isoformat(), directory)
+        click.echo(f"{path}: {len(networks)} networks from {where}, added to the shipped {name} ranges")
 
 
 def _read_source(where: str) -> str:

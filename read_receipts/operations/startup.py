@@ -114,7 +114,8 @@ def announce(settings: Settings) -> None:
     """Say at start-up where notes go, and which parts of the service are on, and where."""
     if settings.dry_run:
         log.warning(
-            "dry run: no Zendesk credentials are set, so notes are logged here, not posted (see README, Settings)"
+            "dry run: no Zendesk credentials are set, so each load is logged here with the note it would get, "
+            "and never noted, not even once Zendesk is connected (see README, Quick start)"
         )
     else:
         log.info(

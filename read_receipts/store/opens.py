@@ -1,7 +1,7 @@
 """Pixel opens: their states, recording them, finding the ones triage can decide, and settling its verdicts.
 
-This module is the only writer of `opens.state`: new -> noted | counted | skipped | rejected | unverified
-| closed | deleted | opted_out | expired | dead (and dead -> new when a dead letter is retried).
+This module is the only writer of `opens.state`: new -> noted | counted | dry_run | skipped | rejected
+| unverified | closed | deleted | opted_out | expired | dead (and dead -> new when a dead letter is retried).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class OpenState(StrEnum):
     NEW = "new"  # waiting for triage
     NOTED = "noted"  # counted, and a first note tells of it
     COUNTED = "counted"  # counted: its reply's summary tells of it
+    DRY_RUN = "dry_run"  # would have counted, but came in a dry run: logged, never noted, never a read
     SKIPPED = "skipped"  # labelled a kind not in NOTE_KINDS
     REJECTED = "rejected"  # the requester is not the ticket's
     UNVERIFIED = "unverified"  # no requester to check
@@ -42,8 +43,11 @@ class OpenState(StrEnum):
 
 
 # Loads that prove nothing about a reader. They are counted under these names,
-# never as a kind of reader, and never leave as webhooks.
-NOT_READS = frozenset({OpenState.REJECTED, OpenState.UNVERIFIED, OpenState.DELETED, OpenState.OPTED_OUT})
+# never as a kind of reader, and never leave as webhooks. A dry run's loads are
+# among them: nothing was checked, so nothing of them may reach Zendesk later.
+NOT_READS = frozenset(
+    {OpenState.REJECTED, OpenState.UNVERIFIED, OpenState.DELETED, OpenState.OPTED_OUT, OpenState.DRY_RUN}
+)
 
 # Why an open was stored without a note, by its state (the log's and `explain`'s words).
 WHY_BY_STATE = {

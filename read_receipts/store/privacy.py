@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.store.database import Database
@@ -13,11 +14,16 @@ from read_receipts.store.deliveries import DeliveryState
 from read_receipts.store.events import EventState
 from read_receipts.store.opens import OpenState
 from read_receipts.store.schema import (
+    budgets,
+    campaign_events,
     comments,
     deliveries,
     events,
+    holds,
     opens,
+    opt_outs,
     replies,
+    replies_sent,
     reply_statuses,
     ticket_updates,
     tickets,
@@ -65,13 +71,16 @@ class Privacy(Database):
             if requester_id is not None:
                 owned = select(tickets.c.ticket_id).where(tickets.c.requester_id == requester_id)
                 ticket_ids |= set(conn.execute(owned).scalars())
-            event_ids = _events_matching(conn, ticket_ids, requester_id, meta or {})
+            match = _Match({str(ticket) for ticket in ticket_ids}, requester_id, meta or {})
             by_open = [opens.c.ticket_id.in_(ticket_ids)]
             if requester_id is not None:
                 by_open.append(opens.c.requester_id == requester_id)
             removed = {
                 "opens": conn.execute(opens.delete().where(or_(*by_open))).rowcount,
                 "replies": conn.execute(replies.delete().where(replies.c.ticket_id.in_(ticket_ids))).rowcount,
+                "replies sent": conn.execute(
+                    replies_sent.delete().where(replies_sent.c.ticket_id.in_(ticket_ids))
+                ).rowcount,
                 "note deliveries": conn.execute(
                     deliveries.delete().where(deliveries.c.ticket_id.in_(ticket_ids))
                 ).rowcount,
@@ -80,12 +89,65 @@ class Privacy(Database):
                 ).rowcount,
                 "comments": conn.execute(comments.delete().where(comments.c.ticket_id.in_(ticket_ids))).rowcount,
                 "tickets": conn.execute(tickets.delete().where(tickets.c.ticket_id.in_(ticket_ids))).rowcount,
-                "events": conn.execute(events.delete().where(events.c.id.in_(event_ids))).rowcount,
+                "events": _delete_matching(conn, events, events.c.meta, match.meta),
+                "webhook calls": _delete_matching(conn, webhooks, webhooks.c.payload, match.payload),
                 "ticket updates": conn.execute(
                     ticket_updates.delete().where(ticket_updates.c.ticket_id.in_(ticket_ids))
                 ).rowcount,
             }
+            _forget_keys(conn, ticket_ids, requester_id, meta or {})
         return removed
+
+
+@dataclass(frozen=True)
+class _Match:
+    """What an erasure names, as link metadata and webhook payloads carry it."""
+
+    tickets: set[str]
+    requester_id: int | None
+    meta_wanted: dict
+
+    def meta(self, data: dict) -> bool:
+        """Whether link metadata names one of the tickets, the requester, or holds all of the metadata asked."""
+        if str(data.get("ticket_id", "")) in self.tickets:
+            return True
+        if self.requester_id is not None and str(data.get("requester_id", "")) == str(self.requester_id):
+            return True
+        # a key the link lacks, or holds null, matches nothing
+        wanted = self.meta_wanted.items()
+        return bool(wanted) and all(data.get(key) is not None and str(data[key]) == str(value) for key, value in wanted)
+
+    def payload(self, data: dict) -> bool:
+        """Whether a webhook call tells of what is erased (its payload carries the link's or the open's metadata)."""
+        return isinstance(data.get("meta"), dict) and self.meta(data["meta"])
+
+
+def _delete_matching(conn: Connection, table, column, matches) -> int:
+    """Delete the rows whose JSON column is an object that `matches`; return how many."""
+    found = []
+    for row_id, raw in conn.execute(select(table.c.id, column)):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and matches(data):
+            found.append(row_id)
+    for start in range(0, len(found), 1000):  # bounded statements, whatever the count
+        conn.execute(table.delete().where(table.c.id.in_(found[start : start + 1000])))
+    return len(found)
+
+
+def _forget_keys(conn: Connection, ticket_ids: set[int], requester_id: int | None, meta: dict) -> None:
+    """Delete the budgets, holds and campaign counts whose key names what is erased."""
+    keys = {f"ticket:{ticket}" for ticket in ticket_ids} | {f"comments:{ticket}" for ticket in ticket_ids}
+    if requester_id is not None:
+        keys.add(f"requester:{requester_id}")
+    conn.execute(budgets.delete().where(budgets.c.key.in_(keys)))
+    conn.execute(holds.delete().where(holds.c.key.in_(keys)))
+    # An opt-out is kept, so the requester stays untracked; only the ticket its link came from is forgotten.
+    conn.execute(update(opt_outs).where(opt_outs.c.ticket_id.in_(ticket_ids)).values(ticket_id=None))
+    if set(meta) == {"campaign"}:  # a whole campaign erased: its counts go with it
+        conn.execute(campaign_events.delete().where(campaign_events.c.campaign == str(meta["campaign"])[:80]))
 
 
 def kept_address(address: str | None, mode: str) -> str | None:
@@ -100,24 +162,3 @@ def kept_address(address: str | None, mode: str) -> str | None:
         return None  # not an address: nothing worth keeping
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
-
-
-def _events_matching(conn: Connection, ticket_ids: set[int], requester_id: int | None, meta: dict) -> list[int]:
-    """Ids of events whose link metadata names one of the tickets, the requester, or all of `meta`."""
-    wanted_tickets = {str(ticket) for ticket in ticket_ids}
-    found = []
-    for event_id, raw in conn.execute(select(events.c.id, events.c.meta)):
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        if (
-            str(data.get("ticket_id", "")) in wanted_tickets
-            or (requester_id is not None and str(data.get("requester_id", "")) == str(requester_id))
-            # a key the link lacks, or holds null, matches nothing
-            or (meta and all(data.get(key) is not None and str(data[key]) == str(value) for key, value in meta.items()))
-        ):
-            found.append(event_id)
-    return found

@@ -37,8 +37,8 @@ opens = Table(
     Column("kind", String(16)),  # set at triage: person, apple_preload, scanner, ...
     # From a signed tracking link: the signature proves the ticket, no requester check.
     Column("signed", Boolean, nullable=False, server_default=text("false")),
-    # An OpenState (opens.py, the only writer): new -> noted | counted | skipped | rejected | unverified
-    # | closed | deleted | opted_out | expired | dead (triage failed on it: see error)
+    # An OpenState (opens.py, the only writer): new -> noted | counted | dry_run | skipped | rejected
+    # | unverified | closed | deleted | opted_out | expired | dead (triage failed on it: see error)
     Column("state", String(16), nullable=False, server_default="new"),
     Column("error", String(300)),  # why a dead open could not be triaged
     Index("ix_opens_state", "state"),

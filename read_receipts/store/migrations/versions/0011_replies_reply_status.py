@@ -3,16 +3,16 @@
 Replies already known (reported sent, or seen through their pixel) get their status from the opens
 they have; each reply's counters learn their opens by kind, so summaries say what the loads were.
 
-Revision ID: 0010_replies
-Revises: 0009_delivery
+Revision ID: 0011_replies
+Revises: 0010_truthful
 Created: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_replies"
-down_revision = "0009_delivery"
+revision = "0011_replies"
+down_revision = "0010_truthful"
 branch_labels = None
 depends_on = None
 
