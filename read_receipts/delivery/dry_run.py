@@ -13,7 +13,7 @@ log = logging.getLogger("read_receipts.dry_run")
 LINES = 20  # log lines per batch at most: a flood of loads in a dry run must not flood the log
 
 
-def log_dry_run(verdicts: Sequence[Verdict], zone: str, language: str = "en") -> None:
+def log_dry_run(verdicts: Sequence[Verdict], language: str, zone: str) -> None:
     """Log, once per ticket and reply of a batch, the note a dry-run load stands for, and that it is never posted."""
     words = notes.words(language, zone)
     seen: set[tuple[int, int]] = set()
@@ -25,7 +25,8 @@ def log_dry_run(verdicts: Sequence[Verdict], zone: str, language: str = "en") ->
         seen.add((row.ticket_id, reply))
         if len(seen) > LINES:
             continue
-        named = notes.NamedReply(verdict.sent_at if reply else None)  # a dry run never read the ticket's comments
+        # nothing is read from Zendesk in a dry run: the reply is named by its send time, if the img tag said it
+        named = notes.NamedReply(verdict.sent_at if reply else None)
         body = words.first_open(row.opened_at, named, verdict.kind, verdict.client, verdict.sent_at)
         log.info("dry run: no note posted to ticket %s (no Zendesk credentials); it would say: %s", row.ticket_id, body)
     if len(seen) > LINES:

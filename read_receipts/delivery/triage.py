@@ -113,7 +113,7 @@ class Triage(PacedWork):
         in_batch_or_alone(self.dead_letters, "opens", verdicts, settle, lambda verdict: verdict.open.id)
         self.silence.add(verdicts, now)
         if self.zendesk.dry_run:
-            log_dry_run(verdicts, self.settings.note_timezone, self.settings.note_language)
+            log_dry_run(verdicts, self.settings.note_language, self.settings.note_timezone)
 
     def _verdict_or_set_aside(self, row: Open, ticket: Ticket | None) -> Verdict | None:
         """Judge one open; an open that cannot be judged is set aside."""

@@ -1,14 +1,14 @@
 """Indexes the replies page and the agents' table read by: status or agent, newest first; the figures by time.
 
-Revision ID: 0011_board
-Revises: 0010_replies
+Revision ID: 0012_board
+Revises: 0011_replies
 Created: 2026-12-01
 """
 
 from alembic import op
 
-revision = "0011_board"
-down_revision = "0010_replies"
+revision = "0012_board"
+down_revision = "0011_replies"
 branch_labels = None
 depends_on = None
 

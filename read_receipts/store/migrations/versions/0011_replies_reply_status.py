@@ -3,7 +3,7 @@
 Replies already known (reported sent, or seen through their pixel) get their status from the opens
 they have; each reply's counters learn their opens by kind, so summaries say what the loads were.
 
-Revision ID: 0010_replies
+Revision ID: 0011_replies
 Revises: 0010_truthful
 Created: 2026-12-01
 """
@@ -11,7 +11,7 @@ Created: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_replies"
+revision = "0011_replies"
 down_revision = "0010_truthful"
 branch_labels = None
 depends_on = None
