@@ -318,7 +318,13 @@ def test_the_sidebar_in_chromium_shows_each_replys_status_and_learns_the_agents_
         tags = page.locator("li.reply .tag").all_inner_texts()
         assert tags == ["Not opened yet", "Machines only", "Preloaded", "Read"]  # newest first: sent together, by id
         read = page.locator("li.reply.read").inner_text()
-        assert "Reply #9001" in read and "Read by a person on" in read and "in Thunderbird" in read
+        assert (
+            read.startswith("Reply of ")
+            and ", by Ann\n" in read
+            and "Read by a person on" in read
+            and "in Thunderbird" in read
+        )
+        assert "#9001" not in read  # agents know a reply by its time and author, not its comment id
         assert "Could have read it: Ada Requester" in read
         assert "not proof of reading" in page.locator("li.reply.preloaded").inner_text()
         link = page.locator("a.dashboard")

@@ -12,8 +12,9 @@
       machines: "Only machines loaded it (security scanners, prefetching, bots).",
       notOpened: "No one has loaded its images yet.",
       reply: "Reply #{id}",
+      replyOf: "Reply of {when}",
+      replyBy: "Reply of {when}, by {author}",
       aReply: "A reply",
-      sent: "sent {when}",
       audience: "Could have read it: {who}",
       requester: "the requester",
       ccs: "{who} and {n} CC",
@@ -31,8 +32,9 @@
       machines: "Nur Maschinen haben sie geladen (Sicherheitsscanner, Vorabruf, Bots).",
       notOpened: "Noch niemand hat ihre Bilder geladen.",
       reply: "Antwort #{id}",
+      replyOf: "Antwort vom {when}",
+      replyBy: "Antwort vom {when}, von {author}",
       aReply: "Eine Antwort",
-      sent: "gesendet {when}",
       audience: "Konnte sie lesen: {who}",
       requester: "der Anfragende",
       ccs: "{who} und {n} CC",
@@ -75,11 +77,15 @@
   function replyItem(reply, requester) {
     var item = element("li", "reply " + reply.status);
     var head = element("div", "reply-head");
+    // Agents know a reply by when it was sent and who wrote it, not by its comment id.
     var name = reply.reply ? say(text.reply, { id: reply.reply }) : text.aReply;
+    if (reply.sent_at) {
+      var sentAt = when(reply.sent_at);
+      name = reply.author ? say(text.replyBy, { when: sentAt, author: reply.author }) : say(text.replyOf, { when: sentAt });
+    }
     head.appendChild(element("span", "reply-name", name));
     head.appendChild(element("span", "tag " + reply.status, text.tag[reply.status] || reply.status));
     item.appendChild(head);
-    if (reply.sent_at) { item.appendChild(element("div", "muted small", say(text.sent, { when: when(reply.sent_at) }))); }
     item.appendChild(element("div", "detail", replyDetail(reply)));
     var who = requester || text.requester;
     if (reply.ccs > 0) { who = say(text.ccs, { who: who, n: reply.ccs }); }
