@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import threading
@@ -193,6 +194,9 @@ class Courier:
             self._next_failure_log = now + FAILED_ROUND_LOG_SECONDS
         # New connections next round: a SQLite file opened read-only stays so until reopened once it is writable again.
         self.stores.engine.dispose()
+        # A connection another lane still held goes back to the pool dispose() left behind, which lives on until
+        # collected; while it lives, SQLite shares its read-only shared-memory index with every new connection.
+        gc.collect()
         self._stopping.wait(min(STORE_RETRY_MAX, 0.25 * 2 ** min(self._failures, 5)))
 
     # -- one round ------------------------------------------------------------
