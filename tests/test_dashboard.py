@@ -165,3 +165,13 @@ def test_zendesk_reply_webhook_counts_replies_sent(board):
     assert client.post("/zendesk/replies", data=forged, headers=signed(forged, "guess")).status_code == 401
     summary = client.get("/api/summary?from=2026-11-01&to=2026-11-30", headers=LOGIN).json
     assert summary["replies"] == {"sent": 3, "opened": 1, "source": "zendesk"}
+
+
+def test_every_state_of_an_open_and_of_a_note_has_words_on_the_dashboard():
+    from read_receipts.insights import display
+    from read_receipts.store.deliveries import DeliveryState
+    from read_receipts.store.opens import OpenState
+
+    assert set(display.STATE_WORDS) == set(OpenState)  # a new state shows in words, never as its code
+    assert set(display.NOTE_WORDS) == set(DeliveryState)
+    assert display.state_words("dry_run").startswith("no note: a dry run's load")

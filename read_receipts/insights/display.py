@@ -9,6 +9,8 @@ from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 
 from read_receipts.labels import openers
+from read_receipts.store.deliveries import DeliveryState
+from read_receipts.store.opens import OpenState
 
 LOCALE = Locale.parse("en")  # parsed once: building a Locale is most of a formatting call
 
@@ -23,19 +25,20 @@ KIND_WORDS = {
 }
 CLICK_WORDS = {"click": "clicked a tracking link", "open": "opened through a tracking link"}
 
-# What became of a load: the opens table's states.
+# What became of a load, for every state of an open (a test holds the two together).
 STATE_WORDS = {
-    "new": "waiting to be checked",
-    "noted": "got its own note",
-    "counted": "in the reply's summary note",
-    "skipped": "no note for this kind",
-    "rejected": "no note: requester does not match the ticket",
-    "unverified": "no note: no requester id in the pixel",
-    "opted_out": "no note: requester opted out",
-    "closed": "no note: ticket is closed",
-    "deleted": "no note: Zendesk has no such ticket",
-    "expired": "no note: ticket could not be checked in time",
-    "dead": "set aside: see dead letters",
+    OpenState.NEW: "waiting to be checked",
+    OpenState.NOTED: "got its own note",
+    OpenState.COUNTED: "in the reply's summary note",
+    OpenState.DRY_RUN: "no note: a dry run's load (no Zendesk credentials then), not a verified read",
+    OpenState.SKIPPED: "no note for this kind",
+    OpenState.REJECTED: "no note: requester does not match the ticket",
+    OpenState.UNVERIFIED: "no note: no requester id in the pixel",
+    OpenState.OPTED_OUT: "no note: requester opted out",
+    OpenState.CLOSED: "no note: ticket is closed",
+    OpenState.DELETED: "no note: Zendesk has no such ticket",
+    OpenState.EXPIRED: "no note: ticket could not be checked in time",
+    OpenState.DEAD: "set aside: see dead letters",
 }
 
 # The status Zendesk gave a ticket, as last read.
@@ -50,14 +53,14 @@ TICKET_WORDS = {
     "deleted": "deleted in Zendesk",
 }
 
-# A note's delivery.
+# A note's delivery, for every state of a delivery.
 NOTE_WORDS = {
-    "pending": "queued",
-    "done": "posted",
-    "logged": "dry run: logged, not posted",
-    "failed": "not posted",
-    "skipped": "skipped: nothing left to say",
-    "dead": "set aside: see dead letters",
+    DeliveryState.PENDING: "queued",
+    DeliveryState.DONE: "posted",
+    DeliveryState.LOGGED: "dry run: logged, not posted",
+    DeliveryState.FAILED: "not posted",
+    DeliveryState.SKIPPED: "skipped: nothing left to say",
+    DeliveryState.DEAD: "set aside: see dead letters",
 }
 
 

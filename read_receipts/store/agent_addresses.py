@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from read_receipts.labels.openers import AGENT, parse_address
 from read_receipts.store.database import Database, insert_ignore
+from read_receipts.store.opens import OpenState
 from read_receipts.store.privacy import kept_address
 from read_receipts.store.schema import agent_addresses, agent_passes, opens
 
@@ -19,7 +20,10 @@ DAY = 86400.0
 RECHECK_SECONDS = 3600.0  # an address's verified reads are counted at most hourly: the count scans opens
 READS_COUNTED_MAX = 1000  # enough to tell the admin "many"; the count stops there
 REFRESH_SECONDS = 2.0  # how stale triage's copy of the learned addresses may be
-VERIFIED_READ_STATES = ("counted", "noted")  # a load Zendesk verified as the requester's, counted as a read
+VERIFIED_READ_STATES = (
+    OpenState.COUNTED,
+    OpenState.NOTED,
+)  # a load Zendesk verified as the requester's, counted as a read
 
 
 class AddressState(StrEnum):
