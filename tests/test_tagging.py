@@ -14,6 +14,7 @@ import requests
 
 from read_receipts.delivery.tagging import Tagging
 from read_receipts.store.opt_outs import OptOuts
+from read_receipts.store.reply_statuses import ReplyStatus
 from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
@@ -23,6 +24,7 @@ from tests.test_server import THUNDERBIRD, Service
 HOUR = 3600.0
 FIELD = 360001
 APPLE_PRELOAD = "Mozilla/5.0"  # Apple Mail Privacy Protection: a machine, not a person
+SCANNER = "Barracuda Sentinel (EE)"
 
 
 def worker_of(database_url, zendesk, **env):
@@ -101,6 +103,31 @@ def test_a_reply_only_apples_preloader_fetched_counts_as_not_read(database_url, 
     assert zendesk.tags_of(42) == ["reply_unopened"]
     assert zendesk.updates_of(42)[-1] == {"additional_tags": ["reply_unopened"]}  # the preload set no read field
     assert zendesk.violations == []
+    worker.stores.close()
+
+
+def test_the_tag_follows_the_reply_status_whatever_gets_a_note(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk, NOTE_KINDS="apple_preload", READ_FIELD_ID="")  # a person's read: no note
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    scanned = {"user_agent": SCANNER, "sent": str(int(sent)), "opened_at": sent + 5}
+    record_open(worker, 43, 8, comment_id=9002, **scanned)  # only a scanner loaded it: known through its pixel
+    run_until_idle(worker.triage().run)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert [s.status for s in worker.stores.replies.statuses(43)] == [ReplyStatus.MACHINES]
+    assert zendesk.tags_of(42) == ["reply_unopened"] and zendesk.tags_of(43) == ["reply_unopened"]
+
+    read_by_a_person(worker, clock, 42, 9001, clock())
+    assert [s.status for s in worker.stores.replies.statuses(42)] == [ReplyStatus.READ]
+    assert zendesk.notes_on(42) == []  # NOTE_KINDS leaves the read without a note ...
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == []  # ... and the reply is read all the same
+    clock.advance(3 * HOUR)
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == [] and zendesk.tags_of(43) == ["reply_unopened"]
+    assert [list(body) for body in zendesk.updates_of(42)] == [["additional_tags"], ["remove_tags"]]
     worker.stores.close()
 
 

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, not_, or_, select, union_all, update
+from sqlalchemy import String, case, cast, exists, func, literal, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from read_receipts.store.database import dialect
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
+from read_receipts.store.reply_statuses import ReplyStatus
 from read_receipts.store.rollups import add_tallies
-from read_receipts.store.schema import budgets, opt_outs, replies, replies_sent, ticket_updates, tickets
+from read_receipts.store.schema import budgets, opt_outs, reply_statuses, ticket_updates, tickets
 from read_receipts.store.tickets import FINAL
 
 
@@ -53,8 +54,8 @@ class TicketUpdate(OutboxRow):
 
 
 def read_by_a_person() -> ColumnElement:
-    """Whether a reply (a `replies` row) was read by a person: the one test of it the tag relies on."""
-    return replies.c.first_read_at.is_not(None)
+    """Whether a reply (a `reply_statuses` row) was read by a person: its status, whatever NOTE_KINDS notes."""
+    return reply_statuses.c.status == ReplyStatus.READ
 
 
 class TicketUpdates(Outbox[TicketUpdate]):
@@ -167,24 +168,10 @@ def queue_reads(conn: Connection, reads: Sequence[tuple[int, float]], now: float
 
 
 def _unread_replies(since: float, before: float):
-    """Replies sent between two times that no person has read: known from Zendesk's webhook, or from their pixel."""
-    same_reply = and_(replies.c.ticket_id == replies_sent.c.ticket_id, replies.c.reply_key == replies_sent.c.reply_key)
-    from_webhook = (
-        select(replies_sent.c.ticket_id, replies_sent.c.sent_at)
-        .select_from(replies_sent.outerjoin(replies, same_reply))
-        .where(
-            replies_sent.c.sent_at >= since,
-            replies_sent.c.sent_at < before,
-            or_(replies.c.ticket_id.is_(None), not_(read_by_a_person())),
-        )
+    """Replies sent between two times that no person has read, by their status (reported sent, or seen loaded)."""
+    return select(reply_statuses.c.ticket_id, reply_statuses.c.sent_at).where(
+        reply_statuses.c.sent_at >= since, reply_statuses.c.sent_at < before, not_(read_by_a_person())
     )
-    from_pixel = select(replies.c.ticket_id, replies.c.sent_at).where(
-        replies.c.sent_at >= since,
-        replies.c.sent_at < before,
-        not_(read_by_a_person()),
-        not_(exists().where(same_reply)),
-    )
-    return union_all(from_webhook, from_pixel)
 
 
 def _want(conn: Connection, rows: list[dict], now: float) -> None:
