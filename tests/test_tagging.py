@@ -19,7 +19,7 @@ from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
 from tests.jobs import parts, record_open, run_until_idle
-from tests.test_server import THUNDERBIRD, Service
+from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 
 HOUR = 3600.0
 FIELD = 360001
@@ -231,6 +231,33 @@ def test_rate_limits_and_outages_are_retried(database_url, zendesk):
     worker.stores.close()
 
 
+def test_ticket_updates_waiting_out_an_outage_go_as_soon_as_zendesk_answers_again(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    worker.stores.events.record_reply_sent(42, 9001, time.time() - 3 * HOUR)
+    tagging, clock = tagging_at(worker, time.time())
+    zendesk.down = True
+    for _ in range(6):  # each failed try waits longer: the sixth half a minute or more
+        run(tagging, clock)
+        clock.advance(61)
+    run(tagging, clock)
+    row = worker.stores.ticket_updates.of_ticket(42)
+    assert (row.state, row.attempts, row.last_status) == (TicketUpdateState.PENDING, 7, None)
+    assert row.due_at >= clock() + 30
+
+    zendesk.down = False
+    clock.advance(6)  # past the short pause after the last failed call, long before the update's next try
+    record_open(worker, 43, 8, comment_id=1, opened_at=clock())  # a read to note: its ticket check answers first
+    triage, posting = worker.triage(), worker.posting()
+    for _ in range(20):
+        moved = [triage.run(clock()), posting.send_note(clock()), tagging.run(clock())]
+        if not any(moved):
+            break
+    assert zendesk.tags_of(42) == ["reply_unopened"], "the update went with the note, not after its backoff"
+    assert len(zendesk.notes_on(43)) == 1 and zendesk.updates_of(42) == [{"additional_tags": ["reply_unopened"]}]
+    worker.stores.close()
+
+
 def test_zero_hours_turns_the_tag_off_but_reads_still_set_the_field(database_url, zendesk):
     worker = worker_of(database_url, zendesk, UNOPENED_AFTER_HOURS="0")
     sent = time.time() - 30 * HOUR
@@ -324,3 +351,42 @@ def test_replies_to_requesters_who_opted_out_never_tag_their_tickets(database_ur
     assert zendesk.tags_of(42) == ["reply_unopened"]
     assert zendesk.updates_of(43) == [] and zendesk.updates_of(44) == []
     worker.stores.close()
+
+
+@pytest.mark.server
+def test_the_service_sends_notes_and_ticket_updates_once_each_after_an_outage(services, database_url, zendesk):  # noqa: F811
+    zendesk.add_field(FIELD, "date")
+    zendesk.add_ticket(43, requester_id=7, replies=[1, 5])
+    env = {"DATABASE_URL": database_url, "UNOPENED_AFTER_HOURS": "0.001", "READ_FIELD_ID": str(FIELD)}
+    service = services({**env, "ZENDESK_TIMEOUT": "1", **zendesk.env()})
+    bot = {"User-Agent": "curl/8.5.0"}  # a machine: its load has its ticket checked, and gets no note
+    for ticket in (42, 43):
+        assert requests.get(f"{service.url}/pixel.gif?ticket_id={ticket}&requester_id=7&comment_id=1", headers=bot).ok
+    listed = lambda t: any(path.startswith(f"/api/v2/tickets/{t}/comments.json") for _, path, _ in zendesk.calls)  # noqa: E731
+    assert zendesk.wait_for(lambda: listed(42) and listed(43)), service.output()
+
+    zendesk.down = True
+    sent = int(time.time()) - 60  # 3.6 s is the set time: this reply is late already
+    preload = f"{service.url}/pixel.gif?ticket_id=42&requester_id=7&comment_id=9001&sent={sent}"
+    assert requests.get(preload, headers={"User-Agent": APPLE_PRELOAD}, timeout=5).ok  # a note and the tag
+    assert service.load("ticket_id=43&requester_id=7&comment_id=5").ok  # a note and the read field
+    dropped = lambda: sum(m == "PUT" and status is None for m, _, status in list(zendesk.calls))  # noqa: E731
+    assert zendesk.wait_for(lambda: dropped() >= 3, timeout=30), service.output()  # tried, and tried again
+    zendesk.down = False
+
+    def arrived():
+        return (
+            len(zendesk.notes_on(42)) == len(zendesk.notes_on(43)) == 1
+            and zendesk.tags_of(42) == ["reply_unopened"]
+            and zendesk.field_of(43, FIELD) == day(time.time())
+        )
+
+    assert zendesk.wait_for(arrived, timeout=40), service.output()
+    time.sleep(2)  # a second copy of any of them would come now
+    assert len(zendesk.notes_on(42)) == len(zendesk.notes_on(43)) == 1
+    changes = {t: [body for body in zendesk.updates_of(t) if "comment" not in body] for t in (42, 43)}
+    assert changes == {
+        42: [{"additional_tags": ["reply_unopened"]}],
+        43: [{"custom_fields": [{"id": FIELD, "value": day(time.time())}]}],
+    }
+    assert zendesk.violations == []

@@ -167,6 +167,19 @@ def queue_reads(conn: Connection, reads: Sequence[tuple[int, float]], now: float
     _want(conn, [{"ticket_id": ticket_id, "read_at": at} for ticket_id, at in sorted(latest.items())], now)
 
 
+def retry_failed_now(conn: Connection, now: float) -> None:
+    """Make every pending ticket update that waits after a failed try due now."""
+    conn.execute(
+        update(ticket_updates)
+        .where(
+            ticket_updates.c.state == TicketUpdateState.PENDING,
+            ticket_updates.c.attempts > 0,
+            ticket_updates.c.due_at > now,
+        )
+        .values(due_at=now)
+    )
+
+
 def _unread_replies(since: float, before: float):
     """Replies sent between two times that no person has read, by their status (reported sent, or seen loaded)."""
     return select(reply_statuses.c.ticket_id, reply_statuses.c.sent_at).where(
