@@ -12,13 +12,16 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from config import load_settings
 from read_receipts.delivery.tagging import Tagging
+from read_receipts.insights.explanations import unread_tag_line
 from read_receipts.store.opt_outs import OptOuts
 from read_receipts.store.reply_statuses import ReplyStatus
 from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
 from tests.jobs import parts, record_open, run_until_idle
+from tests.test_dashboard import ADMIN, LOGIN
 from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 
 HOUR = 3600.0
@@ -390,3 +393,60 @@ def test_the_service_sends_notes_and_ticket_updates_once_each_after_an_outage(se
         43: [{"custom_fields": [{"id": FIELD, "value": day(time.time())}]}],
     }
     assert zendesk.violations == []
+
+
+def utc(moment: float) -> str:
+    """A time as explain and the ticket page write it."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def test_explain_and_the_ticket_page_say_whether_the_ticket_is_tagged_unread(database_url, zendesk, make_app):
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    app = make_app(database_url, **ADMIN, UNOPENED_AFTER_HOURS="1")
+
+    def said() -> str:
+        """The unread tag's line, as explain and the ticket page both say it."""
+        explained = app.test_cli_runner().invoke(args=["explain", "42"]).output.splitlines()[1]
+        page = app.test_client().get("/dashboard/tickets/42", headers=LOGIN).get_data(as_text=True)
+        assert f'<p id="unread-tag">{explained}</p>' in page
+        return explained
+
+    late = "was not read by a person within 1 h"
+    assert said() == "Unread tag: never tagged reply_unopened: no reply of this ticket went unread by a person for 1 h."
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert tagging.mark_unread(clock())
+    assert said() == f"Unread tag: reply_unopened is queued, not on the ticket yet: the reply sent {utc(sent)} {late}."
+    run(tagging, clock)
+    tagged = clock()
+    assert said() == f"Unread tag: tagged reply_unopened since {utc(tagged)}: the reply sent {utc(sent)} {late}."
+    clock.advance(2 * HOUR)
+    read_at = clock() - 60
+    read_by_a_person(worker, clock, 42, 9001, read_at)
+    run(tagging, clock)
+    assert said() == (
+        f"Unread tag: reply_unopened taken away {utc(clock())}, added {utc(tagged)}: a person read a reply {utc(read_at)}."
+    )
+    worker.stores.close()
+
+
+def test_explain_says_the_tag_never_went_out_or_could_not_be_added(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8, status="closed")
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    sent = time.time() - 3 * HOUR
+    for ticket_id in (42, 43):
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert tagging.mark_unread(clock())
+    read_by_a_person(worker, clock, 42, 1, sent + HOUR + 20)  # before the tag went out
+    run(tagging, clock)
+    line = {t: unread_tag_line(worker.stores.ticket_updates.of_ticket(t), worker.settings) for t in (42, 43)}
+    assert line[42] == (
+        f"Unread tag: not added: a person read a reply {utc(sent + HOUR + 20)}, before the tag went out "
+        f"(the reply sent {utc(sent)} was not read by a person within 1 h)."
+    )
+    assert line[43].startswith("Unread tag: reply_unopened could not be added, for good (HTTP 422")
+    off = load_settings({"DATABASE_URL": database_url, **zendesk.env(), "UNOPENED_AFTER_HOURS": "0"})
+    assert unread_tag_line(None, off) == "Unread tag: off (UNOPENED_AFTER_HOURS is 0 or UNOPENED_TAG is empty)."
+    worker.stores.close()

@@ -46,6 +46,8 @@ class TicketUpdate(OutboxRow):
     read_at: float | None
     tag_sent: str | None
     field_sent: str | None
+    tagged_at: float | None = None  # when Zendesk was last given the tag
+    untagged_at: float | None = None  # when it was last taken away again
 
     @property
     def unread(self) -> bool:
@@ -89,8 +91,14 @@ class TicketUpdates(Outbox[TicketUpdate]):
         status: int | None = None,
         error: str = "",
     ) -> bool:
-        """Record what Zendesk now has and how the update ended; it stays pending if the ticket changed meanwhile."""
+        """Record what Zendesk now has and how the update ended; it stays pending if the ticket changed meanwhile.
+
+        A tag Zendesk was given, or had taken away, keeps the time of it.
+        """
         same = ticket_updates.c.wish == row.wish
+        times = {}
+        if tag_sent != row.tag_sent:
+            times = {"tagged_at": now} if tag_sent else {"untagged_at": now}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(ticket_updates)
@@ -105,6 +113,7 @@ class TicketUpdates(Outbox[TicketUpdate]):
                     field_sent=field_sent,
                     last_status=status,
                     last_error=error[:300] or None,
+                    **times,
                 )
             )
             if done.rowcount != 1:
