@@ -259,6 +259,18 @@ def test_a_reply_whose_author_cannot_be_read_is_named_by_its_time(service, zende
     assert zendesk.wait_for(lambda: len(zendesk.user_reads()) == 1) and len(zendesk.user_reads()) == 1
 
 
+def test_the_newest_replies_authors_are_read_first_and_a_listing_reads_a_few(service, zendesk):
+    zendesk.side_loads_users = False
+    zendesk.add_ticket(44, requester_id=7, replies=[1, 2, 3, 4, 9001])
+    zendesk.add_user(900, "Bo")
+    zendesk.authors.update({(44, 9001): 900, **{(44, n): 600 + n for n in (1, 2, 3, 4)}})  # 601-604: no such users
+    _, client, courier = service()
+    client.get("/pixel.gif?ticket_id=44&requester_id=7&comment_id=9001")
+    drain(courier)
+    assert "your reply of Sat, Nov 28, 7:04 PM, by Bo in Thunderbird" in zendesk.notes_on(44)[0].body
+    assert zendesk.user_reads() == [f"/api/v2/users/{n}.json" for n in (900, 604, 603)]  # three, the newest first
+
+
 def test_an_author_read_takes_from_the_accounts_request_budget(service, zendesk):
     zendesk.side_loads_users = False
     _, client, courier = service(ZENDESK_REQUESTS_PER_MINUTE="3")

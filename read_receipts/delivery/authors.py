@@ -30,10 +30,11 @@ class AuthorNames:
 
     def named(self, comments: list[PublicComment], now: float) -> list[PublicComment]:
         """The comments with every author's name that is kept or can be read now."""
-        missing = {c.author_id for c in comments if c.author_name is None and c.author_id is not None}
+        # in the order Zendesk lists them, newest first: the latest replies are the ones being opened
+        missing = dict.fromkeys(c.author_id for c in comments if c.author_name is None and c.author_id is not None)
         names: dict[int, str | None] = {}
         reads = 0
-        for author_id in sorted(missing):
+        for author_id in missing:
             if self._kept(author_id, now) or reads < READS_PER_LISTING:
                 names[author_id], asked = self._name(author_id, now)
                 reads += asked
