@@ -312,3 +312,30 @@ def test_triage_asks_whether_an_address_is_learned_in_any_spelling(make_app, loa
     assert (
         addresses.is_learned_agent_address(off.extensions["store"], off.extensions["settings"], load_address) is False
     )
+
+
+SAME_SITE = "http://localhost"  # the test client's own host
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"Origin": SAME_SITE}, True),
+        ({"Sec-Fetch-Site": "same-origin"}, True),
+        ({"Referer": f"{SAME_SITE}/dashboard"}, True),  # a browser that sends no Origin on a form post
+        ({}, False),
+        ({"Origin": "https://elsewhere.example"}, False),
+        ({"Origin": "null"}, False),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": SAME_SITE}, False),  # the headers disagree: refused
+        ({"Sec-Fetch-Site": "same-origin", "Origin": "https://elsewhere.example"}, False),
+        ({"Referer": "https://elsewhere.example/dashboard"}, False),
+    ],
+)
+def test_every_dashboard_form_takes_the_same_posts_as_its_own(sidebar_app, headers, allowed):
+    _, client = sidebar_app
+    login = {"Authorization": "Basic " + base64.b64encode(b"lead:correct horse battery").decode()}
+    forms = ["/dashboard/agents/forget", "/dashboard/dead-letters/opens/1/delete"]
+    statuses = [client.post(form, data={"address": "198.51.100.99"}, headers={**login, **headers}) for form in forms]
+    assert [answer.status_code for answer in statuses] == (
+        [404, 303] if allowed else [403, 403]
+    )  # 404: no such address

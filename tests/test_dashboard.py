@@ -61,7 +61,7 @@ def test_wrong_or_missing_password_is_refused(board, headers):
 def test_main_page_shows_the_figures(board):
     _, client = board
     page = client.get("/dashboard", headers=LOGIN).get_data(as_text=True)
-    assert "2 of 2" in page, "the bot's load makes no reply seen"
+    assert "2 of 3" in page, "the bot's load makes its reply seen (status machines), not read"
     # Thunderbird: the pixel's load, and the tracked click on ticket 42 (the test client is Thunderbird too)
     assert "<td>Thunderbird</td><td>2</td>" in page and "<td>Gmail</td><td>1</td>" in page
     assert "<td>under 1 h</td><td>0</td>" in page and "<td>1-4 h</td><td>1</td>" in page
@@ -141,7 +141,20 @@ def test_api_filters_paginates_and_exports(board):
     assert exported.mimetype == "text/csv" and len(rows) == 4 and rows[0]["client"] == "Thunderbird"
     assert client.get("/api/opens?ticket_id=abc", headers=token).status_code == 400
     summary = client.get("/api/summary", headers=token).json
-    assert summary["replies"] == {"sent": 2, "opened": 2, "source": "pixel"}
+    assert summary["replies"] == {"sent": 3, "opened": 2, "source": "pixel"}
+
+
+def test_replies_read_and_time_to_read_follow_the_reply_status_whatever_gets_a_note(make_app, database_url):
+    app = make_app(database_url, **ADMIN, NOTE_KINDS="apple_preload")  # a person's read gets no note
+    client = app.test_client()
+    sent = int(time.time()) - 2 * 3600
+    client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id=1&sent={sent}", headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    summary = client.get("/api/summary", headers=LOGIN).json
+    assert summary["replies"] == {"sent": 1, "opened": 1, "source": "pixel"}
+    assert summary["time_to_open"]["count"] == 1 and summary["time_to_open"]["buckets"]["1-4 h"] == 1
+    page = client.get("/dashboard", headers=LOGIN).get_data(as_text=True)
+    assert '<div class="big">1 of 1</div>' in page
 
 
 def signed(body: bytes, secret: str = HOOK_SECRET) -> dict:

@@ -93,7 +93,11 @@ def test_explain_shows_a_tickets_last_opens_and_their_fate(make_app, zendesk):
     drain(app.extensions["courier"])
     output = app.test_cli_runner().invoke(args=["explain", "42"]).output
     assert "Ticket 42: Zendesk says status open, requester 7." in output
-    lines = output.splitlines()[1:]
+    assert (
+        output.splitlines()[1]
+        == "Unread tag: never tagged reply_unopened: no reply of this ticket went unread by a person for 24 h."
+    )
+    lines = output.splitlines()[2:]
     assert "reply #3  Thunderbird  person  noted: the private note was posted" in lines[0]
     assert "no note: requester does not match the ticket" in lines[1]
     assert "no note: no requester id in the pixel URL" in lines[2]

@@ -15,7 +15,7 @@ from config import load_settings
 from read_receipts.operations.startup import prepare_store
 from read_receipts.store import Stores
 from read_receipts.store import agent_addresses as addresses
-from read_receipts.store.schema import metadata
+from read_receipts.store.schema import metadata, ticket_updates
 from read_receipts.store.upgrade import FIRST, FIRST_TABLES, alembic_config, current, head, upgrade
 from tests.conftest import BACKENDS, drain, empty_database
 from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
@@ -366,4 +366,18 @@ def test_upgrading_from_the_reply_statuses_keeps_every_row_and_indexes_the_repli
         "ix_reply_statuses_figures",
     } <= indexes
     assert [s.status for s in store.replies.statuses(1000)] == ["stat0"]  # read through the new indexes alike
+    store.close()
+
+
+def test_upgrading_from_the_board_keeps_every_row_and_adds_the_unread_tag_times(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0012_board")
+    before = fill_every_table(store.engine)
+    assert "ticket_updates" in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:  # unknown for a tag sent before: null
+        times = conn.execute(select(ticket_updates.c.tagged_at, ticket_updates.c.untagged_at)).all()
+    assert times and all(tuple(row) == (None, None) for row in times)
     store.close()

@@ -6,8 +6,10 @@ import re
 import time
 
 import pytest
+import requests
 
 from tests.conftest import Clock, drain
+from tests.test_server import services  # noqa: F401 (the fixture)
 
 PIXEL = "/pixel.gif?ticket_id=42&requester_id=7&comment_id=9001"
 APPLE_MPP = {"User-Agent": "Mozilla/5.0"}
@@ -223,3 +225,77 @@ def test_dry_run_logs_the_note_it_would_post(make_app, caplog):
     said = "dry run: no note posted to ticket 42 (no Zendesk credentials); it would say: Read receipt: the requester opened"
     assert said in caplog.text
     assert "note added" not in caplog.text, "one line, saying what happened"
+
+
+def test_an_author_zendesk_did_not_side_load_is_read_once_and_named(service, zendesk):
+    zendesk.side_loads_users = False
+    zendesk.add_ticket(43, requester_id=7, replies=[9001])
+    _, client, courier = service()
+    client.get(PIXEL)
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=9001")
+    drain(courier)
+    assert all(REPLY_9001 + " in Thunderbird" in zendesk.notes_on(t)[0].body for t in (42, 43))
+    assert zendesk.user_reads() == ["/api/v2/users/501.json"], "read once: the second ticket's note took it kept"
+    assert zendesk.violations == []
+
+
+@pytest.mark.parametrize("fault", ["unknown", 503, "drop", ("slow", 2.5)], ids=["404", "503", "drop", "timeout"])
+def test_a_reply_whose_author_cannot_be_read_is_named_by_its_time(service, zendesk, fault):
+    zendesk.side_loads_users = False
+    zendesk.add_ticket(43, requester_id=7, replies=[9001])
+    if fault == "unknown":
+        zendesk.authors[(43, 9001)] = 777  # no such user: Zendesk answers 404
+    else:
+        zendesk.user_faults.append(fault)
+    _, client, courier = service(ZENDESK_TIMEOUT="1")
+    client.get("/pixel.gif?ticket_id=43&requester_id=7&comment_id=9001")
+    drain(courier)
+    courier.clock.advance(30)  # past the short pause every worker makes after a failed call
+    drain(courier)
+    [note] = zendesk.notes_on(43)
+    assert re.fullmatch(
+        rf"Read receipt: the requester opened your reply of Sat, Nov 28, 7:04 PM in Thunderbird on {AT}\.", note.body
+    )
+    assert zendesk.wait_for(lambda: len(zendesk.user_reads()) == 1) and len(zendesk.user_reads()) == 1
+
+
+def test_the_newest_replies_authors_are_read_first_and_a_listing_reads_a_few(service, zendesk):
+    zendesk.side_loads_users = False
+    zendesk.add_ticket(44, requester_id=7, replies=[1, 2, 3, 4, 9001])
+    zendesk.add_user(900, "Bo")
+    zendesk.authors.update({(44, 9001): 900, **{(44, n): 600 + n for n in (1, 2, 3, 4)}})  # 601-604: no such users
+    _, client, courier = service()
+    client.get("/pixel.gif?ticket_id=44&requester_id=7&comment_id=9001")
+    drain(courier)
+    assert "your reply of Sat, Nov 28, 7:04 PM, by Bo in Thunderbird" in zendesk.notes_on(44)[0].body
+    assert zendesk.user_reads() == [f"/api/v2/users/{n}.json" for n in (900, 604, 603)]  # three, the newest first
+
+
+def test_an_author_read_takes_from_the_accounts_request_budget(service, zendesk):
+    zendesk.side_loads_users = False
+    _, client, courier = service(ZENDESK_REQUESTS_PER_MINUTE="3")
+    client.get(PIXEL)
+    drain(courier)  # the ticket's check, its comments and the author take the minute's three requests
+    assert zendesk.user_reads() == ["/api/v2/users/501.json"] and zendesk.notes_on(42) == []
+    courier.clock.advance(61)
+    drain(courier)
+    assert REPLY_9001 + " in Thunderbird" in zendesk.notes_on(42)[0].body
+
+
+def test_the_stand_in_shows_users_to_the_api_user_only_and_knows_no_other(zendesk):
+    auth = (f"{zendesk.email}/token", zendesk.token)
+    url = f"{zendesk.url}/api/v2/users"
+    assert requests.get(f"{url}/501.json", timeout=5).status_code == 401
+    assert requests.get(f"{url}/501.json", auth=auth, timeout=5).json() == {"user": {"id": 501, "name": "Ann"}}
+    assert requests.get(f"{url}/777.json", auth=auth, timeout=5).status_code == 404
+    assert requests.put(f"{url}/501.json", json={}, auth=auth, timeout=5).status_code == 405
+
+
+@pytest.mark.server
+def test_the_service_names_an_author_zendesk_did_not_side_load(services, zendesk, sqlite_url):  # noqa: F811
+    zendesk.side_loads_users = False
+    service = services({"DATABASE_URL": sqlite_url, **zendesk.env()})
+    assert service.load("ticket_id=42&requester_id=7&comment_id=9001").status_code == 200
+    [note] = zendesk.wait_for_notes(1, timeout=20, ticket_id=42)
+    assert REPLY_9001 + " in Thunderbird" in note.body, service.output()
+    assert zendesk.user_reads() == ["/api/v2/users/501.json"]

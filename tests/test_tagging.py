@@ -12,17 +12,22 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from config import load_settings
 from read_receipts.delivery.tagging import Tagging
+from read_receipts.insights.explanations import unread_tag_line
 from read_receipts.store.opt_outs import OptOuts
+from read_receipts.store.reply_statuses import ReplyStatus
 from read_receipts.store.ticket_updates import TicketUpdateState, queue_reads
 from read_receipts.store.tickets import TicketStatus
 from tests.conftest import Clock
 from tests.jobs import parts, record_open, run_until_idle
-from tests.test_server import THUNDERBIRD, Service
+from tests.test_dashboard import ADMIN, LOGIN
+from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 
 HOUR = 3600.0
 FIELD = 360001
 APPLE_PRELOAD = "Mozilla/5.0"  # Apple Mail Privacy Protection: a machine, not a person
+SCANNER = "Barracuda Sentinel (EE)"
 
 
 def worker_of(database_url, zendesk, **env):
@@ -101,6 +106,31 @@ def test_a_reply_only_apples_preloader_fetched_counts_as_not_read(database_url, 
     assert zendesk.tags_of(42) == ["reply_unopened"]
     assert zendesk.updates_of(42)[-1] == {"additional_tags": ["reply_unopened"]}  # the preload set no read field
     assert zendesk.violations == []
+    worker.stores.close()
+
+
+def test_the_tag_follows_the_reply_status_whatever_gets_a_note(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk, NOTE_KINDS="apple_preload", READ_FIELD_ID="")  # a person's read: no note
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    scanned = {"user_agent": SCANNER, "sent": str(int(sent)), "opened_at": sent + 5}
+    record_open(worker, 43, 8, comment_id=9002, **scanned)  # only a scanner loaded it: known through its pixel
+    run_until_idle(worker.triage().run)
+    tagging, clock = tagging_at(worker, time.time())
+    run(tagging, clock)
+    assert [s.status for s in worker.stores.replies.statuses(43)] == [ReplyStatus.MACHINES]
+    assert zendesk.tags_of(42) == ["reply_unopened"] and zendesk.tags_of(43) == ["reply_unopened"]
+
+    read_by_a_person(worker, clock, 42, 9001, clock())
+    assert [s.status for s in worker.stores.replies.statuses(42)] == [ReplyStatus.READ]
+    assert zendesk.notes_on(42) == []  # NOTE_KINDS leaves the read without a note ...
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == []  # ... and the reply is read all the same
+    clock.advance(3 * HOUR)
+    run(tagging, clock)
+    assert zendesk.tags_of(42) == [] and zendesk.tags_of(43) == ["reply_unopened"]
+    assert [list(body) for body in zendesk.updates_of(42)] == [["additional_tags"], ["remove_tags"]]
     worker.stores.close()
 
 
@@ -204,6 +234,33 @@ def test_rate_limits_and_outages_are_retried(database_url, zendesk):
     worker.stores.close()
 
 
+def test_ticket_updates_waiting_out_an_outage_go_as_soon_as_zendesk_answers_again(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8)
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    worker.stores.events.record_reply_sent(42, 9001, time.time() - 3 * HOUR)
+    tagging, clock = tagging_at(worker, time.time())
+    zendesk.down = True
+    for _ in range(6):  # each failed try waits longer: the sixth half a minute or more
+        run(tagging, clock)
+        clock.advance(61)
+    run(tagging, clock)
+    row = worker.stores.ticket_updates.of_ticket(42)
+    assert (row.state, row.attempts, row.last_status) == (TicketUpdateState.PENDING, 7, None)
+    assert row.due_at >= clock() + 30
+
+    zendesk.down = False
+    clock.advance(6)  # past the short pause after the last failed call, long before the update's next try
+    record_open(worker, 43, 8, comment_id=1, opened_at=clock())  # a read to note: its ticket check answers first
+    triage, posting = worker.triage(), worker.posting()
+    for _ in range(20):
+        moved = [triage.run(clock()), posting.send_note(clock()), tagging.run(clock())]
+        if not any(moved):
+            break
+    assert zendesk.tags_of(42) == ["reply_unopened"], "the update went with the note, not after its backoff"
+    assert len(zendesk.notes_on(43)) == 1 and zendesk.updates_of(42) == [{"additional_tags": ["reply_unopened"]}]
+    worker.stores.close()
+
+
 def test_zero_hours_turns_the_tag_off_but_reads_still_set_the_field(database_url, zendesk):
     worker = worker_of(database_url, zendesk, UNOPENED_AFTER_HOURS="0")
     sent = time.time() - 30 * HOUR
@@ -296,4 +353,100 @@ def test_replies_to_requesters_who_opted_out_never_tag_their_tickets(database_ur
     run(tagging, clock)
     assert zendesk.tags_of(42) == ["reply_unopened"]
     assert zendesk.updates_of(43) == [] and zendesk.updates_of(44) == []
+    worker.stores.close()
+
+
+@pytest.mark.server
+def test_the_service_sends_notes_and_ticket_updates_once_each_after_an_outage(services, database_url, zendesk):  # noqa: F811
+    zendesk.add_field(FIELD, "date")
+    zendesk.add_ticket(43, requester_id=7, replies=[1, 5])
+    env = {"DATABASE_URL": database_url, "UNOPENED_AFTER_HOURS": "0.001", "READ_FIELD_ID": str(FIELD)}
+    service = services({**env, "ZENDESK_TIMEOUT": "1", **zendesk.env()})
+    bot = {"User-Agent": "curl/8.5.0"}  # a machine: its load has its ticket checked, and gets no note
+    for ticket in (42, 43):
+        assert requests.get(f"{service.url}/pixel.gif?ticket_id={ticket}&requester_id=7&comment_id=1", headers=bot).ok
+    listed = lambda t: any(path.startswith(f"/api/v2/tickets/{t}/comments.json") for _, path, _ in zendesk.calls)  # noqa: E731
+    assert zendesk.wait_for(lambda: listed(42) and listed(43)), service.output()
+
+    zendesk.down = True
+    sent = int(time.time()) - 60  # 3.6 s is the set time: this reply is late already
+    preload = f"{service.url}/pixel.gif?ticket_id=42&requester_id=7&comment_id=9001&sent={sent}"
+    assert requests.get(preload, headers={"User-Agent": APPLE_PRELOAD}, timeout=5).ok  # a note and the tag
+    assert service.load("ticket_id=43&requester_id=7&comment_id=5").ok  # a note and the read field
+    dropped = lambda: sum(m == "PUT" and status is None for m, _, status in list(zendesk.calls))  # noqa: E731
+    assert zendesk.wait_for(lambda: dropped() >= 3, timeout=30), service.output()  # tried, and tried again
+    zendesk.down = False
+
+    def arrived():
+        return (
+            len(zendesk.notes_on(42)) == len(zendesk.notes_on(43)) == 1
+            and zendesk.tags_of(42) == ["reply_unopened"]
+            and zendesk.field_of(43, FIELD) == day(time.time())
+        )
+
+    assert zendesk.wait_for(arrived, timeout=40), service.output()
+    time.sleep(2)  # a second copy of any of them would come now
+    assert len(zendesk.notes_on(42)) == len(zendesk.notes_on(43)) == 1
+    changes = {t: [body for body in zendesk.updates_of(t) if "comment" not in body] for t in (42, 43)}
+    assert changes == {
+        42: [{"additional_tags": ["reply_unopened"]}],
+        43: [{"custom_fields": [{"id": FIELD, "value": day(time.time())}]}],
+    }
+    assert zendesk.violations == []
+
+
+def utc(moment: float) -> str:
+    """A time as explain and the ticket page write it."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def test_explain_and_the_ticket_page_say_whether_the_ticket_is_tagged_unread(database_url, zendesk, make_app):
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    app = make_app(database_url, **ADMIN, UNOPENED_AFTER_HOURS="1")
+
+    def said() -> str:
+        """The unread tag's line, as explain and the ticket page both say it."""
+        explained = app.test_cli_runner().invoke(args=["explain", "42"]).output.splitlines()[1]
+        page = app.test_client().get("/dashboard/tickets/42", headers=LOGIN).get_data(as_text=True)
+        assert f'<p id="unread-tag">{explained}</p>' in page
+        return explained
+
+    late = "was not read by a person within 1 h"
+    assert said() == "Unread tag: never tagged reply_unopened: no reply of this ticket went unread by a person for 1 h."
+    sent = time.time() - 3 * HOUR
+    worker.stores.events.record_reply_sent(42, 9001, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert tagging.mark_unread(clock())
+    assert said() == f"Unread tag: reply_unopened is queued, not on the ticket yet: the reply sent {utc(sent)} {late}."
+    run(tagging, clock)
+    tagged = clock()
+    assert said() == f"Unread tag: tagged reply_unopened since {utc(tagged)}: the reply sent {utc(sent)} {late}."
+    clock.advance(2 * HOUR)
+    read_at = clock() - 60
+    read_by_a_person(worker, clock, 42, 9001, read_at)
+    run(tagging, clock)
+    assert said() == (
+        f"Unread tag: reply_unopened taken away {utc(clock())}, added {utc(tagged)}: a person read a reply {utc(read_at)}."
+    )
+    worker.stores.close()
+
+
+def test_explain_says_the_tag_never_went_out_or_could_not_be_added(database_url, zendesk):
+    zendesk.add_ticket(43, requester_id=8, status="closed")
+    worker = worker_of(database_url, zendesk, READ_FIELD_ID="")
+    sent = time.time() - 3 * HOUR
+    for ticket_id in (42, 43):
+        worker.stores.events.record_reply_sent(ticket_id, 1, sent)
+    tagging, clock = tagging_at(worker, time.time())
+    assert tagging.mark_unread(clock())
+    read_by_a_person(worker, clock, 42, 1, sent + HOUR + 20)  # before the tag went out
+    run(tagging, clock)
+    line = {t: unread_tag_line(worker.stores.ticket_updates.of_ticket(t), worker.settings) for t in (42, 43)}
+    assert line[42] == (
+        f"Unread tag: not added: a person read a reply {utc(sent + HOUR + 20)}, before the tag went out "
+        f"(the reply sent {utc(sent)} was not read by a person within 1 h)."
+    )
+    assert line[43].startswith("Unread tag: reply_unopened could not be added, for good (HTTP 422")
+    off = load_settings({"DATABASE_URL": database_url, **zendesk.env(), "UNOPENED_AFTER_HOURS": "0"})
+    assert unread_tag_line(None, off) == "Unread tag: off (UNOPENED_AFTER_HOURS is 0 or UNOPENED_TAG is empty)."
     worker.stores.close()

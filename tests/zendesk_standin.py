@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 TICKET_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
 COMMENTS_PATH = re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$")
+USER_PATH = re.compile(r"^/api/v2/users/(\d+)\.json$")
 DEFAULT_REPLIES = range(1, 21)  # a ticket's public comments unless a test says otherwise
 REPLIES_WRITTEN = 1795352580  # 2026-11-22T13:03:00Z: comment N was written N minutes after it
 AUTHOR = (501, "Ann")  # the agent who wrote the replies, unless a test says otherwise
@@ -61,6 +62,8 @@ class ZendeskStandIn:
             AUTHOR[0]: {"id": AUTHOR[0], "name": AUTHOR[1]},
         }
         self.authors: dict[tuple[int, int], int] = {}  # (ticket, comment) -> author id, when not AUTHOR
+        self.side_loads_users = True  # False: comments come without `users`, as Zendesk sometimes answers
+        self.user_faults: deque = deque()  # faults for the next user reads only (as fail_next's)
         self.comments: list[Comment] = []
         self.updates: list[Update] = []
         self.fields: dict[int, str] = {}  # the account's custom ticket fields: id -> "date" or "text"
@@ -190,6 +193,11 @@ class ZendeskStandIn:
                 if method in (None, m) and path.startswith(ticket_path) and (not ticket_path or TICKET_PATH.match(path))
             )
 
+    def user_reads(self) -> list[str]:
+        """The paths of the user reads that arrived (`users/me.json` left out), oldest first."""
+        with self._lock:
+            return [path for _, path, _ in self.calls if USER_PATH.match(path)]
+
     # -- the API ---------------------------------------------------------------
 
     def answer(self, method: str, path: str, headers, body: bytes):
@@ -226,6 +234,9 @@ class ZendeskStandIn:
             return self._comments(int(comments.group(1)), parse_qs(query))
         if path == "/api/v2/users/me.json" and method == "GET":
             return 200, {}, {"user": {"id": API_USER, "name": self.agent_name, "email": self.email, "role": "admin"}}
+        user = USER_PATH.match(path)
+        if user:
+            return self._user(method, int(user.group(1)))
         match = TICKET_PATH.match(path)
         if not match:
             return 404, {}, {"error": "InvalidEndpoint"}
@@ -286,10 +297,26 @@ class ZendeskStandIn:
             "meta": {"has_more": more},
             "links": {"next": f"{after}&page[after]={start + size}" if more else None},
         }
-        if "users" in sideloads:  # the authors of the comments on this page, as Zendesk side-loads them
+        if "users" in sideloads and self.side_loads_users:  # the authors of this page's comments, side-loaded
             authors = sorted({c["author_id"] for c in page})
             body["users"] = [dict(self.users[a]) for a in authors if a in self.users]
         return 200, {}, body
+
+    def _user(self, method: str, user_id: int):
+        """Show one user (GET only); 404 for a user the account does not have."""
+        if method != "GET":
+            return 405, {}, {"error": "MethodNotAllowed"}
+        with self._lock:
+            fault = self.user_faults.popleft() if self.user_faults else None
+        if fault == "drop":
+            return "drop"
+        if isinstance(fault, tuple) and fault[0] == "slow":
+            time.sleep(fault[1])
+        elif isinstance(fault, int):
+            return fault, {}, {"error": "InternalError"}
+        if user_id not in self.users:
+            return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
+        return 200, {}, {"user": dict(self.users[user_id])}
 
     def _comment(self, ticket_id: int, comment_id: int) -> dict:
         """One public comment as the comments endpoint lists it."""

@@ -4,14 +4,16 @@ A pixel names its reply by `comment_id`, which anyone can change. A note names
 a reply only when the id is one of the ticket's public comments; other ids count
 as "a reply". A ticket's comments are read at most once per REFRESH seconds, so
 a thousand made-up ids cost one read, not a thousand. Each read keeps when every
-public comment was written and by whom (names side-loaded in the same call), so
-a note names the reply as the agent knows it: by its time and author.
+public comment was written and by whom (names side-loaded in the same call, else
+read once per author: authors.py), so a note names the reply as the agent knows it:
+by its time and author.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from read_receipts.delivery.authors import AuthorNames
 from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.zendesk import ZendeskClient
 from read_receipts.settings import Settings
@@ -37,6 +39,7 @@ class ReplyIds(PacedWork):
         super().__init__(zendesk, settings, pacing, lease)
         self.opens = opens
         self.tickets = tickets
+        self.authors = AuthorNames(zendesk, pacing)
 
     def run(self, now: float) -> bool:
         """Read the comments of one ticket that opens wait on; True if Zendesk was asked."""
@@ -62,7 +65,7 @@ class ReplyIds(PacedWork):
             if not next_page or known & {str(c.comment_id) for c in listed}:
                 break  # the last page, or the newest comments already known: the rest are too
         if public or (asked and not next_page):
-            self.tickets.remember_comments(ticket_id, public, now)
+            self.tickets.remember_comments(ticket_id, self.authors.named(public, now), now)
         return asked
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from read_receipts.delivery import notes
 from read_receipts.delivery.dead_letters import or_set_aside
-from read_receipts.delivery.pacing import PacedWork, Pacing
+from read_receipts.delivery.pacing import Pacing
 from read_receipts.delivery.posted_notes import Lookup, PostedNotes
+from read_receipts.delivery.ticket_work import TicketWork
 from read_receipts.delivery.zendesk import Answer, ZendeskClient
 from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.settings import Settings
@@ -18,13 +19,10 @@ from read_receipts.store.opens import Opens
 from read_receipts.store.replies import Covered, NoteKind, Replies, Reply
 from read_receipts.store.tickets import Ticket, Tickets, TicketStatus
 
-# What each final answer of Zendesk says of the ticket.
-GONE = {404: TicketStatus.DELETED, 422: TicketStatus.CLOSED}
-
 log = logging.getLogger(__name__)
 
 
-class Posting(PacedWork):
+class Posting(TicketWork):
     """Posts queued notes to Zendesk as private comments, one at a time."""
 
     def __init__(
@@ -40,13 +38,10 @@ class Posting(PacedWork):
         lease: float,
         clock: Callable[[], float],
     ):
-        super().__init__(zendesk, settings, pacing, lease)
+        super().__init__(tickets, dead_letters, zendesk, settings, pacing, lease, clock)
         self.deliveries = deliveries
         self.replies = replies
-        self.tickets = tickets
         self.opens = opens
-        self.dead_letters = dead_letters
-        self.clock = clock
         self.posted = PostedNotes(zendesk, settings, pacing, lease)
 
     def send_note(self, now: float) -> bool:
@@ -101,7 +96,7 @@ class Posting(PacedWork):
         if lookup.answer.status == 404:
             self.tickets.remember(row.ticket_id, None, TicketStatus.DELETED, self.clock())
             return finish(DeliveryState.FAILED, 404, lookup.answer.describe())
-        due = self.clock() + self.pacing.retry_delay(lookup.answer, row.attempts)
+        due = self.retry_at(lookup.answer, row.attempts)
         self.deliveries.release(row, due, lookup.answer.status, lookup.answer.describe())
         return False
 
@@ -152,12 +147,10 @@ class Posting(PacedWork):
             log.info("note added to ticket %s (%s)", row.ticket_id, row.kind)
             return finish(DeliveryState.LOGGED if self.zendesk.dry_run else DeliveryState.DONE, answer.status, "")
         if answer.verdict == "final":
-            if answer.status in GONE:
-                self.tickets.remember(row.ticket_id, None, GONE[answer.status], self.clock())
+            self.remember_if_gone(row.ticket_id, answer)
             log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
             return finish(DeliveryState.FAILED, answer.status, answer.describe())
-        due = self.clock() + self.pacing.retry_delay(answer, row.attempts)
-        self.deliveries.release(row, due, answer.status, answer.describe())
+        self.deliveries.release(row, self.retry_at(answer, row.attempts), answer.status, answer.describe())
         return False
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from read_receipts.delivery.dead_letters import or_set_aside
-from read_receipts.delivery.pacing import PacedWork, Pacing
-from read_receipts.delivery.posting import GONE
+from read_receipts.delivery.pacing import Pacing
+from read_receipts.delivery.ticket_work import TicketWork
 from read_receipts.delivery.zendesk import Answer, TicketChange, ZendeskClient
 from read_receipts.settings import Settings
 from read_receipts.store.dead_letters import DeadLetters
@@ -27,7 +27,7 @@ LOOKBACK = 7 * 86400.0  # replies this much older than UNOPENED_AFTER_HOURS are 
 MARKS_PER_SCAN = 100  # tickets marked per scan: a backlog is spread over rounds
 
 
-class Tagging(PacedWork):
+class Tagging(TicketWork):
     """Marks tickets whose reply went unread, and sends each ticket's wanted tag and field to Zendesk."""
 
     def __init__(
@@ -41,11 +41,8 @@ class Tagging(PacedWork):
         lease: float,
         clock: Callable[[], float],
     ):
-        super().__init__(zendesk, settings, pacing, lease)
+        super().__init__(tickets, dead_letters, zendesk, settings, pacing, lease, clock)
         self.updates = updates
-        self.tickets = tickets
-        self.dead_letters = dead_letters
-        self.clock = clock
         self._next_scan = 0.0
 
     @property
@@ -121,15 +118,13 @@ class Tagging(PacedWork):
             log.info("ticket %s updated: %s", row.ticket_id, change.describe())
             return self.updates.finish(row, TicketUpdateState.DONE, self.clock(), tag, field, answer.status)
         if answer.verdict == "final":
-            if answer.status in GONE:
-                self.tickets.remember(row.ticket_id, None, GONE[answer.status], self.clock())
+            self.remember_if_gone(row.ticket_id, answer)
             log.warning("ticket %s not updated (%s), for good: %s", row.ticket_id, change.describe(), answer.describe())
             state = TicketUpdateState.FAILED
             return self.updates.finish(
                 row, state, self.clock(), row.tag_sent, row.field_sent, answer.status, answer.describe()
             )
-        due = self.clock() + self.pacing.retry_delay(answer, row.attempts)
-        self.updates.release(row, due, answer.status, answer.describe())
+        self.updates.release(row, self.retry_at(answer, row.attempts), answer.status, answer.describe())
         return False
 
 

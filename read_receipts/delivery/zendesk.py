@@ -101,6 +101,10 @@ class ZendeskClient(Protocol):
         """Read the authenticated user (the cheapest credentials check)."""
         ...
 
+    def user(self, user_id: int) -> Answer:
+        """Read one user (a comment's author Zendesk did not side-load)."""
+        ...
+
 
 class Zendesk:
     """A client for one Zendesk account."""
@@ -146,6 +150,10 @@ class Zendesk:
         """Read the authenticated user (the cheapest credentials check)."""
         return self._call("GET", "/api/v2/users/me.json")
 
+    def user(self, user_id: int) -> Answer:
+        """Read one user (a comment's author Zendesk did not side-load)."""
+        return self._call("GET", f"/api/v2/users/{int(user_id)}.json")
+
     def _call(self, method: str, path: str, payload: dict | None = None) -> Answer:
         """Make one request; every failure becomes an Answer, never an exception."""
         try:
@@ -184,6 +192,10 @@ class DryRun:
     def me(self) -> Answer:
         """There is no account to check."""
         return Answer(None, error="no Zendesk credentials are set")
+
+    def user(self, user_id: int) -> Answer:
+        """There are no users to read."""
+        return Answer(404, {})
 
 
 def _same_host_path(link: str, default: str) -> str:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request
 
 from read_receipts.insights.errors import error_response
-from read_receipts.insights.guards import login_required
+from read_receipts.insights.guards import login_required, same_origin
 from read_receipts.intake import pixel
 from read_receipts.links.agent_passes import AgentPasses
 from read_receipts.store import agent_addresses as addresses
@@ -79,7 +78,7 @@ def agents_action(action: str):
     """Forget or confirm one learned address, from the dashboard's own page only."""
     if action not in ("forget", "confirm"):
         abort(404, "no such action")
-    if not _same_origin():
+    if not same_origin():
         abort(403, "send this form from the dashboard's own page")
     address = addresses.normal_address(request.form.get("address", ""))
     if address is None:
@@ -88,15 +87,6 @@ def agents_action(action: str):
     if not done:
         abort(404, f"{address} is not a learned agent address")
     return redirect("/dashboard/agents", code=303)
-
-
-def _same_origin() -> bool:
-    """Whether a form post came from this site (the browser's Sec-Fetch-Site or Origin), not from another page."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    return origin is not None and urlsplit(origin).netloc == request.host
 
 
 def _moment(stamp: float) -> str:

@@ -13,7 +13,8 @@ from read_receipts.labels.openers import PERSON
 from read_receipts.links.recorder import stored_meta_dict
 from read_receipts.store.database import Database
 from read_receipts.store.opens import NOT_READS
-from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies, replies_sent
+from read_receipts.store.reply_statuses import ReplyStatus
+from read_receipts.store.schema import campaign_events, daily_opens, events, opens, replies_sent, reply_statuses
 
 # Time from a reply to its first reading, in buckets people think in.
 BUCKETS = ((3600, "under 1 h"), (4 * 3600, "1-4 h"), (86400, "4-24 h"), (3 * 86400, "1-3 days"), (None, "over 3 days"))
@@ -108,42 +109,44 @@ def summary(store: Database, when: Period) -> dict:
 
 
 def _replies(conn, when: Period) -> dict:
-    """X of Y replies opened: Y from Zendesk's webhook, else the replies seen through their pixel."""
+    """X of Y replies read by a person (their status): Y from Zendesk's webhook, else the replies seen through their pixel."""
     sent = conn.execute(
         select(func.count()).where(replies_sent.c.sent_at >= when.start, replies_sent.c.sent_at < when.end)
     ).scalar_one()
+    read = reply_statuses.c.status == ReplyStatus.READ
     if sent:
         joined = replies_sent.join(
-            replies,
-            and_(replies.c.ticket_id == replies_sent.c.ticket_id, replies.c.reply_key == replies_sent.c.reply_key),
+            reply_statuses,
+            and_(
+                reply_statuses.c.ticket_id == replies_sent.c.ticket_id,
+                reply_statuses.c.reply_key == replies_sent.c.reply_key,
+            ),
         )
         opened = conn.execute(
             select(func.count())
             .select_from(joined)
-            .where(replies_sent.c.sent_at >= when.start, replies_sent.c.sent_at < when.end, replies.c.read_noted)
+            .where(replies_sent.c.sent_at >= when.start, replies_sent.c.sent_at < when.end, read)
         ).scalar_one()
         return {"sent": sent, "opened": opened, "source": "zendesk"}
-    seen = (replies.c.first_open_at >= when.start, replies.c.first_open_at < when.end)
-    total, read = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((replies.c.read_noted, 1), else_=0)), 0)).where(*seen)
+    seen = (reply_statuses.c.seen_at >= when.start, reply_statuses.c.seen_at < when.end)
+    total, opened = conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((read, 1), else_=0)), 0)).where(*seen)
     ).one()
-    return {"sent": total, "opened": read, "source": "pixel"}
+    return {"sent": total, "opened": opened, "source": "pixel"}
 
 
 def _time_to_open(conn, when: Period) -> dict:
-    """Distribution and median of the time from a reply being sent to a person reading it."""
-    sent_at = func.coalesce(replies.c.sent_at, replies_sent.c.sent_at)
-    joined = replies.outerjoin(
-        replies_sent,
-        and_(replies.c.ticket_id == replies_sent.c.ticket_id, replies.c.reply_key == replies_sent.c.reply_key),
-    )
-    delay = replies.c.first_read_at - sent_at
+    """Distribution and median of the time from a reply being sent to a person first reading it."""
+    row = reply_statuses.c
+    delay = row.first_read_at - row.sent_at
     where = (
-        replies.c.first_open_at >= when.start,
-        replies.c.first_open_at < when.end,
-        replies.c.first_read_at.is_not(None),
-        sent_at.is_not(None),
+        row.seen_at >= when.start,
+        row.seen_at < when.end,
+        row.status == ReplyStatus.READ,
+        row.first_read_at.is_not(None),
+        row.sent_at.is_not(None),
     )
+    joined = reply_statuses  # one table: its sent time is the webhook's or the img tag's
     lower = 0
     buckets = {}
     for upper, name in BUCKETS:

@@ -66,6 +66,15 @@ def login_required(api: bool):
 
 
 def same_origin() -> bool:
-    """Whether a form was posted from this service's own pages (Origin, else Referer, names this host)."""
-    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    return bool(source) and urlsplit(source).netloc == request.host
+    """Whether a form was posted from this service's own pages: every sign the browser sent says so.
+
+    Sec-Fetch-Site, when sent, must be same-origin (or none: typed or bookmarked); Origin, else
+    Referer, must name this host; a post with none of them is refused.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source:
+        return urlsplit(source).netloc == request.host
+    return site is not None

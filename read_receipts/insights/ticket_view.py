@@ -29,6 +29,7 @@ class Note:
 class TicketView:
     ticket_id: int
     zendesk_says: str  # explain's first line
+    unread_tag: str  # explain's second line: the unread tag's state
     status: str  # '' when never checked
     requester_id: int | None
     checked_at: float | None
@@ -48,6 +49,7 @@ def view(store: Stores, settings: Settings, ticket_id: int) -> TicketView:
     return TicketView(
         ticket_id=ticket_id,
         zendesk_says=explain.ticket_line(ticket, ticket_id),
+        unread_tag=explain.unread_tag_line(store.ticket_updates.of_ticket(ticket_id), settings),
         status=ticket.status if ticket is not None else "",
         requester_id=ticket.requester_id if ticket is not None else None,
         checked_at=ticket.checked_at if ticket is not None else None,

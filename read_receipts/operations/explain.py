@@ -1,4 +1,4 @@
-"""`flask --app app explain TICKET`: a ticket's last opens, and what became of each, in plain words."""
+"""`flask --app app explain TICKET`: a ticket's unread tag and last opens, and what became of each, in plain words."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from read_receipts.insights.explanations import fate, ticket_line
+from read_receipts.insights.explanations import fate, ticket_line, unread_tag_line
 from read_receipts.store.opens import Open
 
 
@@ -20,6 +20,7 @@ def explain_command(ticket_id: int, last: int) -> None:
     """Show a ticket's last opens: when, which client, what kind, and what became of each."""
     store = current_app.extensions["store"]
     click.echo(ticket_line(store.tickets.cached(ticket_id), ticket_id))
+    click.echo(unread_tag_line(store.ticket_updates.of_ticket(ticket_id), current_app.extensions["settings"]))
     rows = store.opens.last_of_ticket(ticket_id, last)
     if not rows:
         click.echo("No opens stored: the pixel of this ticket's replies was never loaded (or the opens were erased).")

@@ -11,6 +11,7 @@ from read_receipts.store.database import Database, insert_ignore
 from read_receipts.store.deliveries import retry_failed_now as retry_notes_now
 from read_receipts.store.holds import end_hold, take_hold
 from read_receipts.store.schema import budgets, holds
+from read_receipts.store.ticket_updates import retry_failed_now as retry_updates_now
 from read_receipts.store.tickets import retry_failed_now as retry_checks_now
 
 
@@ -69,10 +70,11 @@ class Budgets(Database):
             return conn.execute(select(holds.c.until).where(holds.c.key == key)).scalar() or 0.0
 
     def retry_waiting_now(self, now: float) -> None:
-        """Make every delivery and ticket check waiting after a failure due now."""
+        """Make every delivery, ticket check and ticket update waiting after a failure due now."""
         with self.engine.begin() as conn:
             retry_notes_now(conn, now)
             retry_checks_now(conn, now)
+            retry_updates_now(conn, now)
 
 
 class _Refused(Exception):

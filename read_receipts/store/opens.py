@@ -240,8 +240,11 @@ class Opens(Database):
                 due = count_replies(conn, by_reply(counted), now, interval)
                 queue_notes(conn, due.notes, now)
                 _move(conn, due.noted, OpenState.COUNTED, OpenState.NOTED)
-                queue_reads(conn, [(c.ticket_id, c.opened_at) for c in counted if c.kind == PERSON], now)
-            loaded(conn, [_load(v) for v in mine if v.state in LOADS_OF_REPLIES])
+            verified = [v for v in mine if v.state in LOADS_OF_REPLIES]
+            loaded(conn, [_load(v) for v in verified])
+            # A person's read takes the unread tag away, noted or not; a closed ticket keeps its tags.
+            reads = [v.open for v in verified if v.kind == PERSON and v.state != OpenState.CLOSED]
+            queue_reads(conn, [(row.ticket_id, row.opened_at) for row in reads], now)
             # in the same transaction: a settled open's webhook is never lost
             queue_calls(conn, [call for v in mine for call in v.calls], now)
 

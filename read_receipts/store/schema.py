@@ -224,6 +224,8 @@ ticket_updates = Table(
     Column("read_at", Float),  # the latest open by a person
     Column("tag_sent", String(80)),  # the tag Zendesk has from us (UNOPENED_TAG when it was added), else null
     Column("field_sent", String(40)),  # the value READ_FIELD_ID was last set to
+    Column("tagged_at", Float),  # when Zendesk was last given the tag
+    Column("untagged_at", Float),  # when the tag was last taken away again
     *_outbox_columns(),
     Index("ix_ticket_updates_due", "state", "due_at"),
 )

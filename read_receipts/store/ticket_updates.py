@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, not_, or_, select, union_all, update
+from sqlalchemy import String, case, cast, exists, func, literal, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from read_receipts.store.database import dialect
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
+from read_receipts.store.reply_statuses import ReplyStatus
 from read_receipts.store.rollups import add_tallies
-from read_receipts.store.schema import budgets, opt_outs, replies, replies_sent, ticket_updates, tickets
+from read_receipts.store.schema import budgets, opt_outs, reply_statuses, ticket_updates, tickets
 from read_receipts.store.tickets import FINAL
 
 
@@ -45,6 +46,8 @@ class TicketUpdate(OutboxRow):
     read_at: float | None
     tag_sent: str | None
     field_sent: str | None
+    tagged_at: float | None = None  # when Zendesk was last given the tag
+    untagged_at: float | None = None  # when it was last taken away again
 
     @property
     def unread(self) -> bool:
@@ -53,8 +56,8 @@ class TicketUpdate(OutboxRow):
 
 
 def read_by_a_person() -> ColumnElement:
-    """Whether a reply (a `replies` row) was read by a person: the one test of it the tag relies on."""
-    return replies.c.first_read_at.is_not(None)
+    """Whether a reply (a `reply_statuses` row) was read by a person: its status, whatever NOTE_KINDS notes."""
+    return reply_statuses.c.status == ReplyStatus.READ
 
 
 class TicketUpdates(Outbox[TicketUpdate]):
@@ -88,8 +91,14 @@ class TicketUpdates(Outbox[TicketUpdate]):
         status: int | None = None,
         error: str = "",
     ) -> bool:
-        """Record what Zendesk now has and how the update ended; it stays pending if the ticket changed meanwhile."""
+        """Record what Zendesk now has and how the update ended; it stays pending if the ticket changed meanwhile.
+
+        A tag Zendesk was given, or had taken away, keeps the time of it.
+        """
         same = ticket_updates.c.wish == row.wish
+        times = {}
+        if tag_sent != row.tag_sent:
+            times = {"tagged_at": now} if tag_sent else {"untagged_at": now}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(ticket_updates)
@@ -104,6 +113,7 @@ class TicketUpdates(Outbox[TicketUpdate]):
                     field_sent=field_sent,
                     last_status=status,
                     last_error=error[:300] or None,
+                    **times,
                 )
             )
             if done.rowcount != 1:
@@ -166,25 +176,24 @@ def queue_reads(conn: Connection, reads: Sequence[tuple[int, float]], now: float
     _want(conn, [{"ticket_id": ticket_id, "read_at": at} for ticket_id, at in sorted(latest.items())], now)
 
 
-def _unread_replies(since: float, before: float):
-    """Replies sent between two times that no person has read: known from Zendesk's webhook, or from their pixel."""
-    same_reply = and_(replies.c.ticket_id == replies_sent.c.ticket_id, replies.c.reply_key == replies_sent.c.reply_key)
-    from_webhook = (
-        select(replies_sent.c.ticket_id, replies_sent.c.sent_at)
-        .select_from(replies_sent.outerjoin(replies, same_reply))
+def retry_failed_now(conn: Connection, now: float) -> None:
+    """Make every pending ticket update that waits after a failed try due now."""
+    conn.execute(
+        update(ticket_updates)
         .where(
-            replies_sent.c.sent_at >= since,
-            replies_sent.c.sent_at < before,
-            or_(replies.c.ticket_id.is_(None), not_(read_by_a_person())),
+            ticket_updates.c.state == TicketUpdateState.PENDING,
+            ticket_updates.c.attempts > 0,
+            ticket_updates.c.due_at > now,
         )
+        .values(due_at=now)
     )
-    from_pixel = select(replies.c.ticket_id, replies.c.sent_at).where(
-        replies.c.sent_at >= since,
-        replies.c.sent_at < before,
-        not_(read_by_a_person()),
-        not_(exists().where(same_reply)),
+
+
+def _unread_replies(since: float, before: float):
+    """Replies sent between two times that no person has read, by their status (reported sent, or seen loaded)."""
+    return select(reply_statuses.c.ticket_id, reply_statuses.c.sent_at).where(
+        reply_statuses.c.sent_at >= since, reply_statuses.c.sent_at < before, not_(read_by_a_person())
     )
-    return union_all(from_webhook, from_pixel)
 
 
 def _want(conn: Connection, rows: list[dict], now: float) -> None:
