@@ -3,16 +3,21 @@
 Two families of corpora. The ones the rules and lists were written from (../shared/corpora/:
 crawler-user-agents, Matomo's fixtures, uap-core's tests) say how well the rules fit what they were
 built on. The held-out ones come from public packages this service does not use, fetched into
-bench/.corpora/ (never shipped): woothee's test sets (npm `woothee`), the `user-agents` npm package's
-browser data and fake-useragent's (PyPI) browser list. Each held-out corpus is cut in two halves by
-a hash of the string: rules were only ever looked at against the "tuning" half; the "reported" half
-is the measure. Each row's truth comes from its corpus (a crawler or bot fixture holds machines; a
-browser, device, app or mail-client fixture holds people; feed readers and media players are
-software). Every string is classified from an ordinary residential address, with no timing signal,
-so only the User-Agent speaks:
+bench/.corpora/ (never shipped): woothee's test sets (npm), the `user-agents` npm package's browser
+data, fake-useragent's browser list (PyPI), CrawlerDetect's crawler and device fixtures (PyPI
+`crawlerdetect`'s source), isbot's first test strings, and the tests of express-useragent, bowser and
+ua-parser-js (npm). A held-out string that a written-from corpus also holds is left out. Each held-out
+corpus is cut in two halves by a hash of the string: rules were only ever tuned against the "tuning"
+half; the "reported" half is the measure. Each row's truth comes from its corpus (a crawler or bot
+fixture holds machines; a browser, device, app or mail-client fixture holds people; feed readers and
+media players are software); a held-out string that ua-parser-js's e-mail extension names a mail
+client in is a person reading, and the name it gives is the one the mail-client figure checks. Every
+string is classified from an ordinary residential address, with no timing signal, so only the
+User-Agent speaks:
 
-    .venv/bin/python bench/labels_eval.py --fetch          # fetch the held-out corpora (npm, pip)
-    .venv/bin/python bench/labels_eval.py                  # the matrices and the targets
+    .venv/bin/python bench/labels_eval.py --fetch          # fetch the held-out corpora (npm, pip; Node names the mail clients)
+    .venv/bin/python bench/labels_eval.py                  # the targets and the matrices
+    .venv/bin/python bench/labels_eval.py --readme         # and write them into README.md
     .venv/bin/python bench/labels_eval.py --show 20        # and up to 20 crossing rows per corpus
     .venv/bin/python bench/labels_eval.py --half tuning --show 50   # the rows to tune on
     .venv/bin/python bench/labels_eval.py --lists matomo   # with only one maintained list (a cross-check)

@@ -41,6 +41,9 @@ MAX_AGENT_LENGTH = 512
 # their bytes. One fragment repeated to pad a string (a probe of every pattern) keeps a few percent.
 PADDED_SHARE = 0.25
 PADDED_FROM = 64  # characters; shorter strings compress poorly whatever they hold
+# A client that names no system sends a short string (the longest in the corpora: 92 characters, GOG Galaxy's);
+# a longer one is a program's without asking the list of clients, which is what costs most on such a string.
+BARE_CLIENT_LENGTH = 128
 
 # Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
 # is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
@@ -248,7 +251,9 @@ def _names_no_known_client(agent: str) -> bool:
     if rules.PLATFORM.search(rules.COMPATIBLE.sub("(", agent)) or rules.SELF_NAMED_CLIENT.search(agent):
         return False
     family, device = _parsed(agent)
-    return family in ("", "Other") and device in ("", "Other") and _client_lists().name_of(agent) is None
+    if family not in ("", "Other") or device not in ("", "Other"):
+        return False
+    return len(agent) > BARE_CLIENT_LENGTH or _client_lists().name_of(agent) is None
 
 
 def _library_shaped(agent: str) -> bool:
