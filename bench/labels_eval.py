@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -291,6 +292,9 @@ def _below(member: str, inside: tuple[str, ...]) -> str:
 def name_mail_clients(directory: Path) -> None:
     """Have ua-parser-js's e-mail extension name the mail client of every held-out string, into mail-names.json."""
     agents = sorted({agent for name in HELD_OUT_PACKAGES for agent, _ in held_out_rows(name, directory / name)})
+    if shutil.which("node") is None:
+        print("no Node here: held-out mail clients are not named, and no mail-client figure is made for them")
+        return
     script = ["node", "-e", NAME_MAIL_CLIENTS_JS, str(directory / "mail-namer")]
     named = subprocess.run(script, input=json.dumps(agents), capture_output=True, text=True, check=True, timeout=300)
     (directory / MAIL_NAMES).write_text(named.stdout)
