@@ -322,7 +322,7 @@ def corpora(args) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
     if args.half in ("all", "written-from"):
         for name, filename in CORPUS_FILES.items():
             yield name, "written from", list(rows_of(args.corpora / filename))
-    for name in HELD_OUT_PACKAGES:
+    for name in HELD_OUT_PACKAGES if args.half != "written-from" else ():
         if not (args.held_out / name).is_dir():
             print(f"({name} not fetched: run with --fetch)", file=sys.stderr)
             continue
