@@ -3,16 +3,21 @@
 Two families of corpora. The ones the rules and lists were written from (../shared/corpora/:
 crawler-user-agents, Matomo's fixtures, uap-core's tests) say how well the rules fit what they were
 built on. The held-out ones come from public packages this service does not use, fetched into
-bench/.corpora/ (never shipped): woothee's test sets (npm `woothee`), the `user-agents` npm package's
-browser data and fake-useragent's (PyPI) browser list. Each held-out corpus is cut in two halves by
-a hash of the string: rules were only ever looked at against the "tuning" half; the "reported" half
-is the measure. Each row's truth comes from its corpus (a crawler or bot fixture holds machines; a
-browser, device, app or mail-client fixture holds people; feed readers and media players are
-software). Every string is classified from an ordinary residential address, with no timing signal,
-so only the User-Agent speaks:
+bench/.corpora/ (never shipped): woothee's test sets (npm), the `user-agents` npm package's browser
+data, fake-useragent's browser list (PyPI), CrawlerDetect's crawler and device fixtures (PyPI
+`crawlerdetect`'s source), isbot's first test strings, and the tests of express-useragent, bowser and
+ua-parser-js (npm). A held-out string that a written-from corpus also holds is left out. Each held-out
+corpus is cut in two halves by a hash of the string: rules were only ever tuned against the "tuning"
+half; the "reported" half is the measure. Each row's truth comes from its corpus (a crawler or bot
+fixture holds machines; a browser, device, app or mail-client fixture holds people; feed readers and
+media players are software); a held-out string that ua-parser-js's e-mail extension names a mail
+client in is a person reading, and the name it gives is the one the mail-client figure checks. Every
+string is classified from an ordinary residential address, with no timing signal, so only the
+User-Agent speaks:
 
-    .venv/bin/python bench/labels_eval.py --fetch          # fetch the held-out corpora (npm, pip)
-    .venv/bin/python bench/labels_eval.py                  # the matrices and the targets
+    .venv/bin/python bench/labels_eval.py --fetch          # fetch the held-out corpora (npm, pip; Node names the mail clients)
+    .venv/bin/python bench/labels_eval.py                  # the targets and the matrices
+    .venv/bin/python bench/labels_eval.py --readme         # and write them into README.md
     .venv/bin/python bench/labels_eval.py --show 20        # and up to 20 crossing rows per corpus
     .venv/bin/python bench/labels_eval.py --half tuning --show 50   # the rows to tune on
     .venv/bin/python bench/labels_eval.py --lists matomo   # with only one maintained list (a cross-check)
@@ -23,6 +28,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -57,12 +64,43 @@ CORPORA = next(
     ROOT.parent / "shared" / "corpora",
 )
 HELD_OUT = ROOT / "bench" / ".corpora"
-# What --fetch downloads, pinned: (client, package spec, file inside the package).
+# What --fetch downloads, pinned: (client, package spec, files or folders inside the package). "sdist" is pip's
+# source archive, where a project keeps its tests.
 HELD_OUT_PACKAGES = {
-    "woothee": ("npm", "woothee@1.11.1", "package/woothee/testsets/"),
-    "user-agents": ("npm", "user-agents@2.1.198", "package/dist/user-agents.json"),
-    "fake-useragent": ("pip", "fake-useragent==2.2.0", "fake_useragent/data/browsers.jsonl"),
+    "woothee": ("npm", "woothee@1.11.1", ("package/woothee/testsets/",)),
+    "user-agents": ("npm", "user-agents@2.1.198", ("package/dist/user-agents.json",)),
+    "fake-useragent": ("pip", "fake-useragent==2.2.0", ("fake_useragent/data/browsers.jsonl",)),
+    # CrawlerDetect's fixtures (JayBizzle/Crawler-Detect), as its Python port ships them.
+    "crawlerdetect": ("sdist", "crawlerdetect==0.4.2", ("crawlerdetect-0.4.2/tests/fixtures/user_agent/",)),
+    # isbot's first release shipped its test strings; later ones ship none.
+    "isbot": ("npm", "isbot@1.0.1", ("package/crawlers.txt", "package/browsers.txt")),
+    "express-useragent": (
+        "npm", "express-useragent@1.0.15", ("package/test/bots.test.js", "package/test/browsers.test.js"),
+    ),
+    "bowser": ("npm", "bowser@2.0.0-alpha.1", ("package/test/acceptance/useragentstrings.yml",)),
+    "ua-parser-js": (
+        "npm", "ua-parser-js@1.0.2",
+        ("package/test/browser-test.json", "package/test/device-test.json", "package/test/mediaplayer-test.json"),
+    ),
+}  # fmt: skip
+# Names the mail client of a held-out string, for the mail-client figure: ua-parser-js 2's e-mail extension,
+# a list of its own (none of the corpora the rules were written from). Run once by --fetch, under Node.
+MAIL_NAMER = ("npm", "ua-parser-js@2.0.10", ("package/src/",))
+MAIL_NAMES = "mail-names.json"
+NAME_MAIL_CLIENTS_JS = """
+const dir = process.argv[1];
+const {UAParser} = require(dir + '/main/ua-parser.js');
+const {Emails} = require(dir + '/extensions/ua-parser-extensions.js');
+const parser = new UAParser(Emails);
+const names = {};
+for (const agent of JSON.parse(require('fs').readFileSync(0, 'utf8'))) {
+    const browser = parser.setUA(agent).getBrowser();
+    if (browser.type === 'email' && browser.name) names[agent] = browser.name;
 }
+process.stdout.write(JSON.stringify(names));
+"""
+# Headless engines that the corpora file as browsers (automation: nobody reads mail in one).
+HEADLESS_NAMES = ("PhantomJS", "SlimerJS", "Chrome Headless")
 LABELS = (PERSON, APPLE_PRELOAD, GMAIL_PREFETCH, SCANNER, BOT)
 NOTED = (PERSON, APPLE_PRELOAD)
 RESIDENTIAL = "203.0.113.9"
@@ -146,16 +184,59 @@ def woothee_rows(directory: Path) -> Iterator[tuple[str, str]]:
                 yield str(agent), PEOPLE
 
 
-def held_out_rows(name: str, path: Path) -> Iterator[tuple[str, str]]:
-    """Yield (User-Agent, truth) for a fetched held-out corpus."""
-    if name == "woothee":
-        yield from woothee_rows(path)
-    elif name == "user-agents":
+def lines_of(path: Path, truth: str) -> Iterator[tuple[str, str]]:
+    """Yield each non-empty line of a fixture file, all of one truth."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip():
+            yield line.strip(), truth
+
+
+def express_useragent_rows(directory: Path) -> Iterator[tuple[str, str]]:
+    """Yield express-useragent's test strings: a test that asserts isBot holds a machine, the others a person."""
+    for path in sorted(directory.glob("*.test.js")):
+        for test in path.read_text().split("exports[")[1:]:
+            first = re.search(r"var \w+ = (.*?);\n", test, flags=re.DOTALL)
+            if first:
+                agent = "".join(re.findall(r"'((?:[^'\\]|\\.)*)'", first.group(1))).replace("\\'", "'")
+                yield agent, MACHINE if "test.ok(userAgent.isBot," in test else PEOPLE
+
+
+def bowser_rows(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield bowser's acceptance strings, filed by browser name: Googlebot and the headless engines are machines."""
+    for name, entries in yaml.safe_load(path.read_text()).items():
+        for entry in entries:
+            yield str(entry["ua"]), MACHINE if name == "Googlebot" or name in HEADLESS_NAMES else PEOPLE
+
+
+def ua_parser_js_rows(directory: Path) -> Iterator[tuple[str, str]]:
+    """Yield ua-parser-js's test strings: browsers and devices are people (less headless engines), players software."""
+    for path in sorted(directory.glob("*-test.json")):
         for entry in json.loads(path.read_text()):
+            if path.name.startswith("mediaplayer"):
+                yield entry["ua"], SOFTWARE
+            else:
+                yield entry["ua"], MACHINE if entry["expect"].get("name") in HEADLESS_NAMES else PEOPLE
+
+
+def held_out_rows(name: str, directory: Path) -> Iterator[tuple[str, str]]:
+    """Yield (User-Agent, truth) for a fetched held-out corpus, each row's truth as its corpus files it."""
+    if name == "woothee":
+        yield from woothee_rows(directory)
+    elif name == "user-agents":
+        for entry in json.loads((directory / "user-agents.json").read_text()):
             yield entry["userAgent"], PEOPLE
     elif name == "fake-useragent":
-        for line in path.read_text().splitlines():
+        for line in (directory / "browsers.jsonl").read_text().splitlines():
             yield json.loads(line)["useragent"], PEOPLE
+    elif name in ("crawlerdetect", "isbot"):  # both keep crawlers.txt and a file of people's strings
+        yield from lines_of(directory / "crawlers.txt", MACHINE)
+        yield from lines_of(directory / ("devices.txt" if name == "crawlerdetect" else "browsers.txt"), PEOPLE)
+    elif name == "express-useragent":
+        yield from express_useragent_rows(directory)
+    elif name == "bowser":
+        yield from bowser_rows(directory / "useragentstrings.yml")
+    elif name == "ua-parser-js":
+        yield from ua_parser_js_rows(directory)
 
 
 def half_of(agent: str) -> str:
@@ -166,36 +247,91 @@ def half_of(agent: str) -> str:
 def fetch(directory: Path) -> None:
     """Download each held-out corpus through its registry's own client and keep only the fixture files."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name, (client, spec, inside) in HELD_OUT_PACKAGES.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            if client == "npm":
-                subprocess.run(["npm", "pack", spec, "--silent"], cwd=tmp, check=True, capture_output=True, timeout=300)
-                archive = tarfile.open(next(Path(tmp).glob("*.tgz")))
-                members = [m for m in archive.getmembers() if m.name.startswith(inside) and m.isfile()]
-                files = [(Path(m.name).name, archive.extractfile(m).read()) for m in members]
-            else:
-                pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec]
-                subprocess.run(pip, check=True, capture_output=True, timeout=300)
-                wheel = zipfile.ZipFile(next(Path(tmp).glob("*.whl")))
-                files = [(Path(inside).name, wheel.read(inside))]
+    for name, (client, spec, inside) in {**HELD_OUT_PACKAGES, "mail-namer": MAIL_NAMER}.items():
+        files = package_files(client, spec, inside)
         target = directory / name
         target.mkdir(exist_ok=True)
         for filename, data in files:
+            (target / filename).parent.mkdir(parents=True, exist_ok=True)
             (target / filename).write_bytes(data)
         print(f"{name}: {len(files)} files from {client} {spec} in {target}")
+    name_mail_clients(directory)
+
+
+def package_files(client: str, spec: str, inside: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """The named files of one pinned package (a folder's files keep their path below it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if client == "npm":
+            subprocess.run(["npm", "pack", spec, "--silent"], cwd=tmp, check=True, capture_output=True, timeout=300)
+        else:
+            binary = ["--no-binary", ":all:"] if client == "sdist" else ["--only-binary", ":all:"]
+            pip = [sys.executable, "-m", "pip", "download", "--no-deps", *binary, "-q", "-d", tmp, spec]
+            subprocess.run(pip, check=True, capture_output=True, timeout=300)
+        archive = next(path for path in Path(tmp).iterdir() if path.is_file())
+        if archive.suffix == ".whl":
+            wheel = zipfile.ZipFile(archive)
+            return [(Path(member).name, wheel.read(member)) for member in inside]
+        with tarfile.open(archive) as tar:
+            return [
+                (_below(member.name, inside), tar.extractfile(member).read())
+                for member in tar.getmembers()
+                if member.isfile() and _below(member.name, inside)
+            ]
+
+
+def _below(member: str, inside: tuple[str, ...]) -> str:
+    """A member's path below the folder or file of `inside` that holds it, or '' when none does."""
+    for wanted in inside:
+        if wanted.endswith("/") and member.startswith(wanted):
+            return member[len(wanted) :]
+        if member == wanted:
+            return Path(member).name
+    return ""
+
+
+def name_mail_clients(directory: Path) -> None:
+    """Have ua-parser-js's e-mail extension name the mail client of every held-out string, into mail-names.json."""
+    agents = sorted({agent for name in HELD_OUT_PACKAGES for agent, _ in held_out_rows(name, directory / name)})
+    if shutil.which("node") is None:
+        print("no Node here: held-out mail clients are not named, and no mail-client figure is made for them")
+        return
+    script = ["node", "-e", NAME_MAIL_CLIENTS_JS, str(directory / "mail-namer")]
+    named = subprocess.run(script, input=json.dumps(agents), capture_output=True, text=True, check=True, timeout=300)
+    (directory / MAIL_NAMES).write_text(named.stdout)
+    print(f"mail clients named by {MAIL_NAMER[1]}: {len(json.loads(named.stdout))} of {len(agents)} strings")
+
+
+def mail_names(directory: Path) -> dict[str, str]:
+    """The mail client ua-parser-js names in each held-out string that it names one in."""
+    path = directory / MAIL_NAMES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def written_from_agents(corpora_dir: Path) -> set[str]:
+    """Every string of the corpora the rules were written from."""
+    return {agent for filename in CORPUS_FILES.values() for agent, _ in rows_of(corpora_dir / filename)}
 
 
 def corpora(args) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
-    """Yield (name, family, rows) for every corpus: those the rules were written from, then the held-out halves."""
+    """Yield (name, family, rows) for every corpus: those the rules were written from, then the held-out halves.
+
+    A held-out string that is also in a written-from corpus is left out: it would not be held out.
+    """
+    seen = written_from_agents(args.corpora)
+    names = mail_names(args.held_out)
     if args.half in ("all", "written-from"):
         for name, filename in CORPUS_FILES.items():
             yield name, "written from", list(rows_of(args.corpora / filename))
-    for name, (_, _, inside) in HELD_OUT_PACKAGES.items():
-        path = args.held_out / name / ("" if inside.endswith("/") else Path(inside).name)
-        if not path.exists():
-            print(f"({name} not fetched: run with --fetch)")
+    for name in HELD_OUT_PACKAGES if args.half != "written-from" else ():
+        if not (args.held_out / name).is_dir():
+            print(f"({name} not fetched: run with --fetch)", file=sys.stderr)
             continue
-        rows = list(held_out_rows(name, path))
+        every = list(held_out_rows(name, args.held_out / name))
+        # A mail client's load is a person reading, whatever a web crawler list files it as.
+        rows = [(agent, PEOPLE if agent in names else truth) for agent, truth in every if agent not in seen]
+        print(
+            f"({name}: {len(every) - len(rows)} of {len(every)} strings also written from, left out)", file=sys.stderr
+        )
         for half in ("tuning", "reported"):
             if args.half in ("all", half, "held-out"):
                 yield f"{name} ({half} half)", half, [row for row in rows if half_of(row[0]) == half]
@@ -256,45 +392,129 @@ def use_lists(sources: list[str]) -> None:
     openers._is_machine.cache_clear()
 
 
+# ua-parser-js's names for mail clients that this service names otherwise: Windows Live Mail sends
+# Outlook Express's token, Apple Mail's own HTTP stack calls itself "Mail", Zimbra's desktop client "Zdesktop".
+NAMER_ALIASES = {
+    "outlookexpress": {"windowslivemail", "outlook"},
+    "microsoftoutlook": {"outlook"},
+    "macoutlook": {"outlookformac"},
+    "mail": {"applemail"},
+    "zimbra": {"zimbradesktop"},
+    "sparkdesktop": {"spark"},
+    "lotusnotes": {"lotusnotes"},
+}
+
+
+def _name_key(name: str) -> str:
+    """A client's name without case, spaces or punctuation."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def same_client(ours: str, theirs: str) -> bool:
+    """Whether the client named here is the one ua-parser-js names (up to spelling and its aliases)."""
+    key = _name_key(theirs)
+    return _name_key(ours) in {key, *NAMER_ALIASES.get(key, ())}
+
+
+def held_out_mail_clients(
+    classifier: Classifier, rows: list[tuple[str, str]], names: dict[str, str]
+) -> tuple[int, int, list[str]]:
+    """Of a held-out half's people whose string ua-parser-js names a mail client in, how many get its name here."""
+    mail = [(agent, names[agent]) for agent, truth in rows if truth == PEOPLE and agent in names]
+    missed = [
+        f"{theirs}: {agent}"
+        for agent, theirs in mail
+        if not same_client(classifier.classify(agent, RESIDENTIAL).client, theirs)
+    ]
+    return len(mail) - len(missed), len(mail), missed
+
+
+def report(args, classifier: Classifier) -> tuple[list[str], list[str]]:
+    """The matrices and the targets as Markdown lines, and the rows to look at (crossing rows, unnamed mail clients)."""
+    names = mail_names(args.held_out)
+    totals: dict[str, Counter] = {}
+    mail: dict[str, list[int]] = {}
+    matrix = ["| corpus | truth | " + " | ".join(LABELS) + " |", "|---|---|" + "---:|" * len(LABELS)]
+    per_corpus = []
+    looked_at = []
+    for name, family, rows in corpora(args):
+        kinds, crossing = evaluate(classifier, rows)
+        totals.setdefault(family, Counter()).update(kinds)
+        matrix += matrix_rows(name, kinds)
+        per_corpus.append(f"| {name} | {people_as_machines(kinds)} | {machines_noted(kinds)} |")
+        looked_at += [f"{name}\t{truth} labelled {kind}\t{agent}" for truth, kind, agent in crossing[: args.show]]
+        if family != "written from":
+            named, total, missed = held_out_mail_clients(classifier, rows, names)
+            counts = mail.setdefault(family, [0, 0])
+            counts[0], counts[1] = counts[0] + named, counts[1] + total
+            looked_at += [f"{name}\tmail client not named\t{agent}" for agent in missed[: args.show]]
+    if args.half in ("all", "written-from"):
+        named, total, missed = mail_clients_named(classifier, args.corpora)
+        mail["written from"] = [named, total]
+        looked_at += [f"matomo pim\tmail client not named\t{agent}" for agent in missed[: args.show]]
+    targets = [
+        "| corpora | people labelled machine (target at most 0.3%) | machines given a note (target at most 5%) "
+        "| mail clients named (target at least 95%) |",
+        "|---|---:|---:|---:|",
+    ]
+    for family, kinds in totals.items():
+        label = FAMILY_NAMES.get(family, family)
+        targets.append(
+            f"| {label} | {people_as_machines(kinds)} | {machines_noted(kinds)} | {percent(*mail.get(family, (0, 0)))} |"
+        )
+    by_corpus = ["| corpus | people labelled machine | machines given a note |", "|---|---:|---:|", *per_corpus]
+    return [*targets, "", *matrix, "", *by_corpus], looked_at
+
+
+FAMILY_NAMES = {"reported": "held out, reported halves", "tuning": "held out, tuning halves"}
+
+
+def people_as_machines(kinds: Counter) -> str:
+    """People (and webmail proxies) labelled scanner, prefetch or bot: reads lost."""
+    return percent(*rate(kinds, (PEOPLE, PROXY), (GMAIL_PREFETCH, SCANNER, BOT)))
+
+
+def machines_noted(kinds: Counter) -> str:
+    """Machines and software labelled person or Apple preload: a note where no one read."""
+    return percent(*rate(kinds, (MACHINE, SOFTWARE), NOTED))
+
+
+README = ROOT / "README.md"
+README_BEGIN = "<!-- made by `bench/labels_eval.py --readme`: begin -->"
+README_END = "<!-- made by `bench/labels_eval.py --readme`: end -->"
+
+
+def write_readme(lines: list[str], readme: Path = README) -> None:
+    """Put the report between the README's two markers."""
+    text = readme.read_text()
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    readme.write_text(text[:start] + "\n" + "\n".join(lines) + "\n" + text[end:])
+
+
 def main() -> None:
-    """Print a confusion matrix per corpus, the targets per family of corpora, and the crossing rows."""
+    """Print the targets per family of corpora, a confusion matrix per corpus, and the rows that cross the note line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=CORPORA, help="the corpora the rules were written from")
     parser.add_argument("--held-out", type=Path, default=HELD_OUT, help="where --fetch keeps the held-out corpora")
     parser.add_argument("--fetch", action="store_true", help="download the held-out corpora first")
     parser.add_argument("--half", default="all", choices=("all", "written-from", "held-out", "tuning", "reported"))
     parser.add_argument("--show", type=int, default=0, help="crossing rows to print per corpus")
+    parser.add_argument("--readme", action="store_true", help="also write the tables into README.md")
     parser.add_argument(
         "--lists", default=",".join(lists.SOURCES), help="maintained lists to use, comma-separated (none: '')"
     )
     args = parser.parse_args()
     if args.fetch:
         fetch(args.held_out)
+    if args.readme and (args.half != "all" or not all((args.held_out / name).is_dir() for name in HELD_OUT_PACKAGES)):
+        raise SystemExit("--readme needs every corpus: run with --fetch once, and without --half")
     use_lists([name for name in args.lists.split(",") if name])
-    classifier = Classifier(load_ranges(), AddressRanges([]))
-    totals: dict[str, Counter] = {}
-    crossings = {}
-    print("| corpus | truth | " + " | ".join(LABELS) + " |")
-    print("|---|---|" + "---:|" * len(LABELS))
-    for name, family, rows in corpora(args):
-        kinds, crossings[name] = evaluate(classifier, rows)
-        totals.setdefault(family, Counter()).update(kinds)
-        print("\n".join(matrix_rows(name, kinds)))
-    print()
-    print("| corpora | people labelled machine (target <= 0.3%) | machines given a note (target <= 5%) |")
-    print("|---|---:|---:|")
-    for family, kinds in totals.items():
-        people = percent(*rate(kinds, (PEOPLE, PROXY), (GMAIL_PREFETCH, SCANNER, BOT)))
-        machines = percent(*rate(kinds, (MACHINE, SOFTWARE), NOTED))
-        print(f"| {family} | {people} | {machines} |")
-    if args.half in ("all", "written-from"):
-        named, total, missed = mail_clients_named(classifier, args.corpora)
-        print(f"\nmail clients named (Matomo's pim fixtures, written from; target >= 95%): {percent(named, total)}")
-        for agent in missed[: args.show]:
-            print(f"  not named: {agent}")
-    for name, rows in crossings.items():
-        for truth, kind, agent in rows[: args.show]:
-            print(f"{name}\t{truth} labelled {kind}\t{agent}")
+    lines, looked_at = report(args, Classifier(load_ranges(), AddressRanges([])))
+    print("\n".join(lines))
+    if looked_at:
+        print("\n" + "\n".join(looked_at))
+    if args.readme:
+        write_readme(lines)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,17 @@ def _filled(fragment: str, length: int = MAX_AGENT_LENGTH) -> str:
     return (fragment * (length // len(fragment) + 1))[:length]
 
 
+def _distinct_words(seed: int, length: int = MAX_AGENT_LENGTH) -> str:
+    """Distinct made-up product names and versions, naming no system: padding does not catch them, so every
+    rule runs to the last one, the lists of people's clients included."""
+    words, state = [], seed
+    while sum(len(word) + 1 for word in words) < length:
+        state = (state * 1103515245 + 12345) % 2**31  # a fixed sequence: the same strings in every run
+        name = "".join(chr(ord("a") + (state >> shift) % 26) for shift in range(0, 24, 4)).capitalize()
+        words.append(name + ("/1.2", " 3.4", "_x", "")[state % 4])
+    return " ".join(words)[:length]
+
+
 def hostile_agents() -> list[str]:
     """Every adversarial User-Agent, each unique so that no verdict cache can hide its cost."""
     agents = ["_" * 500 + "u1"]  # the issue's string
@@ -35,4 +46,5 @@ def hostile_agents() -> list[str]:
     agents += ["(" * 256 + ")" * 256, "(" * 511 + "x", "Mozilla/5.0 " + _filled("(a; ", 500)]
     agents += ["a/1 " * 120 + "x" * 32, _filled("a ") + "/", _filled("Mozilla/5.0 (X11; ")]
     agents += [_filled(c) * 16 for c in "a_("]  # far past the limit: 8,192 characters
+    agents += [_distinct_words(seed) for seed in range(8)]
     return list(dict.fromkeys(agents))

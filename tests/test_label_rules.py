@@ -65,6 +65,36 @@ BY_CLASS = [
     ("Mozilla/5.0 (Windows NT 6.1; rv:24.0) Gecko/20100101 Firefox/24.0 ZDesktop/7.2.7_GA_1614", "person", "Zimbra Desktop", "Zimbra Desktop"),  # noqa: E501
     ("Mail/3445.104.11 CFNetwork/1206 Darwin/20.1.0", "person", "Apple Mail", "Apple Mail's CFNetwork string"),
     ("Thunderbird/128.5.0", "person", "Thunderbird", "shared/email-clients-notes.md"),
+    # 8. Strings that name no system and no client that a parser or a list of clients knows
+    ("YandeG 1.03", "bot", "*", "CrawlerDetect fixtures (crawlers.txt): a bare name and version"),
+    ("Whibse", "bot", "*", "CrawlerDetect fixtures (crawlers.txt): a bare name"),
+    ("Mozilla/4.0 (compatible; Arachmo)", "bot", "*", "CrawlerDetect fixtures: a crawler's '(compatible; Name)' with no system"),  # noqa: E501
+    ("Enigma Browser", "person", "*", "isbot 1.0.1 browsers.txt: a client that calls itself a browser"),
+    ("Viber", "person", "*", "Matomo mobile_app fixtures: an app that Matomo's client list knows"),
+    ("GOGGalaxyClient/2.0.20.39 (GOG Galaxy) 83b6745cff679691b69876bc7ee33e05e5d90bda (win10 x64)", "person", "*", "Matomo desktop fixtures: a desktop app"),  # noqa: E501
+    # 9. Contacts written out against harvesters, monitors, link checkers, thumbnailers, scanners, feeds, webhooks
+    ("Surphace Scout&v4.0 - scout at surphace dot com", "bot", "*", "CrawlerDetect fixtures: 'name at host dot com'"),
+    ("Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0; PTST 2.385)", "bot", "*", "WebPageTest's older agents (CrawlerDetect fixtures)"),  # noqa: E501
+    ("Mozilla/5.0 (Windows NT 6.1; Neustar WPM) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/48.0.2564.82 Safari/537.36", "bot", "*", "Neustar Web Performance Management (CrawlerDetect fixtures)"),  # noqa: E501
+    ("Link Valet Online 1.1", "bot", "*", "a link checker (CrawlerDetect fixtures)"),
+    ("WhereGoes? Redirect Tracer/1.0", "bot", "*", "a redirect tracer (CrawlerDetect fixtures)"),
+    ("Netsparker", "bot", "*", "Invicti (Netsparker) web vulnerability scanner"),
+    ("Bewica-security-scan", "bot", "*", "a security scanner (CrawlerDetect fixtures)"),
+    ("Norton-Safeweb", "scanner", "*", "Norton Safe Web, a URL reputation checker (CrawlerDetect fixtures)"),
+    ("Mozilla/4.0 (compatible; Cerberian Drtrs Version-3.2-Build-0)", "scanner", "*", "Blue Coat's Cerberian URL rating service"),  # noqa: E501
+    ("Fiery%20Feeds/272 CFNetwork/1125.2 Darwin/19.4.0 (x86_64)", "bot", "*", "Fiery Feeds, an RSS reader (CrawlerDetect fixtures)"),  # noqa: E501
+    ("GitHub-Hookshot/a6f2714", "bot", "*", "GitHub's webhook deliveries (docs.github.com, webhooks)"),
+    ("Mozilla/4.0 (compatible; Advanced Email Extractor v2.61)", "bot", "*", "an address extractor (CrawlerDetect fixtures)"),  # noqa: E501
+    # 10. HTTP clients and runtimes named anywhere, build triplets, headless engines
+    ("EventMachine HttpClient", "bot", "*", "em-http-request (CrawlerDetect fixtures)"),
+    ("Mojolicious (Perl)", "bot", "*", "Mojo::UserAgent's default User-Agent"),
+    ("pnpm/6.18.0 npm/? node/v16.11.1 linux x64", "bot", "*", "pnpm's User-Agent (CrawlerDetect fixtures)"),
+    ("Sqworm/2.9.85-BETA (beta_release; 20011115-775; i686-pc-linux-gnu)", "bot", "*", "a GNU target triplet (CrawlerDetect fixtures)"),  # noqa: E501
+    ("Mozilla/5.0 Chrome/10.0.613.0 Safari/534.15 Zombie.js/5.0.7", "bot", "*", "Zombie.js, a headless browser"),
+    # 7. Mail clients named (continued)
+    ("Polymail/1.47 (ctrlla.Polymail; build:64; OS X 10.12.6) Alamofire/4.5.1", "person", "Polymail", "Polymail (CrawlerDetect fixtures); 'ymail' inside its name is not Yahoo's"),  # noqa: E501
+    ("PocoMail/4.1.3650", "person", "PocoMail", "PocoMail (isbot 1.0.1 browsers.txt)"),
+    ("Foxmail 7, 2, 0, 111[fr]", "person", "Foxmail", "Foxmail 7 (CrawlerDetect fixtures)"),
 ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Maintained lists of machines' User-Agents, matched as one set: crawler-user-agents, and Matomo Device Detector's bots and HTTP libraries."""
+"""Maintained lists of User-Agents matched as one set: machines' (crawler-user-agents, Matomo Device Detector's bots and HTTP libraries) and people's clients (Matomo's)."""
 
 from __future__ import annotations
 
@@ -102,8 +102,40 @@ def _fixed_width(pattern: str) -> str:
     return _LOOKBEHIND.sub(lambda found: "".join(f"(?<!{part})" for part in _BAR.split(found.group(1))), pattern)
 
 
+# Matomo's lists of people's clients: browsers, apps (on phones and desktops) and mail and calendar clients.
+CLIENT_FILES = ("browsers.yml", "mobile_apps.yml", "pim.yml")
+# Matomo's feed readers, as the first product (an app may name one it embeds): software that fetches, and
+# that nobody reads mail in. Its media players are left out: phones' browsers name their media component
+# ("NexPlayer/3.0") among their own tokens.
+SOFTWARE_FILES = ("feed_readers.yml",)
+
+
+def client_lists(files: tuple[str, ...] = CLIENT_FILES, directory: Path | None = None) -> PatternSet:
+    """Matomo's regexes of some kinds of client, each with its token bound, as one set."""
+    regexes = directory or _matomo_regexes()
+    return PatternSet(client_patterns(files, regexes))
+
+
 def machine_lists(sources: Iterable[str] = SOURCES) -> PatternSet:
     """Build one set from the named lists."""
     chosen = set(sources)
     patterns = crawler_patterns() if CRAWLER_USER_AGENTS in chosen else []
-    return PatternSet(patterns + (matomo_patterns() if MATOMO in chosen else []))
+    return PatternSet(
+        patterns + (matomo_patterns() + client_patterns(SOFTWARE_FILES, first=True) if MATOMO in chosen else [])
+    )
+
+
+def client_patterns(
+    files: tuple[str, ...], directory: Path | None = None, first: bool = False
+) -> list[tuple[str, str, bool]]:
+    """Matomo's client regexes of some kinds (browsers, apps, feed readers, ...): anywhere, or as the first product."""
+    regexes = directory or _matomo_regexes()
+    return [
+        (
+            f"{MATOMO} {filename}: {e['name']}",
+            f"^(?:{_fixed_width(e['regex'])})" if first else _bounded(_fixed_width(e["regex"])),
+            True,
+        )
+        for filename in files
+        for e in _yaml(regexes / "client" / filename)
+    ]

@@ -41,6 +41,9 @@ MAX_AGENT_LENGTH = 512
 # their bytes. One fragment repeated to pad a string (a probe of every pattern) keeps a few percent.
 PADDED_SHARE = 0.25
 PADDED_FROM = 64  # characters; shorter strings compress poorly whatever they hold
+# A client that names no system sends a short string (the longest in the corpora: 92 characters, GOG Galaxy's);
+# a longer one is a program's without asking the list of clients, which is what costs most on such a string.
+BARE_CLIENT_LENGTH = 128
 
 # Exact strings: Apple's privacy proxy sends nothing more, and Gmail's prefetch
 # is a fixed, odd string (Edge 12 with a second "Mozilla/5.0" at the end).
@@ -173,6 +176,18 @@ def _machine_lists() -> lists.PatternSet:
     return MACHINE_LISTS
 
 
+# Matomo's list of people's clients (browsers, apps, mail clients), built on first use like the machine lists.
+CLIENT_LISTS: lists.PatternSet | None = None
+
+
+def _client_lists() -> lists.PatternSet:
+    """The list of people's clients, built once per process."""
+    global CLIENT_LISTS
+    if CLIENT_LISTS is None:
+        CLIENT_LISTS = lists.client_lists()
+    return CLIENT_LISTS
+
+
 @lru_cache(maxsize=4096)
 def _by_agent(agent: str) -> Opener | None:
     """Apply the rules that the User-Agent alone decides: padding, preloads, prefetches, proxies, scanners."""
@@ -210,6 +225,7 @@ def _is_machine(agent: str) -> bool:
         or _parsed(agent) == ("Other", "Spider")  # the parser's Spider alone is weak: it also names real IE11s
         or _library_shaped(agent)
         or _names_no_product(agent)
+        or _names_no_known_client(agent)
     )
 
 
@@ -224,6 +240,20 @@ def _names_no_product(agent: str) -> bool:
     if _parsed(agent)[0] not in ("", "Other"):
         return False
     return not rules.PRODUCT_START.match(agent) or bool(rules.CODE.search(agent))
+
+
+def _names_no_known_client(agent: str) -> bool:
+    """Whether a User-Agent names no system, and no browser, app or mail client that ua-parser or Matomo knows.
+
+    A person reads mail in a client that says what it runs on or that the lists of clients know; a bare
+    name ("YandeG 1.03", "Whibse") is a program's.
+    """
+    if rules.PLATFORM.search(rules.COMPATIBLE.sub("(", agent)) or rules.SELF_NAMED_CLIENT.search(agent):
+        return False
+    family, device = _parsed(agent)
+    if family not in ("", "Other") or device not in ("", "Other"):
+        return False
+    return len(agent) > BARE_CLIENT_LENGTH or _client_lists().name_of(agent) is None
 
 
 def _library_shaped(agent: str) -> bool:

@@ -25,14 +25,15 @@ PROXIES = (
 GMAIL_SAMPLING = re.compile(r"Gmail-content-sampling")
 
 # Mail security scanners: gateways and URL checkers that fetch a message's images.
-# Web filters and proxies too (Websense/Forcepoint, Blue Coat, Zscaler, FortiGuard, ...): a mail gateway
+# Web filters and proxies too (Websense/Forcepoint, Blue Coat and its Cerberian rating service, Zscaler, FortiGuard,
+# Norton Safe Web, ...): a mail gateway
 # fetches every image of every message it scans, and a web filter checks a link before its user gets it.
 SCANNER_AGENTS = pcre2.compile(
     r"Barracuda|Mimecast|Proofpoint|IronPort|Sophos|Trend ?Micro|TMUFE|FireEye|Symantec|Kaspersky|xforce-security|"
     r"Google-Safety|VirusTotal|CloudflareRadarURLScanner|PhishBucket|urlscan\.io|Websense|Forcepoint|"
     r"Blue ?Coat|\bZscaler|Fortinet|FortiGuard|FortiGate|McAfee Web Gateway|Trustwave|Check ?Point|Netskope|"
     r"Cloudmark|SpamTitan|Hornetsecurity|Libraesva|Vade ?Secure|Avanan|Ironscales|Cisco[ -]Secure|"
-    r"Cisco[ -]Umbrella|OpenDNS|Palo ?Alto|Cyren|SonicWall",
+    r"Cisco[ -]Umbrella|OpenDNS|Palo ?Alto|Cyren|SonicWall|Norton-Safe ?web|Safe ?Web\b|Cerberian",
     pcre2.I,
 )
 
@@ -72,9 +73,10 @@ MAIL_CLIENTS = tuple(
         (r"kmail", "KMail"),
         (r"Mailbird/", "Mailbird"),
         (r"Mailspring/", "Mailspring"),
-        (r"Foxmail/", "Foxmail"),
+        (r"Foxmail[/ ]", "Foxmail"),  # "Foxmail/7.2", "Foxmail 7, 2, 0, 111[fr]"
+        (r"PocoMail", "PocoMail"),
         (r"MailMaster", "Mail Master"),
-        (r"ymail|Yahoo Mail|YahooMobileMail|YahooMobile/1\.0 \(mail", "Yahoo Mail"),
+        (r"(?<![A-Za-z])ymail|Yahoo Mail|YahooMobileMail|YahooMobile/1\.0 \(mail", "Yahoo Mail"),
         (r"NaverMailApp", "NAVER Mail"),
         (r"^MailBar/", "MailBar"),
         (r"ExchangeWebServices/.* Mail/", "Apple Mail"),
@@ -104,7 +106,10 @@ BOT_TOKEN = pcre2.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]
 PHONE_MODELS = pcre2.compile(r"\b(?:cubot|xbot)\b", pcre2.I)
 # A contact for the operator: an e-mail address, written out or hidden ("(at)").
 # One character before the "@" is enough to find one; a run there would be retried from every start.
-CONTACT = pcre2.compile(r"[\w.+-]@[\w-]+\.[a-z]{2}|\(at\)|\[at\]", pcre2.I)
+# Written out against address harvesters too: "scout at surphace dot com".
+CONTACT = pcre2.compile(
+    r"[\w.+-]@[\w-]+\.[a-z]{2}|\(at\)|\[at\]|[\w.-] at [\w-]+(?: dot [\w-]+)* dot [a-z]{2}", pcre2.I
+)
 # A web address: a crawler's "+http://...", a monitor's "(https://...)". People's clients seldom carry
 # one, and those that do name the device they run on or call themselves a browser (below).
 CONTACT_URL = pcre2.compile(r"https?://|www\.", pcre2.I)
@@ -120,6 +125,11 @@ HOMEPAGE_OF_APP = pcre2.compile(
 LIBRARY_SHAPE = pcre2.compile(r"^[A-Za-z][\w.-]*/v?\d[\w.+-]*(?: [A-Za-z][\w.-]*/v?\d[\w.+-]*)*$")
 # Browsers that send only their own product token: text-mode browsers, and products named "...Browser".
 # They beat the library shape above ("w3m/0.5.3", "Lynx/2.8.9", "PrivacyBrowser/1.0").
+# Crawlers write "Mozilla/5.0 (compatible; Name/1.0; +url)"; browsers put a system in that comment
+# ("compatible; MSIE 8.0; Windows NT 6.1"). Without the word, a comment is only a comment.
+COMPATIBLE = pcre2.compile(r"\(compatible; ?", pcre2.I)
+# A client that calls itself a browser or explorer ("Enigma Browser", "Ace Explorer") is one, listed or not.
+SELF_NAMED_CLIENT = pcre2.compile(r"Browser|Explorer|Navigator", pcre2.I)
 PLAIN_BROWSERS = pcre2.compile(r"^(?:w3m|Lynx|Links|ELinks|amaya|Dillo|NetSurf)/|Browser/", pcre2.I)
 # A fetcher's name written inside the engine's comment: browsers write "(KHTML, like Gecko)" and
 # nothing more, Google's fetchers "(KHTML, like Gecko; Google-Assess)".
@@ -147,7 +157,7 @@ LIBRARIES = pcre2.compile(
 MACHINE_PRODUCTS = pcre2.compile(
     r"Existence Discovery|Protocol Discovery|Microsoft Office Discovery|GoogleDocs|Google-Apps-Script|"
     r"Google-Read-Aloud|Google Favicon|Google Web Preview|Google-Document-Conversion|FeedFetcher|"
-    r"Headless|PhantomJS|SlimerJS|Puppeteer|Playwright|Selenium|Chrome-Lighthouse|Lighthouse|"
+    r"Headless|PhantomJS|SlimerJS|Zombie\.js|jsdom|HtmlUnit|Puppeteer|Playwright|Selenium|Chrome-Lighthouse|Lighthouse|"
     r"facebookexternalhit|Iframely|embedly|(?<!Technology )(?<!Technology%20)Preview|ImgProxy|Slack-|TelegramBot|"
     r"Censys|zgrab|Detectify|Netcraft|OpenVAS|Nessus|Nmap|nikto|sqlmap|Arachni|masscan|Acunetix|"
     r"Qualys|Nuclei|WPScan|probe|Probe|check_http|monitor|Monitor|Pingdom|uptime|Uptime|StatusCake|"
@@ -164,15 +174,27 @@ PERSONAL_DEVICE = pcre2.compile(
     r"Android|iPhone|iPad|iOS|Macintosh|Windows|WinNT|X11|CrOS|Mobile|Tablet|Darwin|CFNetwork"
 )
 
-# Monitoring and performance tools (WebPageTest's PTST token rides inside a normal browser string),
-# link expanders, screenshot generators (email tools' inbox previews), SEO tools and feed readers, in any case.
+# Monitoring and performance tools (WebPageTest's PTST token rides inside a normal browser string,
+# "PTST/230101" or, in its older agents, "PTST 2.386"), link checkers and expanders, screenshot and
+# thumbnail generators (email tools' inbox previews), SEO tools, feed readers, security scanners, webhook
+# senders, e-mail address extractors and downloaders, HTTP clients named anywhere, in any case.
 MACHINE_TOOLS = pcre2.compile(
-    r"\bPTST/|GTmetrix|SpeedCurve|Catchpoint|RuxitSynthetic|Dynatrace|AppDynamics|Checkly|Freshping|"
+    r"\bPTST[/ ]\d|GTmetrix|SpeedCurve|Catchpoint|RuxitSynthetic|Dynatrace|AppDynamics|Checkly|Freshping|"
     r"NodePing|Monitis|Montastic|HetrixTools|blackbox[_-]exporter|Prometheus|PageSpeed|Speed Insights|YSlow|"
     r"Uptime[ -]?Kuma|BetterUptime|Better Uptime|\bmonitoring\b|synthetic|unshorten|link ?expander|"
     r"url ?expander|screenshot|URL2PNG|Thumbshots|PagePeeker|Browshot|Litmus|Email ?on ?Acid|"
     r"Screaming ?Frog|Sitebulb|Semrush|Serpstat|DeepCrawl|Lumar|OnCrawl|ContentKing|Botify|SiteAudit|"
-    r"Seobility|SEOkicks|SE Ranking|Ryte|RSS|Feed ?Reader|Headline-Reader|Syndication|Java\(TM\)",
+    r"Seobility|SEOkicks|SE Ranking|Ryte|RSS|Feed ?Reader|Headline-Reader|Syndication|Java\(TM\)|"
+    r"Neustar|\bWPM\b|KeyCDN|Perf ?Test|SpeedKit|DebugBear|Hexometer|Anturis|alertra|Tester\b|"
+    r"(?:link|url|redirect)[ _-]?(?:check|valet|test|trac|status|verif|thumb|trend)|backlink|untiny|"
+    r"(?<![a-z])thumbnail|webthumb|web-?capture|shotter|imgsizer|webcollage|search ?engine|"
+    r"(?<![a-z])feeds?(?![a-z])|Feedable|Reeder|security[ -]?scan|(?<![a-z])scan(?:ner)?(?![a-z])|[a-z]scan/|"
+    r"Netsparker|w3af|Netlab360|webhook|hookshot|extractor|(?<![a-z])downloader\b|"
+    r"http[ _-]?(?:client|components|-kit)\b|asynchttp|\bhttpc\b|http-get|Mojolicious|Snoopy|HTTPing|"
+    r"HTTP::Lite|\bsiege/|Network Diagnostics|Internet Publishing Provider|"
+    # A runtime named as a product ("pnpm/6.18 npm/? node/v16.11.1"), a build's target triplet ("i686-pc-linux-gnu").
+    r"(?<![\w-])(?:node|Node\.js|CPython|Python|Perl|PHP|Ruby)/v?\d|"
+    r"\b(?:i[3-6]86|x86_64|amd64|aarch64|powerpc\w*|sparc\w*)-[a-z]+-[\w-]*(?:linux|freebsd|darwin|mingw|cygwin|solaris)",
     pcre2.I,
 )
 # A person's client starts with a product's name (RFC 9110: User-Agent = product *(RWS (product / comment)),
