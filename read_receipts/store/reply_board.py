@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import median
 
 from sqlalchemy import and_, func, or_, select
 
@@ -68,39 +67,58 @@ def unopened(store: Database, sent_before: float, wanted: ReplyFilter, limit: in
 def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
     """Replies sent per agent in a period: how many, read by a person, preloaded only, median time to read."""
     row = reply_statuses.c
-    period = (row.seen_at >= since, row.seen_at < until)
-    counts = (
+    named = select(row.agent_id).where(row.agent_id.is_not(None)).distinct().scalar_subquery()
+    with store.reading() as conn:  # index-only: one range per agent, then a walk to each one's middle read
+        totals = [*conn.execute(_counts(row.agent_id.in_(named), since, until))]
+        totals += conn.execute(_counts(row.agent_id.is_(None), since, until)).all()  # replies no webhook named
+        totals = sorted(totals, key=lambda t: (-t.sent, t.agent_id is None, t.agent_id))[:AGENTS_MAX]
+        medians = {t.agent_id: _median_read_after(conn, t.agent_id, t.timed, since, until) for t in totals}
+    names = dict(agent_names(store))
+    return [
+        AgentFigures(t.agent_id, names.get(t.agent_id), t.sent, t.read, t.preloaded, medians[t.agent_id])
+        for t in totals
+    ]
+
+
+def _counts(agents, since: float, until: float):
+    """Per agent in a period: sent, read, preloaded only, and reads with their time (what the median is of)."""
+    row = reply_statuses.c
+    return (
         select(
             row.agent_id,
             func.count().label("sent"),
             func.count().filter(row.status == ReplyStatus.READ).label("read"),
             func.count().filter(row.status == ReplyStatus.PRELOADED).label("preloaded"),
+            func.count().filter(row.status == ReplyStatus.READ, row.read_after.is_not(None)).label("timed"),
         )
-        .where(*period)
+        # `agent_id IN (the agents)`, not no condition: each agent's replies in the period are one index range.
+        .where(agents, row.seen_at >= since, row.seen_at < until)
         .group_by(row.agent_id)
-        .order_by(func.count().desc())
+        .order_by(func.count().desc(), row.agent_id)
         .limit(AGENTS_MAX)
     )
-    delays = select(row.agent_id, row.first_read_at - row.seen_at).where(
-        *period, row.status == ReplyStatus.READ, row.first_read_at.is_not(None)
-    )
-    with store.reading() as conn:  # both read the figures' index only, never the table
-        totals = conn.execute(counts).all()
-        waits: dict[int | None, list[float]] = {}
-        for agent_id, delay in conn.execute(delays):
-            waits.setdefault(agent_id, []).append(max(0.0, delay))
-    names = dict(agent_names(store))
-    return [
-        AgentFigures(
-            t.agent_id,
-            names.get(t.agent_id),
-            t.sent,
-            t.read,
-            t.preloaded,
-            median(waits[t.agent_id]) if t.agent_id in waits else None,
+
+
+def _median_read_after(conn, agent_id: int | None, timed: int, since: float, until: float) -> float | None:
+    """The median of an agent's times to first read in a period, its middle one or two in read_after's order."""
+    if not timed:
+        return None
+    row = reply_statuses.c
+    middle = (
+        select(row.read_after)
+        .where(
+            row.agent_id.is_(None) if agent_id is None else row.agent_id == agent_id,
+            row.status == ReplyStatus.READ,
+            row.read_after.is_not(None),
+            row.seen_at >= since,
+            row.seen_at < until,
         )
-        for t in totals
-    ]
+        .order_by(row.read_after)
+        .offset((timed - 1) // 2)
+        .limit(2 - timed % 2)
+    )
+    found = [max(0.0, delay) for delay in conn.execute(middle).scalars()]  # a read before its send counts as 0
+    return sum(found) / len(found)
 
 
 def agent_names(store: Database) -> list[tuple[int, str]]:

@@ -1,0 +1,52 @@
+"""Each reply's time to its first read, kept with its status, and the indexes the agents' table reads by.
+
+`read_after` (seconds from the reply's time to its first read by a person) is filled in for the replies
+read already. The agents' counts read `(agent_id, seen_at, status, read_after)` over a period, one range
+per agent (it still serves an agent's replies newest first), and each agent's median walks
+`(agent_id, status, read_after, seen_at)` in order to its middle, in the database; they replace
+`(agent_id, seen_at)` and `(seen_at, agent_id, status, first_read_at)`.
+
+Revision ID: 0013_agent_figures
+Revises: 0012_board
+Created: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013_agent_figures"
+down_revision = "0012_board"
+branch_labels = None
+depends_on = None
+
+statuses = sa.table(
+    "reply_statuses",
+    sa.column("seen_at", sa.Float),
+    sa.column("first_read_at", sa.Float),
+    sa.column("read_after", sa.Float),
+)
+
+
+def upgrade() -> None:
+    """Add and fill `read_after`, then swap the agents' indexes."""
+    with op.batch_alter_table("reply_statuses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("read_after", sa.Float(), nullable=True))
+    op.execute(
+        sa.update(statuses)
+        .where(statuses.c.first_read_at.is_not(None))
+        .values(read_after=statuses.c.first_read_at - statuses.c.seen_at)
+    )
+    op.drop_index("ix_reply_statuses_figures", table_name="reply_statuses")
+    op.drop_index("ix_reply_statuses_agent_seen_at", table_name="reply_statuses")
+    op.create_index("ix_reply_statuses_agent", "reply_statuses", ["agent_id", "seen_at", "status", "read_after"])
+    op.create_index("ix_reply_statuses_read_after", "reply_statuses", ["agent_id", "status", "read_after", "seen_at"])
+
+
+def downgrade() -> None:
+    """Put back 0012's indexes and drop the column."""
+    op.drop_index("ix_reply_statuses_read_after", table_name="reply_statuses")
+    op.drop_index("ix_reply_statuses_agent", table_name="reply_statuses")
+    op.create_index("ix_reply_statuses_agent_seen_at", "reply_statuses", ["agent_id", "seen_at"])
+    op.create_index("ix_reply_statuses_figures", "reply_statuses", ["seen_at", "agent_id", "status", "first_read_at"])
+    with op.batch_alter_table("reply_statuses", schema=None) as batch_op:
+        batch_op.drop_column("read_after")
