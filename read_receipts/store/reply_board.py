@@ -96,7 +96,7 @@ def _counts(agents, since: float, until: float):
             func.count().label("sent"),
             func.count().filter(row.status == ReplyStatus.READ).label("read"),
             func.count().filter(row.status == ReplyStatus.PRELOADED).label("preloaded"),
-            func.count().filter(row.status == ReplyStatus.READ, row.read_after.is_not(None)).label("timed"),
+            func.count().filter(row.read_after.is_not(None)).label("timed"),  # the read ones (a first read)
         )
         .where(agents, row.seen_at >= since, row.seen_at < until)
         .group_by(row.agent_id)
@@ -114,8 +114,7 @@ def _median_read_after(conn, agent_id: int | None, timed: int, since: float, unt
         select(row.read_after)
         .where(
             row.agent_id.is_(None) if agent_id is None else row.agent_id == agent_id,
-            row.status == ReplyStatus.READ,
-            row.read_after.is_not(None),
+            row.read_after.is_not(None),  # as the index says: it holds these only
             row.seen_at >= since,
             row.seen_at < until,
         )

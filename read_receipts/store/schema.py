@@ -154,8 +154,16 @@ reply_statuses = Table(
     Index("ix_reply_statuses_status_seen_at", "status", "seen_at", "agent_id", "first_read_at"),
     # An agent's replies newest first; the agents' counts over a period, index-only, one range per agent.
     Index("ix_reply_statuses_agent", "agent_id", "seen_at", "status", "read_after"),
-    # Each agent's read replies by time to read: the median is the middle of a walk in this order.
-    Index("ix_reply_statuses_read_after", "agent_id", "status", "read_after", "seen_at"),
+    # Each agent's read replies by time to read: the median is the middle of a walk in this order. Only the read
+    # ones are in it, so it changes once per reply (its first read), not at each status.
+    Index(
+        "ix_reply_statuses_read_after",
+        "agent_id",
+        "read_after",
+        "seen_at",
+        sqlite_where=text("read_after IS NOT NULL"),
+        postgresql_where=text("read_after IS NOT NULL"),
+    ),
 )
 
 # Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".

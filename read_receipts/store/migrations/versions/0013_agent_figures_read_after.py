@@ -3,8 +3,8 @@
 `read_after` (seconds from the reply's time to its first read by a person) is filled in for the replies
 read already. The agents' counts read `(agent_id, seen_at, status, read_after)` over a period, one range
 per agent (it still serves an agent's replies newest first), and each agent's median walks
-`(agent_id, status, read_after, seen_at)` in order to its middle, in the database; they replace
-`(agent_id, seen_at)` and `(seen_at, agent_id, status, first_read_at)`.
+`(agent_id, read_after, seen_at)`, of the read replies only, in order to its middle, in the database; they
+replace `(agent_id, seen_at)` and `(seen_at, agent_id, status, first_read_at)`.
 
 Revision ID: 0013_agent_figures
 Revises: 0012_board
@@ -39,7 +39,13 @@ def upgrade() -> None:
     op.drop_index("ix_reply_statuses_figures", table_name="reply_statuses")
     op.drop_index("ix_reply_statuses_agent_seen_at", table_name="reply_statuses")
     op.create_index("ix_reply_statuses_agent", "reply_statuses", ["agent_id", "seen_at", "status", "read_after"])
-    op.create_index("ix_reply_statuses_read_after", "reply_statuses", ["agent_id", "status", "read_after", "seen_at"])
+    op.create_index(
+        "ix_reply_statuses_read_after",
+        "reply_statuses",
+        ["agent_id", "read_after", "seen_at"],
+        sqlite_where=sa.text("read_after IS NOT NULL"),
+        postgresql_where=sa.text("read_after IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
