@@ -82,7 +82,8 @@ def _totals(conn, since: float, until: float) -> list:
     if conn.dialect.name != "sqlite":  # PostgreSQL hashes the period's rows by agent, faster than any index walk
         return conn.execute(_counts(true(), since, until)).all()
     # SQLite would sort the period's rows by agent: `agent_id IN (the agents)` makes each one index range instead.
-    totals = [*conn.execute(_counts(row.agent_id.in_(agent_ids().scalar_subquery()), since, until))]
+    named = agent_ids(limit=None).scalar_subquery()  # all of them: the busiest AGENTS_MAX are kept below
+    totals = [*conn.execute(_counts(row.agent_id.in_(named), since, until))]
     totals += conn.execute(_counts(row.agent_id.is_(None), since, until)).all()  # replies no webhook named
     return sorted(totals, key=lambda t: (-t.sent, t.agent_id is None, t.agent_id))[:AGENTS_MAX]
 
@@ -142,8 +143,8 @@ def agent_names(store: Database) -> list[tuple[int, str]]:
         return sorted(((a, n or f"agent {a}") for a, n in found), key=lambda pair: pair[1].lower())
 
 
-def agent_ids():
-    """The agents the reply webhook named (AGENTS_MAX of them), as a select: one index seek per agent.
+def agent_ids(limit: int | None = AGENTS_MAX):
+    """The agents the reply webhook named (the first `limit` by id), as a select: one index seek per agent.
 
     A DISTINCT would read every reply (PostgreSQL) or every index entry (SQLite); this skips from each
     agent to the next through the index, each step `min(agent_id) > the last one`.
@@ -152,4 +153,4 @@ def agent_ids():
     found = select(func.min(row.agent_id).label("agent_id")).cte("agents", recursive=True)
     following = select(func.min(row.agent_id)).where(row.agent_id > found.c.agent_id).scalar_subquery()
     found = found.union_all(select(following).where(found.c.agent_id.is_not(None)))
-    return select(found.c.agent_id).where(found.c.agent_id.is_not(None)).limit(AGENTS_MAX)
+    return select(found.c.agent_id).where(found.c.agent_id.is_not(None)).limit(limit)
