@@ -66,49 +66,39 @@ def unopened(store: Database, sent_before: float, wanted: ReplyFilter, limit: in
 
 def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
     """Replies sent per agent in a period: how many, read by a person, preloaded only, median time to read."""
-    with store.reading() as conn:  # the counts, then a walk to each agent's middle read, in the database
-        totals = _totals(conn, since, until)
-        medians = {t.agent_id: _median_read_after(conn, t.agent_id, t.timed, since, until) for t in totals}
+    row = reply_statuses.c
+    with store.reading() as conn:  # counts from three indexes, then a walk to each agent's middle read
+        sent = _by_agent(conn, true(), since, until)
+        read = _by_agent(conn, row.read_after.is_not(None), since, until, each_agent=False)  # a first read sets it
+        preloaded = _by_agent(conn, row.status == ReplyStatus.PRELOADED, since, until, each_agent=False)
+        busiest = sorted(sent, key=lambda agent: (-sent[agent], agent is None, agent))[:AGENTS_MAX]
+        medians = {agent: _median_read_after(conn, agent, read.get(agent, 0), since, until) for agent in busiest}
     names = dict(agent_names(store))
-    return [
-        AgentFigures(t.agent_id, names.get(t.agent_id), t.sent, t.read, t.preloaded, medians[t.agent_id])
-        for t in totals
-    ]
+    return [AgentFigures(a, names.get(a), sent[a], read.get(a, 0), preloaded.get(a, 0), medians[a]) for a in busiest]
 
 
-def _totals(conn, since: float, until: float) -> list:
-    """Each agent's counts in a period, most replies first (AGENTS_MAX of them)."""
+def _by_agent(conn, which, since: float, until: float, each_agent: bool = True) -> dict[int | None, int]:
+    """How many of the replies a condition picks each agent sent in a period (None: no agent named).
+
+    `each_agent` for a condition no index holds with the agent first (all replies, by agent_id and seen_at);
+    the read ones and the preloaded ones have theirs (the medians' index, and status's), read in its order.
+    """
     row = reply_statuses.c
-    if conn.dialect.name != "sqlite":  # PostgreSQL hashes the period's rows by agent, faster than any index walk
-        return conn.execute(_counts(true(), since, until)).all()
-    # SQLite would sort the period's rows by agent: `agent_id IN (the agents)` makes each one index range instead.
-    named = agent_ids(limit=None).scalar_subquery()  # all of them: the busiest AGENTS_MAX are kept below
-    totals = [*conn.execute(_counts(row.agent_id.in_(named), since, until))]
-    totals += conn.execute(_counts(row.agent_id.is_(None), since, until)).all()  # replies no webhook named
-    return sorted(totals, key=lambda t: (-t.sent, t.agent_id is None, t.agent_id))[:AGENTS_MAX]
 
+    def counted(agents) -> dict[int | None, int]:
+        query = select(row.agent_id, func.count()).where(agents, which, row.seen_at >= since, row.seen_at < until)
+        return dict(conn.execute(query.group_by(row.agent_id)).all())
 
-def _counts(agents, since: float, until: float):
-    """Per agent in a period: sent, read, preloaded only, and reads with their time (what the median is of)."""
-    row = reply_statuses.c
-    return (
-        select(
-            row.agent_id,
-            func.count().label("sent"),
-            func.count().filter(row.status == ReplyStatus.READ).label("read"),
-            func.count().filter(row.status == ReplyStatus.PRELOADED).label("preloaded"),
-            func.count().filter(row.read_after.is_not(None)).label("timed"),  # the read ones (a first read)
-        )
-        .where(agents, row.seen_at >= since, row.seen_at < until)
-        .group_by(row.agent_id)
-        .order_by(func.count().desc(), row.agent_id)
-        .limit(AGENTS_MAX)
-    )
+    if conn.dialect.name != "sqlite" or not each_agent:  # PostgreSQL hashes the period's rows by agent
+        return counted(true())
+    # SQLite would sort the period's rows by agent: `agent_id IN (the agents)` makes each one an index range.
+    named = agent_ids(limit=None).scalar_subquery()  # all of them: the busiest AGENTS_MAX are kept after
+    return {**counted(row.agent_id.in_(named)), **counted(row.agent_id.is_(None))}
 
 
 def _median_read_after(conn, agent_id: int | None, timed: int, since: float, until: float) -> float | None:
     """The median of an agent's times to first read in a period, its middle one or two in read_after's order."""
-    if not timed:
+    if not timed:  # the agent's replies read in the period: those the walk goes through
         return None
     row = reply_statuses.c
     middle = (

@@ -152,8 +152,8 @@ reply_statuses = Table(
     Index("ix_reply_statuses_seen_at", "seen_at"),
     # The replies page by status, newest first (and the unopened count).
     Index("ix_reply_statuses_status_seen_at", "status", "seen_at", "agent_id", "first_read_at"),
-    # An agent's replies newest first; the agents' counts over a period, index-only, one range per agent.
-    Index("ix_reply_statuses_agent", "agent_id", "seen_at", "status", "read_after"),
+    # An agent's replies newest first; how many each agent sent in a period (no load rewrites it).
+    Index("ix_reply_statuses_agent_seen_at", "agent_id", "seen_at"),
     # Each agent's read replies by time to read: the median is the middle of a walk in this order. Only the read
     # ones are in it, so it changes once per reply (its first read), not at each status.
     Index(

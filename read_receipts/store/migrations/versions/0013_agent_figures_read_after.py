@@ -1,10 +1,9 @@
-"""Each reply's time to its first read, kept with its status, and the indexes the agents' table reads by.
+"""Each reply's time to its first read, kept with its status, and the index the agents' medians walk.
 
 `read_after` (seconds from the reply's time to its first read by a person) is filled in for the replies
-read already. The agents' counts read `(agent_id, seen_at, status, read_after)` over a period, one range
-per agent (it still serves an agent's replies newest first), and each agent's median walks
-`(agent_id, read_after, seen_at)`, of the read replies only, in order to its middle, in the database; they
-replace `(agent_id, seen_at)` and `(seen_at, agent_id, status, first_read_at)`.
+read already. `(agent_id, read_after, seen_at)`, of the read replies only, holds each agent's reads in
+time-to-read order: a median is a walk to its middle, in the database. It replaces the figures' index
+`(seen_at, agent_id, status, first_read_at)`, so a load rewrites as many indexes as before.
 
 Revision ID: 0013_agent_figures
 Revises: 0012_board
@@ -28,7 +27,7 @@ statuses = sa.table(
 
 
 def upgrade() -> None:
-    """Add and fill `read_after`, then swap the agents' indexes."""
+    """Add and fill `read_after`, then swap the figures' index for the medians'."""
     with op.batch_alter_table("reply_statuses", schema=None) as batch_op:
         batch_op.add_column(sa.Column("read_after", sa.Float(), nullable=True))
     op.execute(
@@ -37,8 +36,6 @@ def upgrade() -> None:
         .values(read_after=statuses.c.first_read_at - statuses.c.seen_at)
     )
     op.drop_index("ix_reply_statuses_figures", table_name="reply_statuses")
-    op.drop_index("ix_reply_statuses_agent_seen_at", table_name="reply_statuses")
-    op.create_index("ix_reply_statuses_agent", "reply_statuses", ["agent_id", "seen_at", "status", "read_after"])
     op.create_index(
         "ix_reply_statuses_read_after",
         "reply_statuses",
@@ -49,10 +46,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Put back 0012's indexes and drop the column."""
+    """Put back 0012's figures index and drop the column."""
     op.drop_index("ix_reply_statuses_read_after", table_name="reply_statuses")
-    op.drop_index("ix_reply_statuses_agent", table_name="reply_statuses")
-    op.create_index("ix_reply_statuses_agent_seen_at", "reply_statuses", ["agent_id", "seen_at"])
     op.create_index("ix_reply_statuses_figures", "reply_statuses", ["seen_at", "agent_id", "status", "first_read_at"])
     with op.batch_alter_table("reply_statuses", schema=None) as batch_op:
         batch_op.drop_column("read_after")
