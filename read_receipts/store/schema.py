@@ -150,12 +150,12 @@ reply_statuses = Table(
     Column("read_after", Float),  # first_read_at - seen_at, kept with them: the agents' medians walk it in order
     Index("ix_reply_statuses_reply", "ticket_id", "reply_key", unique=True),
     Index("ix_reply_statuses_seen_at", "seen_at"),
-    # The replies page by status, newest first (and the unopened count).
+    # The replies page by status, newest first; the unopened count; the agents' preloaded counts.
     Index("ix_reply_statuses_status_seen_at", "status", "seen_at", "agent_id", "first_read_at"),
     # An agent's replies newest first; how many each agent sent in a period (no load rewrites it).
     Index("ix_reply_statuses_agent_seen_at", "agent_id", "seen_at"),
-    # Each agent's read replies by time to read: the median is the middle of a walk in this order. Only the read
-    # ones are in it, so it changes once per reply (its first read), not at each status.
+    # Each agent's read replies by time to read: the median is the middle of a walk in this order; how many each
+    # agent had read. Only the read ones are in it: a reply nobody read costs it nothing.
     Index(
         "ix_reply_statuses_read_after",
         "agent_id",
