@@ -363,7 +363,7 @@ def test_upgrading_from_the_reply_statuses_keeps_every_row_and_indexes_the_repli
     assert {
         "ix_reply_statuses_status_seen_at",
         "ix_reply_statuses_agent_seen_at",
-        "ix_reply_statuses_figures",
+        "ix_reply_statuses_read_after",
     } <= indexes
     assert [s.status for s in store.replies.statuses(1000)] == ["stat0"]  # read through the new indexes alike
     store.close()
@@ -380,4 +380,24 @@ def test_upgrading_from_the_board_keeps_every_row_and_adds_the_unread_tag_times(
     with store.engine.connect() as conn:  # unknown for a tag sent before: null
         times = conn.execute(select(ticket_updates.c.tagged_at, ticket_updates.c.untagged_at)).all()
     assert times and all(tuple(row) == (None, None) for row in times)
+    store.close()
+
+
+def test_upgrading_from_the_tag_times_keeps_every_row_and_times_the_replies_read(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0013_tag_times")
+    before = fill_every_table(store.engine)
+    statuses = metadata.tables["reply_statuses"]
+    with store.engine.begin() as conn:  # a read reply, 90 s after it was sent
+        conn.execute(statuses.update().where(statuses.c.id == 1000).values(first_read_at=statuses.c.seen_at + 90))
+    before["reply_statuses"] = rows_now(store.engine, {"reply_statuses": before["reply_statuses"]})["reply_statuses"]
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    with store.engine.connect() as conn:
+        timed = dict(conn.execute(select(statuses.c.id, statuses.c.read_after)).all())
+    assert timed == {1000: 90.0, 1001: 0.0, 1002: 0.0}  # first_read_at - seen_at; the samples are read as sent
+    indexes = {index["name"] for index in inspect(store.engine).get_indexes("reply_statuses")}
+    assert {"ix_reply_statuses_agent_seen_at", "ix_reply_statuses_read_after"} <= indexes
+    assert "ix_reply_statuses_figures" not in indexes
     store.close()

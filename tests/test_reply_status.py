@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from statistics import median
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from read_receipts.delivery import notes
+from read_receipts.store import reply_board
+from read_receipts.store.schema import reply_statuses
 from tests.conftest import drain, fresh_database
 from tests.test_dashboard import ADMIN, GMAIL, HOOK_SECRET, LOGIN, signed
 from tests.test_server import THUNDERBIRD, services  # noqa: F401 (the fixture)
@@ -141,3 +146,67 @@ def test_served_notes_name_replies_in_each_language_per_note_kinds(services, zen
     )
     assert {r["reply"]: r["status"] for r in answer.json()["replies"]} == {1: "read", 2: "preloaded", 3: "machines"}
     assert zendesk.violations == []
+
+
+def sent_ago(client, ticket: int, comment: int, seconds_ago: float, agent: tuple[str, str] | None) -> None:
+    """Report a reply sent some time ago, as Zendesk's webhook does, with who replied (or nobody named)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+    payload = {"ticket_id": str(ticket), "comment_id": str(comment), "sent": stamp}
+    if agent:
+        payload.update(agent_id=agent[0], agent_name=agent[1])
+    body = json.dumps(payload).encode()
+    assert client.post("/zendesk/replies", data=body, headers=signed(body)).json == {"recorded": True}
+
+
+def test_agents_figures_are_those_of_their_replies(api, zendesk):
+    app, client = api
+    ann, ben, cid = ("61", "Ann"), ("62", "Ben"), ("63", "Cid")
+    hours = 3600
+    replies = {  # comment: (sent ago, agent, who loads it)
+        **{
+            c: ((13 - 2 * n) * hours + 7 * n, ann, GMAIL) for n, c in enumerate(range(1, 6))
+        },  # five reads: an odd count
+        6: (9 * hours, ann, APPLE_MPP),
+        7: (5 * hours, ann, None),
+        8: (40 * 86400, ann, GMAIL),  # read now, sent before the last 30 days
+        **{c: ((20 - 3 * n) * hours + 11 * n, ben, GMAIL) for n, c in enumerate(range(11, 15))},  # four: even
+        15: (2 * hours, ben, {"User-Agent": "curl/8.5.0"}),
+        21: (3 * hours, cid, APPLE_MPP),
+        22: (4 * hours, cid, None),
+        31: (6 * hours, None, GMAIL),  # the webhook named nobody
+    }
+    zendesk.add_ticket(43, requester_id=7, replies=[*sorted(replies), 9])
+    for comment, (ago, agent, _) in replies.items():
+        sent_ago(client, 43, comment, ago, agent)
+    for comment, (_, _, loader) in replies.items():
+        if loader:
+            client.get(f"/pixel.gif?ticket_id=43&requester_id=7&comment_id={comment}", headers=loader)
+    minute_ago = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(time.time() - 60))  # the time its pixel carries
+    client.get(f"/pixel.gif?ticket_id=43&requester_id=7&comment_id=9&sent={minute_ago}", headers=GMAIL)
+    drain(app.extensions["courier"])
+    sent_ago(client, 43, 9, 30 * hours, ann)  # its webhook after its read: the reply's time moves a day earlier
+
+    since, until = time.time() - 30 * 86400, time.time() + 86400
+    with app.extensions["store"].engine.connect() as conn:
+        rows = conn.execute(select(reply_statuses).where(reply_statuses.c.seen_at >= since)).all()
+    expected = {}
+    for agent_id in {row.agent_id for row in rows}:
+        mine = [row for row in rows if row.agent_id == agent_id]
+        reads = [max(0.0, row.first_read_at - row.seen_at) for row in mine if row.status == "read"]
+        statuses = [row.status for row in mine]
+        expected[agent_id] = (len(mine), statuses.count("read"), statuses.count("preloaded"), median(reads or [0]))
+    assert expected[61][:3] == (8, 6, 1) and expected[62][:3] == (5, 4, 0) and expected[None][:3] == (1, 1, 0)
+    figures = reply_board.agents(app.extensions["store"], since, until)
+    found = {f.agent_id: (f.sent, f.read, f.preloaded, f.median_to_read or 0) for f in figures}
+    assert found == expected
+    assert [f.agent_name for f in figures] == ["Ann", "Ben", "Cid", None]  # most replies first
+
+    page = client.get("/dashboard/agents-replies", headers=LOGIN).get_data(as_text=True)
+    ann_row = re.search(r"<tr>\s*<td><a href=\"/dashboard/replies\?agent_id=61\">Ann</a></td>(.*?)</tr>", page, re.S)
+    cells = re.findall(r"<td class=\"num\">([^<]*)</td>", ann_row.group(1))
+    assert cells == ["8", "75 %", notes.elapsed(expected[61][3]), f"{100 / 8:.0f} %"]
+    assert notes.elapsed(expected[61][3]).startswith("10 h")  # between 11 and 9 of 30, 13, 11, 9, 7 and 5 hours
+    ben_row = re.search(r"agent_id=62\">Ben</a></td>(.*?)</tr>", page, re.S)
+    assert re.findall(r"<td class=\"num\">([^<]*)</td>", ben_row.group(1))[2].startswith("15 h")  # 17 and 14 h
+    year = client.get("/dashboard/agents-replies?from=2025-12-01", headers=LOGIN).get_data(as_text=True)
+    assert re.search(r"agent_id=61\">Ann</a></td>\s*<td class=\"num\">9</td>", year)  # the older reply counts

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import median
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 
 from read_receipts.store.database import Database
 from read_receipts.store.reply_statuses import ReplyFilter, ReplyState, ReplyStatus, described, matching
@@ -68,45 +67,60 @@ def unopened(store: Database, sent_before: float, wanted: ReplyFilter, limit: in
 def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
     """Replies sent per agent in a period: how many, read by a person, preloaded only, median time to read."""
     row = reply_statuses.c
-    period = (row.seen_at >= since, row.seen_at < until)
-    counts = (
-        select(
-            row.agent_id,
-            func.count().label("sent"),
-            func.count().filter(row.status == ReplyStatus.READ).label("read"),
-            func.count().filter(row.status == ReplyStatus.PRELOADED).label("preloaded"),
-        )
-        .where(*period)
-        .group_by(row.agent_id)
-        .order_by(func.count().desc())
-        .limit(AGENTS_MAX)
-    )
-    delays = select(row.agent_id, row.first_read_at - row.seen_at).where(
-        *period, row.status == ReplyStatus.READ, row.first_read_at.is_not(None)
-    )
-    with store.reading() as conn:  # both read the figures' index only, never the table
-        totals = conn.execute(counts).all()
-        waits: dict[int | None, list[float]] = {}
-        for agent_id, delay in conn.execute(delays):
-            waits.setdefault(agent_id, []).append(max(0.0, delay))
+    with store.reading() as conn:  # counts from three indexes, then a walk to each agent's middle read
+        sent = _by_agent(conn, true(), since, until)
+        read = _by_agent(conn, row.read_after.is_not(None), since, until, each_agent=False)  # a first read sets it
+        preloaded = _by_agent(conn, row.status == ReplyStatus.PRELOADED, since, until, each_agent=False)
+        busiest = sorted(sent, key=lambda agent: (-sent[agent], agent is None, agent))[:AGENTS_MAX]
+        medians = {agent: _median_read_after(conn, agent, read.get(agent, 0), since, until) for agent in busiest}
     names = dict(agent_names(store))
-    return [
-        AgentFigures(
-            t.agent_id,
-            names.get(t.agent_id),
-            t.sent,
-            t.read,
-            t.preloaded,
-            median(waits[t.agent_id]) if t.agent_id in waits else None,
+    return [AgentFigures(a, names.get(a), sent[a], read.get(a, 0), preloaded.get(a, 0), medians[a]) for a in busiest]
+
+
+def _by_agent(conn, which, since: float, until: float, each_agent: bool = True) -> dict[int | None, int]:
+    """How many of the replies a condition picks each agent sent in a period (None: no agent named).
+
+    `each_agent` for a condition no index holds with the agent first (all replies, by agent_id and seen_at);
+    the read ones and the preloaded ones have theirs (the medians' index, and status's), read in its order.
+    """
+    row = reply_statuses.c
+
+    def counted(agents) -> dict[int | None, int]:
+        query = select(row.agent_id, func.count()).where(agents, which, row.seen_at >= since, row.seen_at < until)
+        return dict(conn.execute(query.group_by(row.agent_id)).all())
+
+    if conn.dialect.name != "sqlite" or not each_agent:  # PostgreSQL hashes the period's rows by agent
+        return counted(true())
+    # SQLite would sort the period's rows by agent: `agent_id IN (the agents)` makes each one an index range.
+    named = agent_ids(limit=None).scalar_subquery()  # all of them: the busiest AGENTS_MAX are kept after
+    return {**counted(row.agent_id.in_(named)), **counted(row.agent_id.is_(None))}
+
+
+def _median_read_after(conn, agent_id: int | None, timed: int, since: float, until: float) -> float | None:
+    """The median of an agent's times to first read in a period, its middle one or two in read_after's order."""
+    if not timed:  # the agent's replies read in the period: those the walk goes through
+        return None
+    row = reply_statuses.c
+    middle = (
+        select(row.read_after)
+        .where(
+            row.agent_id.is_(None) if agent_id is None else row.agent_id == agent_id,
+            row.read_after.is_not(None),  # as the index says: it holds these only
+            row.seen_at >= since,
+            row.seen_at < until,
         )
-        for t in totals
-    ]
+        .order_by(row.read_after)
+        .offset((timed - 1) // 2)
+        .limit(2 - timed % 2)
+    )
+    found = [max(0.0, delay) for delay in conn.execute(middle).scalars()]  # a read before its send counts as 0
+    return sum(found) / len(found)
 
 
 def agent_names(store: Database) -> list[tuple[int, str]]:
     """The agents the reply webhook named, for the filter (their ids from an index, each one's latest name)."""
-    row, other = reply_statuses.c, reply_statuses.alias("named").c
-    ids = select(row.agent_id).where(row.agent_id.is_not(None)).distinct().limit(AGENTS_MAX).subquery()
+    other = reply_statuses.alias("named").c
+    ids = agent_ids().subquery()
     name = (
         select(other.agent_name)
         .where(other.agent_id == ids.c.agent_id, other.agent_name.is_not(None))
@@ -117,3 +131,16 @@ def agent_names(store: Database) -> list[tuple[int, str]]:
     with store.reading() as conn:
         found = conn.execute(select(ids.c.agent_id, name))
         return sorted(((a, n or f"agent {a}") for a, n in found), key=lambda pair: pair[1].lower())
+
+
+def agent_ids(limit: int | None = AGENTS_MAX):
+    """The agents the reply webhook named (the first `limit` by id), as a select: one index seek per agent.
+
+    A DISTINCT would read every reply (PostgreSQL) or every index entry (SQLite); this skips from each
+    agent to the next through the index, each step `min(agent_id) > the last one`.
+    """
+    row = reply_statuses.c
+    found = select(func.min(row.agent_id).label("agent_id")).cte("agents", recursive=True)
+    following = select(func.min(row.agent_id)).where(row.agent_id > found.c.agent_id).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.agent_id.is_not(None)))
+    return select(found.c.agent_id).where(found.c.agent_id.is_not(None)).limit(limit)

@@ -2,6 +2,7 @@
 
 This module is the only writer of `reply_statuses.status`, and it moves forward only:
 not_opened -> machines -> preloaded -> read (any step may be skipped; nothing moves it back).
+It keeps `read_after` (first_read_at - seen_at) true whenever either changes.
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ def sent(
     upsert = (
         dialect(conn).insert(reply_statuses).values(**row, sent_at=sent_at, agent_id=agent_id, agent_name=agent_name)
     )
-    later = upsert.excluded
+    later, seen_at = upsert.excluded, _earlier(reply_statuses.c.seen_at, upsert.excluded.seen_at)
     conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[reply_statuses.c.ticket_id, reply_statuses.c.reply_key],
             set_={
                 "sent_at": func.coalesce(reply_statuses.c.sent_at, later.sent_at),
-                "seen_at": _earlier(reply_statuses.c.seen_at, later.seen_at),
+                "seen_at": seen_at,
+                "read_after": reply_statuses.c.first_read_at - seen_at,  # the reply's time may move earlier
                 "agent_id": func.coalesce(later.agent_id, reply_statuses.c.agent_id),
                 "agent_name": func.coalesce(later.agent_name, reply_statuses.c.agent_name),
             },
@@ -118,6 +120,7 @@ def loaded(conn: Connection, loads: Sequence[Load]) -> None:
             "status": case((_rank(new.status) > _rank(old.status), new.status), else_=old.status),
             "sent_at": func.coalesce(old.sent_at, new.sent_at),
             "first_read_at": func.coalesce(old.first_read_at, new.first_read_at),
+            "read_after": func.coalesce(old.first_read_at, new.first_read_at) - old.seen_at,
             "reads": old.reads + new.reads,
             "client": func.coalesce(old.client, new.client),
         },
@@ -149,13 +152,15 @@ def _row(key: tuple[int, int], group: list[Load]) -> dict:
     status = status_of(load.kind for load in group)
     reads = [load for load in group if load.kind == PERSON]
     sent_at = next((load.sent_at for load in group if load.sent_at is not None), None)
+    seen_at = sent_at if sent_at is not None else group[0].opened_at
     return {
         "ticket_id": key[0],
         "reply_key": key[1],
         "status": status,
-        "seen_at": sent_at if sent_at is not None else group[0].opened_at,
+        "seen_at": seen_at,
         "sent_at": sent_at,
         "first_read_at": reads[0].opened_at if reads else None,
+        "read_after": reads[0].opened_at - seen_at if reads else None,
         "reads": len(reads),
         "client": (reads[0].client or None) if reads else None,
     }

@@ -147,12 +147,23 @@ reply_statuses = Table(
     Column("client", String(40)),  # of the first read by a person
     Column("agent_id", BigInteger),  # who replied, as the reply-sent webhook said
     Column("agent_name", String(120)),
+    Column("read_after", Float),  # first_read_at - seen_at, kept with them: the agents' medians walk it in order
     Index("ix_reply_statuses_reply", "ticket_id", "reply_key", unique=True),
     Index("ix_reply_statuses_seen_at", "seen_at"),
-    # The replies page (by status or agent, newest first) and the agents' figures (index-only over a period).
+    # The replies page by status, newest first; the unopened count; the agents' preloaded counts.
     Index("ix_reply_statuses_status_seen_at", "status", "seen_at", "agent_id", "first_read_at"),
+    # An agent's replies newest first; how many each agent sent in a period (no load rewrites it).
     Index("ix_reply_statuses_agent_seen_at", "agent_id", "seen_at"),
-    Index("ix_reply_statuses_figures", "seen_at", "agent_id", "status", "first_read_at"),
+    # Each agent's read replies by time to read: the median is the middle of a walk in this order; how many each
+    # agent had read. Only the read ones are in it: a reply nobody read costs it nothing.
+    Index(
+        "ix_reply_statuses_read_after",
+        "agent_id",
+        "read_after",
+        "seen_at",
+        sqlite_where=text("read_after IS NOT NULL"),
+        postgresql_where=text("read_after IS NOT NULL"),
+    ),
 )
 
 # Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
