@@ -50,6 +50,7 @@ POLL_MAX_SECONDS = 4.0  # ... and how seldom, once it has been idle a while
 COURIER_NICENESS = 10  # added to the worker's niceness, for this thread only
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
 FAILED_ROUND_LOG_SECONDS = 60.0  # while the store is away, one log line a minute, not one a round
+DISPATCHING = "dispatching"  # the lease of the one worker (of every lane and instance) dispatching events
 STORE_RETRY_MAX = 5.0  # longest wait between rounds while they fail: spooled opens move soon after the store is back
 
 
@@ -157,6 +158,7 @@ class Courier:
     def _loop(self) -> None:
         """Work while there is work; otherwise wait for a wake-up or the poll."""
         _yield_to_requests()
+        self.classifier.prepare()  # here, not in the first round: a flood's first batch waits on nothing
         idle_rounds = 0
         while not self._stopping.is_set():
             try:
@@ -242,22 +244,43 @@ class Courier:
         return self.posting.send_note(now)
 
     def dispatch_events(self, now: float) -> bool:
-        """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
-        rows = self.stores.events.new(limit=BATCH)
-        in_batch_or_alone(
-            self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
-        )
+        """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket.
+
+        One lane (of every instance) at a time, under a lease: two would label the same batch, and one
+        of them would find it already moved.
+        """
+        if not self.stores.events.new(limit=1):
+            return False
+        until = self.stores.budgets.lease(DISPATCHING, now, self.lease)
+        if until is None:
+            return False  # another lane or instance is dispatching
+        try:
+            rows = self.stores.events.new(limit=BATCH)
+            in_batch_or_alone(
+                self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
+            )
+        finally:
+            self.stores.budgets.end_lease(DISPATCHING, until)
         return bool(rows)
 
     def _dispatch(self, rows: list[Event], now: float) -> None:
         """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
+            # Parsed once for every use below ({} when it does not parse: the webhook then parses it again, and fails).
+            metas = {row.id: links.stored_meta_dict(row.meta) for row in rows}
             # An opted-out requester's or recipient's events are sent to no webhook and make no ticket open.
-            quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(links.stored_meta_dict(row.meta))}
-            calls = {row.id: self.webhooks.calls(row) if self.webhooks and row.id not in quiet else [] for row in rows}
-            proven = {row.id: t for row in rows if row.id not in quiet and (t := links.ticket_open(row)) is not None}
+            quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(metas[row.id])}
+            calls = {
+                row.id: self.webhooks.calls(row, metas[row.id] or None) if self.webhooks and row.id not in quiet else []
+                for row in rows
+            }
+            proven = {
+                row.id: t
+                for row in rows
+                if row.id not in quiet and (t := links.ticket_open(row, metas[row.id])) is not None
+            }
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
-            campaigns = {row.id: links.campaign_of(row) for row in rows}
+            campaigns = {row.id: links.campaign_of(metas[row.id]) for row in rows}
             self.stores.events.dispatch(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
 
     def _clean_up(self, now: float) -> None:
