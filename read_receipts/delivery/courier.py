@@ -269,7 +269,8 @@ class Courier:
             # Parsed once for every use below ({} when it does not parse: the webhook then parses it again, and fails).
             metas = {row.id: links.stored_meta_dict(row.meta) for row in rows}
             # An opted-out requester's or recipient's events are sent to no webhook and make no ticket open.
-            quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(metas[row.id])}
+            with self.triage.opt_outs.looking_once():  # one look at the opt-outs for the batch
+                quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(metas[row.id])}
             calls = {
                 row.id: self.webhooks.calls(row, metas[row.id] or None) if self.webhooks and row.id not in quiet else []
                 for row in rows

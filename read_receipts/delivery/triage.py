@@ -97,11 +97,12 @@ class Triage(PacedWork):
             known = self.tickets.cached_many({row.ticket_id for row in rows})
             stop_at = time.monotonic() + self.lease / 2
             verdicts = []
-            for row in rows:
-                if time.monotonic() > stop_at:
-                    break
-                if verdict := self._verdict_or_set_aside(row, known.get(row.ticket_id)):
-                    verdicts.append(verdict)
+            with self.opt_outs.looking_once():  # the batch was read at once: one look at the opt-outs for it
+                for row in rows:
+                    if time.monotonic() > stop_at:
+                        break
+                    if verdict := self._verdict_or_set_aside(row, known.get(row.ticket_id)):
+                        verdicts.append(verdict)
             self._settle(verdicts, now)
         finally:
             self.budgets.end_lease(LABELLING, until)

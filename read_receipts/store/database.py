@@ -44,14 +44,16 @@ class Record:
     @classmethod
     def of(cls, row: Row) -> Self:
         """The record of one row."""
-        mapping = row._mapping
-        return cls(**{name: mapping[name] for name in _field_names(cls) if name in mapping})
+        names, places = _layout(cls, row._fields)
+        values = tuple(row)
+        return cls(**dict(zip(names, [values[place] for place in places], strict=True)))
 
 
 @functools.cache
-def _field_names(record: type) -> tuple[str, ...]:
-    """The fields of a record type (looked up once: triage builds thousands of records a round)."""
-    return tuple(field.name for field in fields(record))
+def _layout(record: type, columns: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The fields of a record type a query's columns hold, and where (once per query: triage builds thousands)."""
+    names = tuple(field.name for field in fields(record) if field.name in columns)
+    return names, tuple(columns.index(name) for name in names)
 
 
 def dialect(conn: Connection):
