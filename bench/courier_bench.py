@@ -20,7 +20,8 @@ Each round: the courier process is stopped (SIGSTOP) while wrk loads the flood f
 alone answers it (opens/s of the pixel, the baseline). Then wrk stops, the courier is resumed (SIGCONT), and
 timed until every load answered is stored and none is left new (opens/s of the courier). The ratio courier /
 pixel is printed per round, with the best and the median: 1.0 means storing and labelling an open costs what
-answering it costs. Then, with `--flood` seconds above 0, the courier runs while wrk loads the flood at the
+answering it costs. So is the CPU time per load of the request workers (answering) and of the courier process
+(storing, labelling, settling), and their ratio, which the machine's other work moves less than the rates. Then, with `--flood` seconds above 0, the courier runs while wrk loads the flood at the
 pixel's full rate; printed: the backlog when the flood ends and the seconds until it is cleared (target:
 within as many seconds as the flood lasted).
 """
@@ -60,6 +61,7 @@ CLIENT_TEMPLATES = (
 )
 APPLE_PRELOAD = "Mozilla/5.0"
 POLL_SECONDS = 0.2
+RATES = ("pixel", "courier", "ratio", "pixel CPU us", "courier CPU us", "CPU ratio")
 
 
 def main() -> None:
@@ -154,14 +156,18 @@ def _bench(service: servers.Gunicorn, load: loadgen.WrkLoad, database: str, args
     warm = load.run(service.port, CONNECTIONS, 1)  # warm-up: every worker has answered both routes
     if counts.settled(before + warm.requests, args.wait) is None:
         raise SystemExit("the courier did not store the warm-up")
-    rounds = [_round(load, service.port, courier, counts, args) for _ in range(args.rounds)]
+    rounds = [_round(service, load, courier, counts, args) for _ in range(args.rounds)]
     for n, one in enumerate(rounds, 1):
-        print(f"  round {n}: pixel {one['pixel']:,.0f}/s, courier {one['courier']:,.0f}/s, ratio {one['ratio']:.2f}")
+        print(
+            f"  round {n}: pixel {one['pixel']:,.0f}/s, courier {one['courier']:,.0f}/s, ratio {one['ratio']:.2f}; "
+            f"CPU per load: pixel {one['pixel CPU us']} us, courier {one['courier CPU us']} us",
+            flush=True,
+        )
     figures = {
         "database": database.split(":", 1)[0],
         "rounds": rounds,
-        **{f"{what} best": max(r[what] for r in rounds) for what in ("pixel", "courier", "ratio")},
-        **{f"{what} median": statistics.median(r[what] for r in rounds) for what in ("pixel", "courier", "ratio")},
+        **{f"{what} best": max(r[what] for r in rounds) for what in ("pixel", "courier", "ratio", "CPU ratio")},
+        **{f"{what} median": statistics.median(r[what] for r in rounds) for what in RATES},
     }
     if args.flood > 0:
         figures["flood"] = _flood(load, service.port, counts, args)
@@ -170,22 +176,34 @@ def _bench(service: servers.Gunicorn, load: loadgen.WrkLoad, database: str, args
     return figures
 
 
-def _round(load: loadgen.WrkLoad, port: int, courier: int, counts: Counts, args) -> dict:
-    """The pixel alone (courier stopped), then the courier alone (no load); return both rates and their ratio."""
+def _round(service: servers.Gunicorn, load: loadgen.WrkLoad, courier: int, counts: Counts, args) -> dict:
+    """The pixel alone (courier stopped), then the courier alone (no load); return both rates and their ratio.
+
+    Also the CPU time each used per load (from /proc: the request workers', the courier process's; the
+    database server's and wrk's are left out): the machine is shared, and CPU time is what noise moves least.
+    """
     before = counts.now()[0]
+    workers = service.worker_pids()
     os.kill(courier, signal.SIGSTOP)
     try:
-        answered = load.run(port, CONNECTIONS, args.seconds)
+        pixel_cpu = servers.cpu_seconds(workers)
+        answered = load.run(service.port, CONNECTIONS, args.seconds)
+        pixel_cpu = servers.cpu_seconds(workers) - pixel_cpu
     finally:
         os.kill(courier, signal.SIGCONT)
     if answered.errors:
         raise SystemExit(f"{answered.errors} loads were not answered 200")
+    courier_cpu = servers.cpu_seconds([courier])
     seconds = counts.settled(before + answered.requests, args.wait)
+    courier_cpu = servers.cpu_seconds([courier]) - courier_cpu
     if seconds is None:
         raise SystemExit(f"the courier did not settle {answered.requests} loads within {args.wait:g} s")
     stored = counts.now()[0] - before
     pixel, courier_rate = answered.rate, stored / seconds
     return {
+        "pixel CPU us": round(pixel_cpu / answered.requests * 1e6),
+        "courier CPU us": round(courier_cpu / stored * 1e6),
+        "CPU ratio": round(pixel_cpu / answered.requests / (courier_cpu / stored), 2),
         "loads": answered.requests,
         "pixel": round(pixel),
         "stored": stored,
