@@ -69,9 +69,12 @@ class Courier:
         wake: Wake | None = None,
         poll_max: float = POLL_MAX_SECONDS,
         on_busy: Callable[[], None] | None = None,
+        rest_when_behind: bool = True,
     ):
         """`wake` is what new work rings (the spool's wake, when this courier drains it); `poll_max`
-        the longest idle wait (shorter where nothing rings); `on_busy` is called after a round that moved something."""
+        the longest idle wait (shorter where nothing rings); `on_busy` is called after a round that moved something;
+        `rest_when_behind=False` skips the breather after a round that took a full batch (a backlog waits, batched
+        already): for a courier in a process of its own, where it takes no time from request threads."""
         self.stores = stores
         self.webhooks = webhooks
         self.zendesk = zendesk
@@ -124,11 +127,13 @@ class Courier:
         )
         self.poll_max = poll_max
         self.on_busy = on_busy
+        self.rest_when_behind = rest_when_behind
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
         self._failures, self._next_failure_log = 0, 0.0  # rounds failed in a row (the store is away)
         self._job_failures: dict[str, str] = {}  # the last failure of each job, logged once
+        self._behind = False  # the last round took a full batch of events or opens: more wait
 
     @property
     def classifier(self) -> Classifier:
@@ -175,7 +180,8 @@ class Courier:
                 idle_rounds = 0
                 if self.on_busy is not None:
                     self.on_busy()
-                self._stopping.wait(BREATHER)
+                if self.rest_when_behind or not self._behind:
+                    self._stopping.wait(BREATHER)
             else:
                 # New opens wake it at once (the doorbell, or an Event in its own process); the poll is
                 # for work other instances queued and for timed work (retries, summaries): it slows
@@ -206,6 +212,7 @@ class Courier:
     def run_once(self) -> bool:
         """Triage due opens, send one due note and one due ticket update; True if anything moved."""
         now = self.clock()
+        self._behind = self.triage.behind = False
         moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
             self._apart("cleaning up", self._clean_up, now)
@@ -214,7 +221,9 @@ class Courier:
         if self.webhooks is not None and self.webhooks.urls:
             moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
         moved = self._apart("updating tickets", self.tagging.run, self.clock()) or moved
-        return self._apart("posting notes", self.send_note, self.clock()) or moved
+        moved = self._apart("posting notes", self.send_note, self.clock()) or moved
+        self._behind = self._behind or self.triage.behind
+        return moved
 
     def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:
         """Run one job of a round: if it fails, log it (once while the same failure repeats) and go on."""
@@ -256,6 +265,7 @@ class Courier:
             return False  # another lane or instance is dispatching
         try:
             rows = self.stores.events.new(limit=BATCH)
+            self._behind = len(rows) == BATCH
             in_batch_or_alone(
                 self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
             )
