@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Self
 
-from sqlalchemy import String, Table, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Float, String, Table, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -80,7 +80,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping]) -> None
         conn.execute(insert(table), rows)
         return
     names = tuple(rows[0])
-    conn.execute(_insert_from_arrays(table, names), _columns(rows, names))
+    conn.execute(_insert_from_arrays(table, names), _columns(table, rows, names))
 
 
 def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Mapping]) -> None:
@@ -94,12 +94,25 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Mapping
     if conn.dialect.name != "postgresql":
         conn.execute(_update_each(table, key, names), [{f"_{name}": row[name] for name in names} for row in rows])
         return
-    conn.execute(_update_from_arrays(table, key, names), _columns(rows, names))
+    conn.execute(_update_from_arrays(table, key, names), _columns(table, rows, names))
 
 
-def _columns(rows: Sequence[Mapping], names: tuple[str, ...]) -> dict[str, list]:
-    """The rows as one list a column, bound as `_<column>` (a bind may not be named after a column it sets)."""
-    return {f"_{name}": [row[name] for row in rows] for name in names}
+def _columns(table: Table, rows: Sequence[Mapping], names: tuple[str, ...]) -> dict[str, list]:
+    """The rows as one list a column, bound as `_<column>` (a bind may not be named after a column it sets).
+
+    A whole number in a Float column is made a float: the driver dumps no list of mixed ints and floats.
+    """
+    return {
+        f"_{name}": [_as_float(row[name]) for row in rows]
+        if isinstance(table.c[name].type, Float)
+        else [row[name] for row in rows]
+        for name in names
+    }
+
+
+def _as_float(value):
+    """A whole number as a float; anything else as it is (a value the column cannot hold is refused by the store)."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 @functools.cache
