@@ -2,35 +2,45 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/courier_bench.py                  # SQLite, about a minute
-    .venv/bin/python bench/courier_bench.py --database postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python bench/courier_bench.py                                  # SQLite, about two minutes
+    .venv/bin/python bench/courier_bench.py --database postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/courier_bench.py --rounds 5 --seconds 10 --flood 60   # the full measurement
 
-The service is the Procfile's `web:` command (bound to 127.0.0.1, one proxy hop), in a dry run (no Zendesk
-credentials: notes are logged) with VERIFY_REQUESTER=false, so that opens are settled without waiting on
-Zendesk, and TRACKING_KEYS set. Phase 1: the courier process is stopped (SIGSTOP) and 8 client threads
-load a varied flood for `--seconds`: Zendesk pixel loads of 2,000 tickets and signed-link opens of 2,000
-recipients, 1,500 distinct User-Agents (versions of real mail clients and browsers), a quarter of the
-loads as Apple Mail's preloads (`Mozilla/5.0` alone), from 500 addresses. The pixel alone answers them
-(opens/s of the pixel; the client is Python, so this is what it could send, not the pixel's ceiling).
-Phase 2: the courier is resumed (SIGCONT) with the clients stopped, and timed until the spool is empty
-and no open or event is left new in the store (opens/s of the courier). Printed: both rates and their
-ratio (courier / pixel: 1.0 means storing and labelling an open costs what answering it costs).
+Needs wrk (`apt-get install -y wrk`): a Python client saturates before the pixel does, and the pixel's rate
+is the baseline. The service is the Procfile's `web:` command (bound to 127.0.0.1, one proxy hop), in a dry
+run (no Zendesk credentials: notes are logged) with VERIFY_REQUESTER=false, so that opens are settled
+without waiting on Zendesk, and TRACKING_KEYS set; its store is a fresh SQLite file, or a database made on
+the PostgreSQL server `--database` names and dropped after the run (backends.py, as the pixel bench does).
+
+The flood: wrk with 16 connections cycling over 20,000 requests, half Zendesk pixel loads of 2,000 tickets
+and half signed-link opens of 2,000 recipients, from 1,500 distinct User-Agents (versions of six real mail
+clients and browsers), a quarter of them Apple Mail's preloads (`Mozilla/5.0` alone), from 500 addresses.
+
+Each round: the courier process is stopped (SIGSTOP) while wrk loads the flood for `--seconds`: the pixel
+alone answers it (opens/s of the pixel, the baseline). Then wrk stops, the courier is resumed (SIGCONT), and
+timed until every load answered is stored and none is left new (opens/s of the courier). The ratio courier /
+pixel is printed per round, with the best and the median: 1.0 means storing and labelling an open costs what
+answering it costs. So is the CPU time per load of the request workers (answering) and of the courier process
+(storing, labelling, settling), and their ratio, which the machine's other work moves less than the rates. Then, with `--flood` seconds above 0, the courier runs while wrk loads the flood at the
+pixel's full rate; printed: the backlog when the flood ends and the seconds until it is cleared (target:
+within as many seconds as the flood lasted).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
 import signal
+import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+import backends
+import loadgen
 import servers
 from sqlalchemy import create_engine, text
 
@@ -40,7 +50,7 @@ import config  # noqa: E402
 from read_receipts.links import Tracker  # noqa: E402
 
 KEY = "bench-tracking-key-" + "k" * 32
-CLIENTS = 8
+CONNECTIONS = 16
 CLIENT_TEMPLATES = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Thunderbird/{v}.{m}.0",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.{m}.0 Safari/537.36",
@@ -50,125 +60,180 @@ CLIENT_TEMPLATES = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.{m}",
 )
 APPLE_PRELOAD = "Mozilla/5.0"
+POLL_SECONDS = 0.2
+RATES = ("pixel", "courier", "ratio", "pixel CPU us", "courier CPU us", "CPU ratio")
 
 
 def main() -> None:
-    """Fill the spool with the courier stopped, then time the courier's catch-up; print the figures."""
+    """Run the rounds (pixel alone, then courier alone) and the flood; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of flood, courier stopped")
-    parser.add_argument("--database", default="", help="a PostgreSQL URL (its tables are emptied); default SQLite")
-    parser.add_argument("--wait", type=float, default=300.0, help="most seconds the courier may take")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of flood per round, courier stopped")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of pixel alone, then courier alone")
+    parser.add_argument("--flood", type=float, default=20.0, help="seconds of flood with the courier running (0: none)")
+    parser.add_argument("--database", default="sqlite", help="sqlite, or a postgresql:// URL of a server")
+    parser.add_argument("--wait", type=float, default=300.0, help="most seconds the courier may take to catch up")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        database = args.database or f"sqlite:///{tmp}/courier.db"
-        port = servers.free_port()
-        command = servers.loopback_only(servers.procfile_web_command())
-        with servers.Gunicorn(command, _env(port, database), port, 2, Path(tmp) / "gunicorn.log") as service:
-            _empty(database)
-            figures = _bench(service, port, database, args)
+    if loadgen.wrk_version() is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    print(f"date {time.strftime('%Y-%m-%d %H:%M %Z')}; {loadgen.wrk_version()}; load average {_load()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="courier-bench-") as tmp:
+        store = backends.make_store(args.database, Path(tmp))
+        try:
+            port = servers.free_port()
+            paths, headers = _requests(port)
+            load = loadgen.WrkLoad(paths, Path(tmp), headers)
+            command = servers.loopback_only(servers.procfile_web_command())
+            env = _env(port, store.url, Path(tmp) / "spool")
+            with servers.Gunicorn(command, env, port, 2, Path(tmp) / "gunicorn.log") as service:
+                figures = _bench(service, load, store.url, args)
+        finally:
+            store.drop()
     print(json.dumps(figures, indent=2))
 
 
-def _env(port: int, database: str) -> dict[str, str]:
+def _env(port: int, database: str, spool: Path) -> dict[str, str]:
     """The service's environment: a dry run without requester checks, links on, one proxy hop."""
     inherited = {s.name for s in config.SETTINGS} | {"GUNICORN_CMD_ARGS"}
     env = {k: v for k, v in os.environ.items() if k not in inherited}
-    env.update(PORT=str(port), WEB_CONCURRENCY="2", DATABASE_URL=database, PROXY_HOPS="1")
+    env.update(PORT=str(port), WEB_CONCURRENCY="2", DATABASE_URL=database, PROXY_HOPS="1", SPOOL_DIR=str(spool))
     env.update(PUBLIC_URL=f"http://127.0.0.1:{port}", TRACKING_KEYS=KEY, VERIFY_REQUESTER="false")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
-def _empty(database: str) -> None:
-    """Start from an empty store (a PostgreSQL database given may hold an earlier run's rows)."""
-    engine = create_engine(database)
-    with engine.begin() as conn:
-        for table in ("opens", "events", "deliveries", "replies", "tickets", "webhooks"):
-            conn.execute(text(f"DELETE FROM {table}"))
-    engine.dispose()
-
-
-def _requests(port: int) -> list[tuple[str, dict[str, str]]]:
+def _requests(port: int) -> tuple[list[str], list[dict[str, str]]]:
     """The varied flood: pixel loads and link opens, many clients, Apple preloads, many addresses."""
     rng = random.Random(23)
     tracker = Tracker(f"http://127.0.0.1:{port}", (KEY,))
     base = len(f"http://127.0.0.1:{port}")
     agents = [t.format(v=v, m=m) for t in CLIENT_TEMPLATES for v in range(100, 125) for m in range(10)]
     links = [tracker.open_url({"campaign": "bench", "recipient": n})[base:] for n in range(2000)]
-    made = []
+    paths, headers = [], []
     for n in range(20_000):
-        path = f"/pixel.gif?ticket_id={9000 + n % 2000}&requester_id={n % 2000}" if n % 2 else links[n % 2000]
+        paths.append(f"/pixel.gif?ticket_id={9000 + n % 2000}&requester_id={n % 2000}" if n % 2 else links[n % 2000])
         agent = APPLE_PRELOAD if n % 4 == 0 else rng.choice(agents)
-        made.append((path, {"User-Agent": agent, "X-Forwarded-For": f"198.51.{n % 2}.{n % 250}"}))
-    return made
+        headers.append({"User-Agent": agent, "X-Forwarded-For": f"198.51.{n % 2}.{n % 250}"})
+    return paths, headers
 
 
-def _flood(port: int, seconds: float) -> int:
-    """Load the flood from CLIENTS threads on kept-alive connections for `seconds`; return the loads answered."""
-    flood = _requests(port)
-    answered = [0] * CLIENTS
-    deadline = time.monotonic() + seconds
+class Counts:
+    """What the store holds: loads stored (opens and events) and those still new."""
 
-    def client(index: int) -> None:
-        conn, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), index
-        while time.monotonic() < deadline:
-            path, headers = flood[n % len(flood)]
-            n += CLIENTS
-            try:
-                conn.request("GET", path, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                answered[index] += response.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    def __init__(self, database: str):
+        self.engine = create_engine(database)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(answered)
-
-
-def _bench(service: servers.Gunicorn, port: int, database: str, args) -> dict:
-    """Phase 1 (pixel alone) and phase 2 (courier alone); return the figures."""
-    time.sleep(2)  # the courier's start-up is over
-    courier = [pid for pid in service.courier_pids() if not servers._children(pid)][0]
-    os.kill(courier, signal.SIGSTOP)
-    try:
-        started = time.monotonic()
-        loads = _flood(port, args.seconds)
-        pixel_seconds = time.monotonic() - started
-    finally:
-        os.kill(courier, signal.SIGCONT)
-    resumed = time.monotonic()
-    engine = create_engine(database)
-    stored = left = 0
-    while time.monotonic() - resumed < args.wait:
-        with engine.connect() as conn:
-            stored = conn.execute(text("SELECT (SELECT count(*) FROM opens) + (SELECT count(*) FROM events)")).scalar()
+    def now(self) -> tuple[int, int]:
+        """Return (stored, left new); ids only grow and nothing is deleted, so the largest id is the count."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT (SELECT coalesce(max(id), 0) FROM opens) + (SELECT coalesce(max(id), 0) FROM events)")
+            ).scalar()
             left = conn.execute(
                 text(
-                    "SELECT (SELECT count(*) FROM opens WHERE state = 'new') + (SELECT count(*) FROM events WHERE state = 'new')"
+                    "SELECT (SELECT count(*) FROM opens WHERE state = 'new')"
+                    " + (SELECT count(*) FROM events WHERE state = 'new')"
                 )
             ).scalar()
-        if stored >= loads and left == 0:
-            break
-        time.sleep(0.1)
-    courier_seconds = time.monotonic() - resumed
-    engine.dispose()
-    pixel_rate, courier_rate = loads / pixel_seconds, stored / courier_seconds
-    return {
+        return stored, left
+
+    def settled(self, served: int, wait: float) -> float | None:
+        """Seconds until `served` loads are stored and none is left new (None: not within `wait`)."""
+        began = time.monotonic()
+        while time.monotonic() - began < wait:
+            stored, left = self.now()
+            if stored >= served and left == 0:
+                return time.monotonic() - began
+            time.sleep(POLL_SECONDS)
+        return None
+
+
+def _bench(service: servers.Gunicorn, load: loadgen.WrkLoad, database: str, args) -> dict:
+    """The rounds, then the flood; return the figures."""
+    time.sleep(2)  # the courier's start-up is over
+    courier = [pid for pid in service.courier_pids() if not servers._children(pid)][0]
+    counts = Counts(database)
+    before = counts.now()[0]
+    warm = load.run(service.port, CONNECTIONS, 1)  # warm-up: every worker has answered both routes
+    if counts.settled(before + warm.requests, args.wait) is None:
+        raise SystemExit("the courier did not store the warm-up")
+    rounds = [_round(service, load, courier, counts, args) for _ in range(args.rounds)]
+    for n, one in enumerate(rounds, 1):
+        print(
+            f"  round {n}: pixel {one['pixel']:,.0f}/s, courier {one['courier']:,.0f}/s, ratio {one['ratio']:.2f}; "
+            f"CPU per load: pixel {one['pixel CPU us']} us, courier {one['courier CPU us']} us",
+            flush=True,
+        )
+    figures = {
         "database": database.split(":", 1)[0],
-        "loads answered, courier stopped": loads,
-        "pixel alone, opens/s": round(pixel_rate),
-        "stored and settled": stored,
-        "left new": left,
-        "courier, seconds to catch up": round(courier_seconds, 1),
-        "courier alone, opens/s": round(courier_rate),
-        "ratio courier / pixel": round(courier_rate / pixel_rate, 2),
+        "rounds": rounds,
+        **{f"{what} best": max(r[what] for r in rounds) for what in ("pixel", "courier", "ratio", "CPU ratio")},
+        **{f"{what} median": statistics.median(r[what] for r in rounds) for what in RATES},
     }
+    if args.flood > 0:
+        figures["flood"] = _flood(load, service.port, counts, args)
+    figures["load average at the end"] = _load()
+    counts.engine.dispose()
+    return figures
+
+
+def _round(service: servers.Gunicorn, load: loadgen.WrkLoad, courier: int, counts: Counts, args) -> dict:
+    """The pixel alone (courier stopped), then the courier alone (no load); return both rates and their ratio.
+
+    Also the CPU time each used per load (from /proc: the request workers', the courier process's; the
+    database server's and wrk's are left out): the machine is shared, and CPU time is what noise moves least.
+    """
+    before = counts.now()[0]
+    workers = service.worker_pids()
+    os.kill(courier, signal.SIGSTOP)
+    try:
+        pixel_cpu = servers.cpu_seconds(workers)
+        answered = load.run(service.port, CONNECTIONS, args.seconds)
+        pixel_cpu = servers.cpu_seconds(workers) - pixel_cpu
+    finally:
+        os.kill(courier, signal.SIGCONT)
+    if answered.errors:
+        raise SystemExit(f"{answered.errors} loads were not answered 200")
+    courier_cpu = servers.cpu_seconds([courier])
+    seconds = counts.settled(before + answered.requests, args.wait)
+    courier_cpu = servers.cpu_seconds([courier]) - courier_cpu
+    if seconds is None:
+        raise SystemExit(f"the courier did not settle {answered.requests} loads within {args.wait:g} s")
+    stored = counts.now()[0] - before
+    pixel, courier_rate = answered.rate, stored / seconds
+    return {
+        "pixel CPU us": round(pixel_cpu / answered.requests * 1e6),
+        "courier CPU us": round(courier_cpu / stored * 1e6),
+        "CPU ratio": round(pixel_cpu / answered.requests / (courier_cpu / stored), 2),
+        "loads": answered.requests,
+        "pixel": round(pixel),
+        "stored": stored,
+        "courier seconds": round(seconds, 2),
+        "courier": round(courier_rate),
+        "ratio": round(courier_rate / pixel, 2),
+    }
+
+
+def _flood(load: loadgen.WrkLoad, port: int, counts: Counts, args) -> dict:
+    """Load the flood at the pixel's full rate with the courier running; time the backlog's clearing after it."""
+    before = counts.now()[0]
+    answered = load.run(port, CONNECTIONS, args.flood)
+    stored, left = counts.now()
+    backlog = before + answered.requests - stored + left
+    seconds = counts.settled(before + answered.requests, args.wait)
+    return {
+        "seconds": args.flood,
+        "loads": answered.requests,
+        "pixel while the courier runs, loads/s": round(answered.rate),
+        "errors": answered.errors,
+        "backlog when it ended (not stored, or stored and new)": backlog,
+        "seconds to clear it": None if seconds is None else round(seconds, 1),
+        "cleared within the flood's length": seconds is not None and seconds <= args.flood,
+    }
+
+
+def _load() -> str:
+    """The load averages, as uptime prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

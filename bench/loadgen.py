@@ -8,17 +8,18 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# wrk runs this per request (cycling over the tickets) and prints its summary as one JSON line.
+# wrk runs this per request (cycling over the requests: a path, and the headers it is sent with) and prints
+# its summary as one JSON line.
 _WRK_SCRIPT = """\
-local paths = {%(paths)s}
+local requests = {%(requests)s}
 local n = 0
 request = function()
-  n = n %% #paths + 1
-  return wrk.format("GET", paths[n])
+  n = n %% #requests + 1
+  return wrk.format("GET", requests[n][1], requests[n][2])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -57,13 +58,16 @@ def wrk_version() -> str | None:
 
 
 class WrkLoad:
-    """Drive a server with wrk, one thread, cycling over the given paths."""
+    """Drive a server with wrk, one thread, cycling over the given paths (each with its headers, if given)."""
 
     name = "wrk"
 
-    def __init__(self, paths: Sequence[str], workdir: Path):
+    def __init__(self, paths: Sequence[str], workdir: Path, headers: Sequence[Mapping[str, str]] = ()):
         self.script = workdir / "cycle.lua"
-        self.script.write_text(_WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths)})
+        entries = (
+            f"{{{json.dumps(path)}, {_lua_table(headers[n] if headers else {})}}}" for n, path in enumerate(paths)
+        )
+        self.script.write_text(_WRK_SCRIPT % {"requests": ",\n".join(entries)})
 
     def run(self, port: int, connections: int, seconds: float) -> LoadResult:
         """Run wrk against 127.0.0.1:port and return its figures."""
@@ -84,6 +88,11 @@ class WrkLoad:
             p99_ms=figures["p99_us"] / 1000,
             max_ms=figures["max_us"] / 1000,
         )
+
+
+def _lua_table(headers: Mapping[str, str]) -> str:
+    """Headers as a Lua table literal (JSON strings are valid Lua strings for the printable ASCII they hold)."""
+    return "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()) + "}"
 
 
 class PythonLoad:

@@ -257,3 +257,22 @@ def test_a_small_spool_whose_store_takes_its_opens_loses_none(tmp_path, sqlite_u
     drain.run(time.time())
     assert capped.lost == 0 and store.opens.by_id(1000).ticket_id == 999 and store.opens.by_id(1001) is None
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_batch_with_whole_and_fractional_times_is_stored_whole(spool, backend, tmp_path, caplog):
+    from read_receipts.delivery.spool_drain import SpoolDrain
+    from tests.conftest import fresh_database
+
+    store = Stores(fresh_database(backend, tmp_path))
+    spool.append("o", {**open_record(1), "opened_at": 1700000000})  # an import's whole seconds
+    spool.append("o", {**open_record(2), "opened_at": 1700000000.25})
+    spool.append("o", {**open_record(3), "ip": None, "user_agent": None})
+    spool.close()
+    assert SpoolDrain(store.spool, Spool(spool.directory)).run(time.time()) is True
+    with store.reading() as conn:
+        stored = dict(conn.execute(select(opens.c.ticket_id, opens.c.opened_at)).all())
+    assert stored[1] == 1700000000 and stored[2] == 1700000000.25 and 3 in stored
+    assert store.tallies.figures(time.time())["tallies"].get("spool:unreadable", 0) == 0  # none refused
+    assert "refused" not in caplog.text  # in one statement, not one record at a time
+    store.close()

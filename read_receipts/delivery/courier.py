@@ -50,6 +50,7 @@ POLL_MAX_SECONDS = 4.0  # ... and how seldom, once it has been idle a while
 COURIER_NICENESS = 10  # added to the worker's niceness, for this thread only
 BREATHER = 0.1  # pause between busy rounds: batches opens, and leaves the CPU and the lock to the pixel
 FAILED_ROUND_LOG_SECONDS = 60.0  # while the store is away, one log line a minute, not one a round
+DISPATCHING = "dispatching"  # the lease of the one worker (of every lane and instance) dispatching events
 STORE_RETRY_MAX = 5.0  # longest wait between rounds while they fail: spooled opens move soon after the store is back
 
 
@@ -68,9 +69,12 @@ class Courier:
         wake: Wake | None = None,
         poll_max: float = POLL_MAX_SECONDS,
         on_busy: Callable[[], None] | None = None,
+        rest_when_behind: bool = True,
     ):
         """`wake` is what new work rings (the spool's wake, when this courier drains it); `poll_max`
-        the longest idle wait (shorter where nothing rings); `on_busy` is called after a round that moved something."""
+        the longest idle wait (shorter where nothing rings); `on_busy` is called after a round that moved something;
+        `rest_when_behind=False` skips the breather after a round that took a full batch (a backlog waits, batched
+        already): for a courier in a process of its own, where it takes no time from request threads."""
         self.stores = stores
         self.webhooks = webhooks
         self.zendesk = zendesk
@@ -123,11 +127,13 @@ class Courier:
         )
         self.poll_max = poll_max
         self.on_busy = on_busy
+        self.rest_when_behind = rest_when_behind
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_cleanup = 0.0
         self._failures, self._next_failure_log = 0, 0.0  # rounds failed in a row (the store is away)
         self._job_failures: dict[str, str] = {}  # the last failure of each job, logged once
+        self._behind = False  # the last round took a full batch of events or opens: more wait
 
     @property
     def classifier(self) -> Classifier:
@@ -157,6 +163,7 @@ class Courier:
     def _loop(self) -> None:
         """Work while there is work; otherwise wait for a wake-up or the poll."""
         _yield_to_requests()
+        self.classifier.prepare()  # here, not in the first round: a flood's first batch waits on nothing
         idle_rounds = 0
         while not self._stopping.is_set():
             try:
@@ -173,7 +180,8 @@ class Courier:
                 idle_rounds = 0
                 if self.on_busy is not None:
                     self.on_busy()
-                self._stopping.wait(BREATHER)
+                if self.rest_when_behind or not self._behind:
+                    self._stopping.wait(BREATHER)
             else:
                 # New opens wake it at once (the doorbell, or an Event in its own process); the poll is
                 # for work other instances queued and for timed work (retries, summaries): it slows
@@ -204,6 +212,7 @@ class Courier:
     def run_once(self) -> bool:
         """Triage due opens, send one due note and one due ticket update; True if anything moved."""
         now = self.clock()
+        self._behind = self.triage.behind = False
         moved = self.spool_drain.run(time.time()) if self.spool_drain else False
         if now >= self._next_cleanup:
             self._apart("cleaning up", self._clean_up, now)
@@ -212,7 +221,9 @@ class Courier:
         if self.webhooks is not None and self.webhooks.urls:
             moved = self._apart("sending webhooks", self._send_webhooks, self.clock()) or moved
         moved = self._apart("updating tickets", self.tagging.run, self.clock()) or moved
-        return self._apart("posting notes", self.send_note, self.clock()) or moved
+        moved = self._apart("posting notes", self.send_note, self.clock()) or moved
+        self._behind = self._behind or self.triage.behind
+        return moved
 
     def _apart(self, doing: str, job: Callable[[float], bool | None], now: float) -> bool:
         """Run one job of a round: if it fails, log it (once while the same failure repeats) and go on."""
@@ -242,22 +253,45 @@ class Courier:
         return self.posting.send_note(now)
 
     def dispatch_events(self, now: float) -> bool:
-        """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket."""
-        rows = self.stores.events.new(limit=BATCH)
-        in_batch_or_alone(
-            self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
-        )
+        """Hand new tracking-link events to the webhook outbox, and to triage when they name a ticket.
+
+        One lane (of every instance) at a time, under a lease: two would label the same batch, and one
+        of them would find it already moved.
+        """
+        if not self.stores.events.new(limit=1):
+            return False
+        until = self.stores.budgets.lease(DISPATCHING, now, self.lease)
+        if until is None:
+            return False  # another lane or instance is dispatching
+        try:
+            rows = self.stores.events.new(limit=BATCH)
+            self._behind = len(rows) == BATCH
+            in_batch_or_alone(
+                self.stores.dead_letters, "events", rows, lambda batch: self._dispatch(batch, now), lambda row: row.id
+            )
+        finally:
+            self.stores.budgets.end_lease(DISPATCHING, until)
         return bool(rows)
 
     def _dispatch(self, rows: list[Event], now: float) -> None:
         """Queue the webhook calls and ticket opens of some events, in one transaction."""
         if rows:
+            # Parsed once for every use below ({} when it does not parse: the webhook then parses it again, and fails).
+            metas = {row.id: links.stored_meta_dict(row.meta) for row in rows}
             # An opted-out requester's or recipient's events are sent to no webhook and make no ticket open.
-            quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(links.stored_meta_dict(row.meta))}
-            calls = {row.id: self.webhooks.calls(row) if self.webhooks and row.id not in quiet else [] for row in rows}
-            proven = {row.id: t for row in rows if row.id not in quiet and (t := links.ticket_open(row)) is not None}
+            with self.triage.opt_outs.looking_once():  # one look at the opt-outs for the batch
+                quiet = {row.id for row in rows if self.triage.opt_outs.covers_link(metas[row.id])}
+            calls = {
+                row.id: self.webhooks.calls(row, metas[row.id] or None) if self.webhooks and row.id not in quiet else []
+                for row in rows
+            }
+            proven = {
+                row.id: t
+                for row in rows
+                if row.id not in quiet and (t := links.ticket_open(row, metas[row.id])) is not None
+            }
             kept_ips = {row.id: kept_address(row.ip, self.settings.ip_storage) for row in rows}
-            campaigns = {row.id: links.campaign_of(row) for row in rows}
+            campaigns = {row.id: links.campaign_of(metas[row.id]) for row in rows}
             self.stores.events.dispatch(calls, proven, kept_ips, now, campaigns, {row.id: row.kind for row in rows})
 
     def _clean_up(self, now: float) -> None:

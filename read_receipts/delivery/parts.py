@@ -28,6 +28,7 @@ def courier_for(
     wake: Wake | None = None,
     poll_max: float = POLL_MAX_SECONDS,
     on_busy: Callable[[], None] | None = None,
+    rest_when_behind: bool = True,
 ) -> Courier:
     """A courier posting to Zendesk (or logging, in a dry run), labelling with the shipped ranges and IGNORE_IPS."""
     ranges = load_ranges(local=Path(settings.local_ranges_dir))
@@ -50,4 +51,5 @@ def courier_for(
         wake=wake,
         poll_max=poll_max,
         on_busy=on_busy,
+        rest_when_behind=rest_when_behind,
     )

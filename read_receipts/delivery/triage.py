@@ -61,6 +61,7 @@ class Triage(PacedWork):
         self.turns = CheckTurns()
         self.opt_outs = OptOuts(opens.engine, settings.spool_dir, settings.opt_out_requesters)
         self._next_lookup = 0.0
+        self.behind = False  # the last batch was a full one: more opens are waiting
 
     def run(self, now: float) -> bool:
         """Settle every open that can be decided now, and ask Zendesk about one ticket."""
@@ -94,14 +95,16 @@ class Triage(PacedWork):
             return False  # another lane or instance is labelling
         try:
             rows = self.opens.decidable(verify, limit=BATCH)
+            self.behind = len(rows) == BATCH
             known = self.tickets.cached_many({row.ticket_id for row in rows})
             stop_at = time.monotonic() + self.lease / 2
             verdicts = []
-            for row in rows:
-                if time.monotonic() > stop_at:
-                    break
-                if verdict := self._verdict_or_set_aside(row, known.get(row.ticket_id)):
-                    verdicts.append(verdict)
+            with self.opt_outs.looking_once():  # the batch was read at once: one look at the opt-outs for it
+                for row in rows:
+                    if time.monotonic() > stop_at:
+                        break
+                    if verdict := self._verdict_or_set_aside(row, known.get(row.ticket_id)):
+                        verdicts.append(verdict)
             self._settle(verdicts, now)
         finally:
             self.budgets.end_lease(LABELLING, until)

@@ -69,12 +69,12 @@ class Webhooks:
                 break
         return bool(rows)
 
-    def calls(self, event: Event) -> list[Call]:
-        """The outbox rows for one tracking-link event."""
+    def calls(self, event: Event, meta: dict | None = None) -> list[Call]:
+        """The outbox rows for one tracking-link event (`meta`: its metadata, when already parsed)."""
         if not self.urls:
             return []
         opener = self.classifier.classify(event.user_agent, event.ip)
-        meta = json.loads(event.meta)
+        meta = json.loads(event.meta) if meta is None else meta
         return self._rows(event.kind, event.occurred_at, meta, event.target, opener.client, opener.kind)
 
     def calls_for_open(self, verdict: Verdict) -> list[Call]:

@@ -11,6 +11,8 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 COPY_NAME = "opt-outs.txt"
@@ -58,6 +60,15 @@ class OptOutCopy:
         return self.covers(requester_of(meta)) or (
             recipient is not None and recipient_key(recipient) in self._current()
         )
+
+    @contextmanager
+    def looking_once(self) -> Iterator[None]:
+        """Within the block, look at the file on the first lookup only (a batch of loads read at once needs one look)."""
+        every, self.look_every, self._next_look = self.look_every, float("inf"), 0.0
+        try:
+            yield
+        finally:
+            self.look_every, self._next_look = every, 0.0
 
     def _current(self) -> frozenset[str]:
         """The entries, read again when the file may have changed."""

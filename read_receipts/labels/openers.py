@@ -97,8 +97,9 @@ class AddressRanges:
         return None
 
 
+@lru_cache(maxsize=4096)
 def parse_address(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """Parse a client address; IPv4-mapped IPv6 counts as IPv4; None when unreadable."""
+    """Parse a client address; IPv4-mapped IPv6 counts as IPv4; None when unreadable (a flood comes from few)."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
@@ -138,6 +139,11 @@ class Classifier:
     def __init__(self, ranges: AddressRanges, own_networks: AddressRanges):
         self.ranges = ranges
         self.own_networks = own_networks
+
+    def prepare(self) -> None:
+        """Build the User-Agent parser and the maintained lists now, so that the first loads labelled do not wait on them."""
+        _machine_lists()
+        _parsed("Mozilla/5.0 (prepare)")
 
     def classify(self, user_agent: str | None, ip: str | None, seconds_after_send: float | None = None) -> Opener:
         """Name the client and the kind of a load."""

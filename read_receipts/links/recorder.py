@@ -63,9 +63,8 @@ class LinkRecorder:
         return link.target
 
 
-def ticket_open(event) -> dict | None:
-    """The ticket open a stored event proves, when its link's metadata names a Zendesk ticket."""
-    meta = _meta_of(event)
+def ticket_open(event, meta: dict) -> dict | None:
+    """The ticket open a stored event proves, when its link's metadata (`meta`, parsed) names a Zendesk ticket."""
     ticket_id = pixel.zendesk_id(str(meta.get("ticket_id", "")))
     if ticket_id is None:
         return None
@@ -80,15 +79,10 @@ def ticket_open(event) -> dict | None:
     }
 
 
-def campaign_of(event) -> str:
-    """The campaign a stored event's link names ('' when none)."""
-    campaign = _meta_of(event).get("campaign")
+def campaign_of(meta: dict) -> str:
+    """The campaign a stored event's link metadata (parsed) names ('' when none)."""
+    campaign = meta.get("campaign")
     return str(campaign)[:80] if campaign not in (None, "") else ""
-
-
-def _meta_of(event) -> dict:
-    """A stored event's link metadata; {} when it does not parse."""
-    return stored_meta_dict(event.meta)
 
 
 def stored_meta_dict(raw: str) -> dict:

@@ -74,7 +74,8 @@ class CourierProcess(DirtyApp):
 def lanes(settings: Settings) -> list[Courier]:
     """The courier's lanes: the first drains the spool and is woken by the doorbell, and wakes the others."""
     stores = Stores(settings.database_url)
-    others = [courier_for(settings, stores, None) for _ in range(LANES - 1)]
+    # In a process of its own a courier takes no time from request threads: a backlog is worked off without pauses.
+    others = [courier_for(settings, stores, None, rest_when_behind=False) for _ in range(LANES - 1)]
 
     def wake_others() -> None:
         """Work came in: the other lanes take their share now, not at their next poll."""
@@ -85,7 +86,9 @@ def lanes(settings: Settings) -> list[Courier]:
     spool = Spool(settings.spool_dir, drain_live=True, max_bytes=settings.spool_max_bytes)
     # Where nothing rings on new opens, the first lane looks every second.
     poll_max = POLL_MAX_SECONDS if doorbell is not None else POLL_SECONDS
-    first = courier_for(settings, stores, spool, doorbell, poll_max=poll_max, on_busy=wake_others)
+    first = courier_for(
+        settings, stores, spool, doorbell, poll_max=poll_max, on_busy=wake_others, rest_when_behind=False
+    )
     return [first, *others]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import sqlite3
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Self
 
-from sqlalchemy import Table, create_engine, event, text
+from sqlalchemy import Float, String, Table, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -43,14 +44,16 @@ class Record:
     @classmethod
     def of(cls, row: Row) -> Self:
         """The record of one row."""
-        mapping = row._mapping
-        return cls(**{name: mapping[name] for name in _field_names(cls) if name in mapping})
+        names, places = _layout(cls, row._fields)
+        values = tuple(row)
+        return cls(**dict(zip(names, [values[place] for place in places], strict=True)))
 
 
 @functools.cache
-def _field_names(record: type) -> tuple[str, ...]:
-    """The fields of a record type (looked up once: triage builds thousands of records a round)."""
-    return tuple(field.name for field in fields(record))
+def _layout(record: type, columns: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The fields of a record type a query's columns hold, and where (once per query: triage builds thousands)."""
+    names = tuple(field.name for field in fields(record) if field.name in columns)
+    return names, tuple(columns.index(name) for name in names)
 
 
 def dialect(conn: Connection):
@@ -63,6 +66,84 @@ def insert_ignore(conn: Connection, table: Table, **values) -> bool:
     statement = dialect(conn).insert(table).values(**values).on_conflict_do_nothing()
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
     return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping]) -> None:
+    """Insert rows that all name the same columns, in the caller's transaction.
+
+    On PostgreSQL one statement inserts them all from arrays, a column each (a statement per row costs
+    the server and the driver five times as much); SQLite's executemany is a loop in C already.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = tuple(rows[0])
+    conn.execute(_insert_from_arrays(table, names), _columns(table, rows, names))
+
+
+def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Mapping]) -> None:
+    """Set columns of rows found by `key` (each row names the key and the same columns), in the caller's transaction.
+
+    On PostgreSQL one UPDATE ... FROM arrays sets them all; elsewhere an executemany.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if conn.dialect.name != "postgresql":
+        conn.execute(_update_each(table, key, names), [{f"_{name}": row[name] for name in names} for row in rows])
+        return
+    conn.execute(_update_from_arrays(table, key, names), _columns(table, rows, names))
+
+
+def _columns(table: Table, rows: Sequence[Mapping], names: tuple[str, ...]) -> dict[str, list]:
+    """The rows as one list a column, bound as `_<column>` (a bind may not be named after a column it sets).
+
+    A whole number in a Float column is made a float: the driver dumps no list of mixed ints and floats.
+    """
+    return {
+        f"_{name}": [_as_float(row[name]) for row in rows]
+        if isinstance(table.c[name].type, Float)
+        else [row[name] for row in rows]
+        for name in names
+    }
+
+
+def _as_float(value):
+    """A whole number as a float; anything else as it is (a value the column cannot hold is refused by the store)."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+@functools.cache
+def _arrays(table: Table, names: tuple[str, ...]):
+    """The rows of one statement's array parameters (one per column, typed as it), as a derived table."""
+    # Strings unbounded: a value too long for its column is then refused by the INSERT, as a row alone is, not cut.
+    typed = [postgresql.ARRAY(String() if isinstance(c.type, String) else c.type) for c in map(table.c.get, names)]
+    arrays = [bindparam(f"_{name}", type_=kind) for name, kind in zip(names, typed, strict=True)]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="given", with_types=False)
+
+
+@functools.cache
+def _insert_from_arrays(table: Table, names: tuple[str, ...]):
+    """INSERT ... SELECT FROM unnest(arrays): built once per table and columns."""
+    given = _arrays(table, names)
+    return insert(table).from_select(names, select(*(given.c[name] for name in names)))
+
+
+@functools.cache
+def _update_from_arrays(table: Table, key: str, names: tuple[str, ...]):
+    """UPDATE ... FROM unnest(arrays): built once per table, key and columns."""
+    given = _arrays(table, names)
+    values = {name: given.c[name] for name in names if name != key}
+    return update(table).where(table.c[key] == given.c[key]).values(values)
+
+
+@functools.cache
+def _update_each(table: Table, key: str, names: tuple[str, ...]):
+    """UPDATE ... WHERE key = ?, for an executemany."""
+    values = {name: bindparam(f"_{name}") for name in names if name != key}
+    return update(table).where(table.c[key] == bindparam(f"_{key}")).values(values)
 
 
 def _engine(url: str) -> Engine:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import String, and_, cast, func, literal, select, update
 from sqlalchemy.engine import Connection
 
+from read_receipts.store.database import insert_rows
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
 from read_receipts.store.replies import Covered, NoteDue, note_delivered
@@ -138,7 +139,7 @@ def queue_notes(conn: Connection, notes: Sequence[NoteDue], now: float) -> None:
             }
             for note in notes
         ]
-        conn.execute(insert(deliveries), rows)
+        insert_rows(conn, deliveries, rows)
 
 
 def retry_failed_now(conn: Connection, now: float) -> None:

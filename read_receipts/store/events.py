@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
-from read_receipts.store.database import Database, Record, insert_ignore
+from read_receipts.store.database import Database, Record, insert_ignore, update_rows
 from read_receipts.store.opens import add_proven
 from read_receipts.store.reply_statuses import sent
 from read_receipts.store.rollups import add_counts
@@ -77,9 +77,8 @@ class Events(Database):
             add_proven(conn, [ticket_opens[event_id] for event_id in moved if event_id in ticket_opens])
             campaigns = _campaign_counts(moved, campaign_of, kinds_of)
             add_counts(conn, campaign_events, ("campaign", "kind"), campaigns)
-            if moved:  # the full address was needed only to label the event
-                keep = update(events).where(events.c.id == bindparam("i")).values(ip=bindparam("a"))
-                conn.execute(keep, [{"i": event_id, "a": kept_ips[event_id]} for event_id in moved])
+            # The full address was needed only to label the event (one statement for the batch).
+            update_rows(conn, events, "id", [{"id": event_id, "ip": kept_ips[event_id]} for event_id in moved])
 
     def record_reply_sent(
         self, ticket_id: int, reply_key: int, sent_at: float, agent_id: int | None = None, agent_name: str | None = None

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from read_receipts.labels.openers import AGENT, PERSON
-from read_receipts.store.database import Database, Record
+from read_receipts.store.database import Database, Record, insert_rows, update_rows
 from read_receipts.store.deliveries import queue_notes
 from read_receipts.store.replies import CountedOpen, by_reply, count_replies
 from read_receipts.store.reply_statuses import Load, loaded
@@ -119,13 +119,6 @@ class Verdict:
     named: bool = True  # False: the reply id is not a public comment of the ticket, so "a reply"
     calls: Sequence[Call] = field(default=(), compare=False)  # the webhook calls that tell of it
     user_agent_kept: bool = True  # False: KEEP_USER_AGENT=false, the label stays and the User-Agent goes
-
-
-_LABEL = (
-    update(opens)
-    .where(opens.c.id == bindparam("i"))
-    .values(client=bindparam("c"), kind=bindparam("k"), ip=bindparam("a"), user_agent=bindparam("u"))
-)
 
 
 class Opens(Database):
@@ -265,8 +258,7 @@ class Opens(Database):
 
 def add_proven(conn: Connection, proven: Sequence[Mapping]) -> None:
     """Store the opens tracking links prove (signed: no requester check), new, in the caller's transaction."""
-    if proven:
-        conn.execute(insert(opens), [{**row, "signed": True, "state": OpenState.NEW} for row in proven])
+    insert_rows(conn, opens, [{**row, "signed": True, "state": OpenState.NEW} for row in proven])
 
 
 def _settle(conn: Connection, ids: Sequence[int], state: OpenState) -> list[int]:
@@ -288,16 +280,15 @@ def _label_opens(conn: Connection, settled: Sequence[Verdict]) -> list[dict]:
     """Write the label of each open this transaction settled; return the labels written."""
     labels = [
         {
-            "i": v.open.id,
-            "c": v.client[:40] or None,
-            "k": v.kind or None,
-            "a": v.ip,
-            "u": v.open.user_agent if v.user_agent_kept else None,
+            "id": v.open.id,
+            "client": v.client[:40] or None,
+            "kind": v.kind or None,
+            "ip": v.ip,
+            "user_agent": v.open.user_agent if v.user_agent_kept else None,
         }
         for v in settled
     ]
-    if labels:
-        conn.execute(_LABEL, labels)
+    update_rows(conn, opens, "id", labels)  # one statement for the batch
     untracked = [v.open.id for v in settled if v.state == OpenState.OPTED_OUT]
     if untracked:  # an opted-out requester's load keeps no trace of the reader
         conn.execute(update(opens).where(opens.c.id.in_(untracked)).values(ip=None, user_agent=None))
@@ -311,9 +302,9 @@ def _count_labels(conn: Connection, settled: Sequence[Verdict], labels: list[dic
     opened = {v.open.id: v.open.opened_at for v in settled}
     states = {v.open.id: v.state for v in settled}
     for label in labels:
-        kind = counted_as(states[label["i"]], label["k"])  # only verified loads count as readers
+        kind = counted_as(states[label["id"]], label["kind"])  # only verified loads count as readers
         kinds[f"opens:{kind}"] = kinds.get(f"opens:{kind}", 0) + 1
-        day = (utc_day(opened[label["i"]]), kind, label["c"] or "")
+        day = (utc_day(opened[label["id"]]), kind, label["client"] or "")
         days[day] = days.get(day, 0) + 1
     add_tallies(conn, kinds)
     add_counts(conn, daily_opens, ("day", "kind", "client"), days)

@@ -65,6 +65,10 @@ class OptOuts:
         self.refresh()
         return self.copy.covers(requester_id)
 
+    def looking_once(self):
+        """Within the block, look at the instance's copy once (see OptOutCopy.looking_once)."""
+        return self.copy.looking_once()
+
     def covers_link(self, meta: dict) -> bool:
         """Whether a tracking link's metadata names a requester or recipient who is not to be tracked."""
         self.refresh()

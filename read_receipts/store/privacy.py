@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -150,8 +151,12 @@ def _forget_keys(conn: Connection, ticket_ids: set[int], requester_id: int | Non
         conn.execute(campaign_events.delete().where(campaign_events.c.campaign == str(meta["campaign"])[:80]))
 
 
+@functools.lru_cache(maxsize=4096)
 def kept_address(address: str | None, mode: str) -> str | None:
-    """Return the address as it may be stored: whole, cut to its network (/24, /48), or not at all."""
+    """Return the address as it may be stored: whole, cut to its network (/24, /48), or not at all.
+
+    Cached: a flood comes from far fewer addresses than loads, and each load's address is cut twice or more.
+    """
     if mode == "full" or address is None:
         return address
     if mode == "none":

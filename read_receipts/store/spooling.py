@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore
+from read_receipts.store.database import EVENT_COLUMNS, OPEN_COLUMNS, Database, insert_ignore, insert_rows
 from read_receipts.store.rollups import add_tallies
 from read_receipts.store.schema import events, opens, spool_segments, store_identity
 
@@ -116,6 +116,5 @@ def refused_record(error: StatementError) -> bool:
 
 
 def _insert(conn, table, columns: Sequence[str], records: list[dict], defaults: dict) -> None:
-    """Insert records as rows of a table, keeping only its columns."""
-    if records:
-        conn.execute(insert(table), [{c: r.get(c, defaults.get(c)) for c in columns} for r in records])
+    """Insert records as rows of a table, keeping only its columns (one statement for them all)."""
+    insert_rows(conn, table, [{c: r.get(c, defaults.get(c)) for c in columns} for r in records])

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from read_receipts.store.database import insert_rows
 from read_receipts.store.outbox import PENDING as WAITING
 from read_receipts.store.outbox import Outbox, OutboxRow
 from read_receipts.store.schema import webhooks
@@ -108,4 +109,4 @@ def queue_calls(conn: Connection, calls: Sequence[Call], now: float) -> None:
             {"event_id": c.event_id, "url": c.url, "payload": c.payload, "created_at": now, "due_at": now}
             for c in calls
         ]
-        conn.execute(insert(webhooks), [{**row, "state": WebhookState.PENDING} for row in rows])
+        insert_rows(conn, webhooks, [{**row, "state": WebhookState.PENDING} for row in rows])
