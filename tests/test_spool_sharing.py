@@ -12,6 +12,7 @@ import requests
 
 from read_receipts.intake.spool import Spool
 from tests.conftest import fresh_database
+from tests.test_courier_process import children
 from tests.test_server import THUNDERBIRD, Service, services  # noqa: F401 (the fixture)
 from tests.test_spool_server import FAST, TICKETS, expected, load_marked, marks, wait_until
 
@@ -84,21 +85,40 @@ def test_two_instances_on_one_store_and_one_spool_store_and_note_every_open_once
 
 
 def test_a_usr2_upgrade_stores_and_notes_every_open_once(services, zendesk, tmp_path):  # noqa: F811
-    from tests.test_courier_process import children
 
     database_url = fresh_database("sqlite", tmp_path)
     spool_dir = tmp_path / "spool"
     leave_sealed_segments(spool_dir)
     service = services(tickets_env(zendesk, database_url, spool_dir))
     old_master = service.process.pid
+    workers = set(children(old_master))
     os.kill(old_master, signal.SIGUSR2)  # gunicorn starts a new master (and its courier) on the same spool
-    assert wait_until(lambda: any("gunicorn" in _cmdline(pid) for pid in children(old_master)), 30)
-    load_marked(service, range(LEFT, LEFT + 200))
-    time.sleep(3)  # both masters serve and drain
-    os.kill(old_master, signal.SIGTERM)  # the old one goes; the new one goes on
-    service.process.wait(30)
-    load_marked(service, range(LEFT + 200, LEFT + 400))
-    assert_each_open_stored_once_and_each_ticket_noted_once(database_url, zendesk, LEFT + 400)
+    assert wait_until(lambda: new_gunicorns(old_master, workers), 30)
+    [new_master] = new_gunicorns(old_master, workers)
+    try:
+        load_marked(service, range(LEFT, LEFT + 200))
+        time.sleep(3)  # both masters serve and drain
+        os.kill(old_master, signal.SIGTERM)  # the old one goes; the new one goes on
+        service.process.wait(30)
+        load_marked(service, range(LEFT + 200, LEFT + 400))
+        assert_each_open_stored_once_and_each_ticket_noted_once(database_url, zendesk, LEFT + 400)
+    finally:  # the new master outlives the old one, whose process the fixture stops: stop it here
+        stop_master(new_master)
+
+
+def new_gunicorns(master: int, before: set[int]) -> list[int]:
+    """The gunicorn processes a master started since `before` (its children then)."""
+    return [pid for pid in children(master) if pid not in before and "gunicorn" in _cmdline(pid)]
+
+
+def stop_master(pid: int) -> None:
+    """Stop a gunicorn master that is no child of this process, and wait until it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not wait_until(lambda: not _cmdline(pid), 30):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _cmdline(pid: int) -> str:
