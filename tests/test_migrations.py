@@ -401,3 +401,18 @@ def test_upgrading_from_the_tag_times_keeps_every_row_and_times_the_replies_read
     assert {"ix_reply_statuses_agent_seen_at", "ix_reply_statuses_read_after"} <= indexes
     assert "ix_reply_statuses_figures" not in indexes
     store.close()
+
+
+def test_upgrading_from_the_agent_figures_keeps_every_row_and_adds_the_replies_groups(empty_url):
+    store = Stores(empty_url)
+    upgrade(store.engine, "0014_agent_figures")
+    before = fill_every_table(store.engine)
+    assert "reply_statuses" in before
+    upgrade(store.engine)
+    assert current(store.engine) == head()
+    assert rows_now(store.engine, before) == before
+    statuses = metadata.tables["reply_statuses"]
+    with store.engine.connect() as conn:  # unknown for a reply sent before: no group
+        groups = conn.execute(select(statuses.c.group_id, statuses.c.group_name)).all()
+    assert len(groups) == ROWS_PER_TABLE and all(tuple(row) == (None, None) for row in groups)
+    store.close()

@@ -210,3 +210,54 @@ def test_agents_figures_are_those_of_their_replies(api, zendesk):
     assert re.findall(r"<td class=\"num\">([^<]*)</td>", ben_row.group(1))[2].startswith("15 h")  # 17 and 14 h
     year = client.get("/dashboard/agents-replies?from=2025-12-01", headers=LOGIN).get_data(as_text=True)
     assert re.search(r"agent_id=61\">Ann</a></td>\s*<td class=\"num\">9</td>", year)  # the older reply counts
+
+
+def group_sent(client, ticket: int, comment: int, seconds_ago: float, group: tuple[str, str] | None) -> None:
+    """Report a reply sent, as the webhook's documented body does, with the ticket's group placeholders filled in."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+    payload = {"ticket_id": str(ticket), "comment_id": str(comment), "sent": stamp, "agent_id": "61"}
+    if group:
+        payload.update(group_id=group[0], group_name=group[1])
+    body = json.dumps(payload).encode()
+    assert client.post("/zendesk/replies", data=body, headers=signed(body)).json == {"recorded": True}
+
+
+def group_rows(page: str) -> dict[str, list[str]]:
+    """The groups table's rows as shown: the group's words, then its figures."""
+    table = re.search(r'<table class="agents" id="groups">(.*?)</table>', page, re.S)
+    rows = re.findall(r"<tr>\s*<td>([^<]*)</td>(.*?)</tr>", table.group(1), re.S)
+    return {name: re.findall(r"<td class=\"num\">([^<]*)</td>", cells) for name, cells in rows}
+
+
+def test_the_agents_page_shows_the_figures_of_each_group_the_webhook_names(api, zendesk):
+    app, client = api
+    hours = 3600
+    zendesk.add_ticket(44, requester_id=7, replies=[1, 2, 3, 4])
+    zendesk.add_ticket(45, requester_id=7, replies=[5, 6])
+    zendesk.add_ticket(46, requester_id=7, replies=[7])
+    group_sent(client, 45, 5, 2 * hours, None)  # no group keys at all, as the body documented before
+    client.get("/pixel.gif?ticket_id=45&requester_id=7&comment_id=5", headers=GMAIL)
+    drain(app.extensions["courier"])
+    page = client.get("/dashboard/agents-replies", headers=LOGIN).get_data(as_text=True)
+    assert "Per group" not in page and 'id="groups"' not in page  # no reply has a group: no table
+
+    billing = ("9001", "Billing")
+    for comment, ago in ((1, 5 * hours), (2, 3 * hours), (3, 2 * hours), (4, hours)):
+        group_sent(client, 44, comment, ago, billing)
+    group_sent(client, 45, 6, hours, ("{{ticket.group.id}}", "{{ticket.group.name}}"))  # a ticket in no group
+    group_sent(client, 46, 7, hours, ("9002", ""))  # a group without its name
+    for comment, loader in ((1, GMAIL), (2, GMAIL), (3, APPLE_MPP)):
+        client.get(f"/pixel.gif?ticket_id=44&requester_id=7&comment_id={comment}", headers=loader)
+    drain(app.extensions["courier"])
+
+    page = client.get("/dashboard/agents-replies", headers=LOGIN).get_data(as_text=True)
+    assert "Per group" in page
+    assert group_rows(page) == {
+        "Billing": ["4", "50 %", "4 h", "25 %"],  # read 5 h and 3 h after they were sent; one preloaded only
+        "group 9002": ["1", "0 %", "none read", "0 %"],
+    }
+    with app.extensions["store"].engine.connect() as conn:  # the replies without a group kept none
+        ungrouped = conn.execute(select(reply_statuses.c.reply_key).where(reply_statuses.c.group_id.is_(None)))
+        assert sorted(ungrouped.scalars()) == [5, 6]
+    agents = re.search(r"agent_id=61\">agent 61</a></td>(.*?)</tr>", page, re.S)
+    assert re.findall(r"<td class=\"num\">([^<]*)</td>", agents.group(1))[:2] == ["7", "43 %"]  # the agents' table too

@@ -208,12 +208,14 @@ def _local(stamp: float | None, zone: str) -> str:
 @replies_page.get("/dashboard/agents-replies")
 @login_required(api=False)
 def agents_replies():
-    """Per agent over a period: replies sent, share read by a person, median time to first read, share preloaded."""
+    """Per agent (and group) over a period: replies sent, share read by a person, median time to read, preloaded."""
     status = 200
     try:
         period = analytics.period(request.args.get("from"), request.args.get("to"))
     except BadRequest as error:
         period, status = analytics.period(None, None), 400
         period = analytics.Period(period.first, period.last, f"{error}: showing the last 30 days.")
-    figures = reply_board.agents(_store(), *days_in_zone(period))
-    return render_template("agents_replies.html", page="agents-replies", period=period, figures=figures), status
+    days = days_in_zone(period)
+    figures, groups = reply_board.agents(_store(), *days), reply_board.groups(_store(), *days)
+    page = render_template("agents_replies.html", page="agents-replies", period=period, figures=figures, groups=groups)
+    return page, status

@@ -20,7 +20,7 @@ STAMP_TOLERANCE = 300.0  # seconds a Zendesk webhook's timestamp may be off: old
 
 @reply_hook.post("/zendesk/replies")
 def reply_sent():
-    """Zendesk's webhook on the reply trigger: remember the reply and who replied, for "X of Y replies opened"."""
+    """Zendesk's webhook on the reply trigger: remember the reply, who replied and the ticket's group, for figures."""
     secret = current_app.extensions["settings"].zendesk_webhook_secret
     if not secret:
         return error_response(404, "set ZENDESK_WEBHOOK_SECRET to receive Zendesk's webhook")
@@ -46,8 +46,10 @@ def reply_sent():
     reply_key = pixel.zendesk_id(str(sent.get("comment_id", ""))) or 0
     sent_at = pixel.sent_time(str(sent.get("sent", ""))) or datetime.now().timestamp()
     agent_id, agent_name = pixel.zendesk_id(str(sent.get("agent_id", ""))), _filled(sent.get("agent_name"))
+    group_id = pixel.zendesk_id(str(sent.get("group_id", "")))
+    group = (group_id, _filled(sent.get("group_name"))) if group_id is not None else None  # a ticket in no group
     events = current_app.extensions["store"].events
-    known = not events.record_reply_sent(ticket_id, reply_key, sent_at, agent_id, agent_name)
+    known = not events.record_reply_sent(ticket_id, reply_key, sent_at, agent_id, agent_name, group)
     return jsonify(recorded=not known), 200
 
 

@@ -81,11 +81,17 @@ class Events(Database):
             update_rows(conn, events, "id", [{"id": event_id, "ip": kept_ips[event_id]} for event_id in moved])
 
     def record_reply_sent(
-        self, ticket_id: int, reply_key: int, sent_at: float, agent_id: int | None = None, agent_name: str | None = None
+        self,
+        ticket_id: int,
+        reply_key: int,
+        sent_at: float,
+        agent_id: int | None = None,
+        agent_name: str | None = None,
+        group: tuple[int, str | None] | None = None,
     ) -> bool:
-        """Remember a reply Zendesk says it sent, and who replied; False if it was known already."""
+        """Remember a reply Zendesk says it sent, who replied and the ticket's group; False if it was known already."""
         with self.engine.begin() as conn:
-            sent(conn, ticket_id, reply_key, sent_at, agent_id, agent_name)
+            sent(conn, ticket_id, reply_key, sent_at, agent_id, agent_name, group)
             return insert_ignore(conn, replies_sent, ticket_id=ticket_id, reply_key=reply_key, sent_at=sent_at)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 
 from read_receipts.store.database import Database
 from read_receipts.store.reply_statuses import ReplyFilter, ReplyState, ReplyStatus, described, matching
@@ -21,8 +21,24 @@ class Cursor:
     id: int
 
 
+class _Shares:
+    """The shares of a row of figures' replies read by a person and preloaded only."""
+
+    sent: int
+    read: int
+    preloaded: int
+
+    @property
+    def read_share(self) -> float:
+        return self.read / self.sent if self.sent else 0.0
+
+    @property
+    def preloaded_share(self) -> float:
+        return self.preloaded / self.sent if self.sent else 0.0
+
+
 @dataclass(frozen=True)
-class AgentFigures:
+class AgentFigures(_Shares):
     """One agent's replies over a period, and what became of them."""
 
     agent_id: int | None
@@ -32,13 +48,17 @@ class AgentFigures:
     preloaded: int
     median_to_read: float | None  # seconds from sent to the first read by a person
 
-    @property
-    def read_share(self) -> float:
-        return self.read / self.sent if self.sent else 0.0
 
-    @property
-    def preloaded_share(self) -> float:
-        return self.preloaded / self.sent if self.sent else 0.0
+@dataclass(frozen=True)
+class GroupFigures(_Shares):
+    """The replies on one group's tickets over a period, and what became of them."""
+
+    group_id: int
+    group_name: str | None
+    sent: int
+    read: int
+    preloaded: int
+    median_to_read: float | None
 
 
 def newest(store: Database, wanted: ReplyFilter, below: Cursor | None, limit: int) -> list[ReplyState]:
@@ -72,7 +92,9 @@ def agents(store: Database, since: float, until: float) -> list[AgentFigures]:
         read = _by_agent(conn, row.read_after.is_not(None), since, until, each_agent=False)  # a first read sets it
         preloaded = _by_agent(conn, row.status == ReplyStatus.PRELOADED, since, until, each_agent=False)
         busiest = sorted(sent, key=lambda agent: (-sent[agent], agent is None, agent))[:AGENTS_MAX]
-        medians = {agent: _median_read_after(conn, agent, read.get(agent, 0), since, until) for agent in busiest}
+        medians = {
+            agent: _median_read_after(conn, _of_agent(agent), read.get(agent, 0), since, until) for agent in busiest
+        }
     names = dict(agent_names(store))
     return [AgentFigures(a, names.get(a), sent[a], read.get(a, 0), preloaded.get(a, 0), medians[a]) for a in busiest]
 
@@ -96,15 +118,52 @@ def _by_agent(conn, which, since: float, until: float, each_agent: bool = True) 
     return {**counted(row.agent_id.in_(named)), **counted(row.agent_id.is_(None))}
 
 
-def _median_read_after(conn, agent_id: int | None, timed: int, since: float, until: float) -> float | None:
-    """The median of an agent's times to first read in a period, its middle one or two in read_after's order."""
-    if not timed:  # the agent's replies read in the period: those the walk goes through
+def groups(store: Database, since: float, until: float) -> list[GroupFigures]:
+    """Replies sent per ticket group in a period, as `agents` counts them; none when the webhook named no group."""
+    row = reply_statuses.c
+    preloaded = func.sum(case((row.status == ReplyStatus.PRELOADED, 1), else_=0))
+    counts = (
+        select(row.group_id, func.count(), func.count(row.read_after), preloaded)
+        .where(row.group_id.is_not(None), row.seen_at >= since, row.seen_at < until)
+        .group_by(row.group_id)
+    )
+    with store.reading() as conn:  # a team has a few groups: one count over the period, then a query or two each
+        found = sorted(conn.execute(counts).all(), key=lambda counted: (-counted[1], counted[0]))[:AGENTS_MAX]
+        return [
+            GroupFigures(
+                group,
+                _group_name(conn, group),
+                sent,
+                read,
+                int(pre or 0),
+                _median_read_after(conn, row.group_id == group, read, since, until),
+            )
+            for group, sent, read, pre in found
+        ]
+
+
+def _group_name(conn, group_id: int) -> str | None:
+    """A group's latest name, as the webhook said it."""
+    row = reply_statuses.c
+    named = select(row.group_name).where(row.group_id == group_id, row.group_name.is_not(None))
+    return conn.execute(named.order_by(row.seen_at.desc()).limit(1)).scalar()
+
+
+def _of_agent(agent_id: int | None):
+    """The condition picking an agent's replies (None: those no agent was named for)."""
+    row = reply_statuses.c
+    return row.agent_id.is_(None) if agent_id is None else row.agent_id == agent_id
+
+
+def _median_read_after(conn, which, timed: int, since: float, until: float) -> float | None:
+    """The median of the times to first read in a period of the replies a condition picks (an agent's, a group's)."""
+    if not timed:  # the replies read in the period: those the walk goes through
         return None
     row = reply_statuses.c
     middle = (
         select(row.read_after)
         .where(
-            row.agent_id.is_(None) if agent_id is None else row.agent_id == agent_id,
+            which,
             row.read_after.is_not(None),  # as the index says: it holds these only
             row.seen_at >= since,
             row.seen_at < until,

@@ -85,13 +85,19 @@ class ReplyState(Record):
 
 
 def sent(
-    conn: Connection, ticket_id: int, reply_key: int, sent_at: float, agent_id: int | None, agent_name: str | None
+    conn: Connection,
+    ticket_id: int,
+    reply_key: int,
+    sent_at: float,
+    agent_id: int | None,
+    agent_name: str | None,
+    group: tuple[int, str | None] | None = None,
 ) -> None:
-    """Record a reply Zendesk says it sent (not opened, unless its pixel came first), with who replied."""
+    """Record a reply Zendesk says it sent (not opened, unless its pixel came first), with who replied and the group."""
     row = {"ticket_id": ticket_id, "reply_key": reply_key, "status": ReplyStatus.NOT_OPENED, "seen_at": sent_at}
-    upsert = (
-        dialect(conn).insert(reply_statuses).values(**row, sent_at=sent_at, agent_id=agent_id, agent_name=agent_name)
-    )
+    group_id, group_name = group or (None, None)
+    who = {"agent_id": agent_id, "agent_name": agent_name, "group_id": group_id, "group_name": group_name}
+    upsert = dialect(conn).insert(reply_statuses).values(**row, sent_at=sent_at, **who)
     later, seen_at = upsert.excluded, _earlier(reply_statuses.c.seen_at, upsert.excluded.seen_at)
     conn.execute(
         upsert.on_conflict_do_update(
@@ -102,6 +108,8 @@ def sent(
                 "read_after": reply_statuses.c.first_read_at - seen_at,  # the reply's time may move earlier
                 "agent_id": func.coalesce(later.agent_id, reply_statuses.c.agent_id),
                 "agent_name": func.coalesce(later.agent_name, reply_statuses.c.agent_name),
+                "group_id": func.coalesce(later.group_id, reply_statuses.c.group_id),
+                "group_name": func.coalesce(later.group_name, reply_statuses.c.group_name),
             },
         )
     )

@@ -148,6 +148,8 @@ reply_statuses = Table(
     Column("agent_id", BigInteger),  # who replied, as the reply-sent webhook said
     Column("agent_name", String(120)),
     Column("read_after", Float),  # first_read_at - seen_at, kept with them: the agents' medians walk it in order
+    Column("group_id", BigInteger),  # the ticket's group, as the reply-sent webhook said
+    Column("group_name", String(120)),
     Index("ix_reply_statuses_reply", "ticket_id", "reply_key", unique=True),
     Index("ix_reply_statuses_seen_at", "seen_at"),
     # The replies page by status, newest first; the unopened count; the agents' preloaded counts.
