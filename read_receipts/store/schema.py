@@ -166,6 +166,24 @@ reply_statuses = Table(
         sqlite_where=text("read_after IS NOT NULL"),
         postgresql_where=text("read_after IS NOT NULL"),
     ),
+    # The same two for groups, of the replies with a group only (a team without groups pays nothing for them).
+    Index(
+        "ix_reply_statuses_group_seen_at",
+        "group_id",
+        "seen_at",
+        "status",
+        "read_after",
+        sqlite_where=text("group_id IS NOT NULL"),
+        postgresql_where=text("group_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_reply_statuses_group_read_after",
+        "group_id",
+        "read_after",
+        "seen_at",
+        sqlite_where=text("group_id IS NOT NULL AND read_after IS NOT NULL"),
+        postgresql_where=text("group_id IS NOT NULL AND read_after IS NOT NULL"),
+    ),
 )
 
 # Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
