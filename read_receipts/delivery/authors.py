@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from read_receipts.delivery.pacing import Pacing
-from read_receipts.delivery.zendesk import ZendeskClient
+from read_receipts.delivery.zendesk import ZendeskClient, ZendeskVerdict
 from read_receipts.store.tickets import PublicComment
 
 READS_PER_LISTING = 3  # user reads per read of a ticket's comments: bounded, however many authors it has
@@ -57,7 +57,7 @@ class AuthorNames:
             return None, False  # no budget this minute: the name is left out, not waited for
         answer = self.zendesk.user(author_id)
         self.pacing.observe(answer, now, f"reading user {author_id}")
-        user = (answer.body or {}).get("user") if answer.verdict == "ok" else None
+        user = (answer.body or {}).get("user") if answer.verdict == ZendeskVerdict.OK else None
         name = _name_of(user)
         self._keep(author_id, name, float("inf") if name else now + FORGET_FAILURE)
         return name, True

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from read_receipts.delivery.authors import AuthorNames
 from read_receipts.delivery.pacing import PacedWork, Pacing
-from read_receipts.delivery.zendesk import ZendeskClient
+from read_receipts.delivery.zendesk import ZendeskClient, ZendeskVerdict
 from read_receipts.settings import Settings
 from read_receipts.store.opens import Opens
 from read_receipts.store.tickets import PublicComment, Tickets, TicketStatus
@@ -58,7 +58,7 @@ class ReplyIds(PacedWork):
             if answer.status == 404:
                 self.tickets.remember(ticket_id, None, TicketStatus.DELETED, now)
                 return True
-            if answer.verdict != "ok":
+            if answer.verdict != ZendeskVerdict.OK:
                 return True  # paced by the hold the failure set; read again later
             listed, next_page = _public_comments(answer.body or {})
             public += listed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from read_receipts.delivery.pacing import Pacing
+from read_receipts.delivery.zendesk import ZendeskVerdict
 from read_receipts.settings import Settings
 from read_receipts.store.tickets import Tickets
 
@@ -36,6 +37,6 @@ def requester_proof(
     if answer.status == 404:
         return Proof.NOT_THEIRS
     found = (answer.body or {}).get("ticket") or {}
-    if answer.verdict != "ok" or not isinstance(found.get("requester_id"), int):
+    if answer.verdict != ZendeskVerdict.OK or not isinstance(found.get("requester_id"), int):
         return Proof.UNKNOWN
     return Proof.THEIRS if found["requester_id"] == requester_id else Proof.NOT_THEIRS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 
-from read_receipts.delivery.zendesk import Answer, ZendeskClient
+from read_receipts.delivery.zendesk import Answer, ZendeskClient, ZendeskVerdict
 from read_receipts.settings import Settings
 from read_receipts.store.budgets import Budgets
 from read_receipts.store.figures import Tallies
@@ -90,18 +90,18 @@ class Pacing:
         """Log a failed call and pause every worker when Zendesk asks or fails."""
         verdict = answer.verdict
         self.tallies.tally({f"zendesk:{answer.status or 'no answer'}": 1})
-        if verdict in ("ok", "final"):
+        if verdict in (ZendeskVerdict.OK, ZendeskVerdict.FINAL):
             if self._failing:  # Zendesk is back: what waited on it goes now, paced by the budgets
                 log.info("Zendesk answers again; retrying waiting notes and checks now")
                 self.budgets.retry_waiting_now(now)
             self._failing = False
             return
         self._failing = True
-        if verdict == "throttled":
+        if verdict == ZendeskVerdict.THROTTLED:
             pause = answer.retry_after if answer.retry_after is not None else 60.0
             self.budgets.hold("zendesk", now + pause)
             log.warning("Zendesk rate limit while %s: pausing all calls for %.0f s", doing, pause)
-        elif verdict == "auth":
+        elif verdict == ZendeskVerdict.AUTH:
             self.budgets.hold("zendesk", now + 60)
             log.error(
                 "Zendesk refused the credentials while %s (%s): check ZENDESK_EMAIL and "
@@ -112,15 +112,15 @@ class Pacing:
                 answer.describe(),
                 AUTH_RETRY // 60,
             )
-        elif verdict == "retry":
+        elif verdict == ZendeskVerdict.RETRY:
             self.budgets.hold("zendesk", now + SHORT_HOLD)
             log.warning("Zendesk failed while %s (%s); will retry", doing, answer.describe())
 
     def retry_delay(self, answer: Answer, attempts: int) -> float:
         """How long to wait before trying a failed call again."""
-        if answer.verdict == "throttled":
+        if answer.verdict == ZendeskVerdict.THROTTLED:
             return answer.retry_after if answer.retry_after is not None else 60.0
-        if answer.verdict == "auth":
+        if answer.verdict == ZendeskVerdict.AUTH:
             return AUTH_RETRY
         return _backoff(attempts)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from read_receipts.delivery.pacing import PacedWork
-from read_receipts.delivery.zendesk import Answer
+from read_receipts.delivery.zendesk import Answer, ZendeskVerdict
 
 MAX_PAGES = 3  # pages of 100 comments, newest first: a note tried one lease ago is on the first
 
@@ -40,7 +40,7 @@ class PostedNotes(PacedWork):
                 return Lookup(None, wait=wait)
             answer = self.zendesk.comments(ticket_id, next_page)
             self.pacing.observe(answer, now, f"looking for a note on ticket {ticket_id}")
-            if answer.verdict != "ok":
+            if answer.verdict != ZendeskVerdict.OK:
                 return Lookup(None, answer)
             page = answer.body or {}
             if any(_is_the_note(comment, body, author) for comment in page.get("comments") or []):
@@ -55,7 +55,7 @@ class PostedNotes(PacedWork):
         if self._author is None and not self.pacing.gate(now):
             answer = self.zendesk.me()
             self.pacing.observe(answer, now, "reading the API user")
-            user = (answer.body or {}).get("user") if answer.verdict == "ok" else None
+            user = (answer.body or {}).get("user") if answer.verdict == ZendeskVerdict.OK else None
             if isinstance(user, dict) and isinstance(user.get("id"), int):
                 self._author = user["id"]
         return self._author

@@ -10,7 +10,7 @@ from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import Pacing
 from read_receipts.delivery.posted_notes import Lookup, PostedNotes
 from read_receipts.delivery.ticket_work import TicketWork
-from read_receipts.delivery.zendesk import Answer, ZendeskClient
+from read_receipts.delivery.zendesk import Answer, ZendeskClient, ZendeskVerdict
 from read_receipts.labels.openers import APPLE_PRELOAD, PERSON
 from read_receipts.settings import Settings
 from read_receipts.store.dead_letters import DeadLetters
@@ -48,7 +48,7 @@ class Posting(TicketWork):
         """Post the next due note, if any; True if one was settled."""
         if self.zendesk.dry_run:
             return False  # notes queued with Zendesk's word wait for it to come back, never dropped as "logged"
-        shares = None if self.zendesk.dry_run else (self.settings.updates_per_ticket, self.pacing.requester_share())
+        shares = (self.settings.updates_per_ticket, self.pacing.requester_share())
         rows = self.deliveries.claim(now, self.lease, limit=1, shares=shares)
         return any(self._deliver_or_set_aside(row, now) for row in rows)
 
@@ -143,10 +143,10 @@ class Posting(TicketWork):
 
     def _settle_note(self, row: Delivery, answer: Answer, finish) -> bool:
         """Record a posted, refused or failed note."""
-        if answer.verdict == "ok":
+        if answer.verdict == ZendeskVerdict.OK:
             log.info("note added to ticket %s (%s)", row.ticket_id, row.kind)
             return finish(DeliveryState.LOGGED if self.zendesk.dry_run else DeliveryState.DONE, answer.status, "")
-        if answer.verdict == "final":
+        if answer.verdict == ZendeskVerdict.FINAL:
             self.remember_if_gone(row.ticket_id, answer)
             log.warning("note for ticket %s not posted, for good: %s", row.ticket_id, answer.describe())
             return finish(DeliveryState.FAILED, answer.status, answer.describe())

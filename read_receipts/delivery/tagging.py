@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from read_receipts.delivery.dead_letters import or_set_aside
 from read_receipts.delivery.pacing import Pacing
 from read_receipts.delivery.ticket_work import TicketWork
-from read_receipts.delivery.zendesk import Answer, TicketChange, ZendeskClient
+from read_receipts.delivery.zendesk import Answer, TicketChange, ZendeskClient, ZendeskVerdict
 from read_receipts.settings import Settings
 from read_receipts.store.dead_letters import DeadLetters
 from read_receipts.store.ticket_updates import TicketUpdate, TicketUpdates, TicketUpdateState
@@ -114,10 +114,10 @@ class Tagging(TicketWork):
         self, row: TicketUpdate, change: TicketChange, answer: Answer, tag: str | None, field: str | None
     ) -> bool:
         """Record a made, refused or failed update."""
-        if answer.verdict == "ok":
+        if answer.verdict == ZendeskVerdict.OK:
             log.info("ticket %s updated: %s", row.ticket_id, change.describe())
             return self.updates.finish(row, TicketUpdateState.DONE, self.clock(), tag, field, answer.status)
-        if answer.verdict == "final":
+        if answer.verdict == ZendeskVerdict.FINAL:
             self.remember_if_gone(row.ticket_id, answer)
             log.warning("ticket %s not updated (%s), for good: %s", row.ticket_id, change.describe(), answer.describe())
             state = TicketUpdateState.FAILED

@@ -14,7 +14,7 @@ from read_receipts.delivery.pacing import PacedWork, Pacing
 from read_receipts.delivery.silence import SilenceReport
 from read_receipts.delivery.sources import CheckTurns
 from read_receipts.delivery.webhooks import Webhooks
-from read_receipts.delivery.zendesk import ZendeskClient
+from read_receipts.delivery.zendesk import ZendeskClient, ZendeskVerdict
 from read_receipts.intake import pixel
 from read_receipts.labels.openers import AGENT, Classifier, Opener
 from read_receipts.settings import Settings
@@ -191,7 +191,7 @@ class Triage(PacedWork):
         if answer.status == 404:
             self.tickets.remember(ticket_id, None, TicketStatus.DELETED, now)
             return False
-        if answer.verdict == "ok" and isinstance(requester, int) and isinstance(status, str):
+        if answer.verdict == ZendeskVerdict.OK and isinstance(requester, int) and isinstance(status, str):
             tags = found.get("tags") if isinstance(found.get("tags"), list) else []
             opted_out = bool(self.settings.opt_out_tag) and self.settings.opt_out_tag in tags
             self.tickets.remember(ticket_id, requester, status[:16], now, opted_out, people_in_copy(found))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from time import time
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -17,6 +18,16 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 3.05
 
 
+class ZendeskVerdict(StrEnum):
+    """What an answer of Zendesk means for the call that got it."""
+
+    OK = "ok"  # done
+    FINAL = "final"  # refused for good (404, 422, another 4xx): never tried again
+    AUTH = "auth"  # the credentials were refused (401, 403)
+    THROTTLED = "throttled"  # 429: wait as long as Retry-After says
+    RETRY = "retry"  # no answer, 5xx or 409: try again after a while
+
+
 @dataclass(frozen=True)
 class Answer:
     """What one Zendesk call came back with."""
@@ -27,17 +38,17 @@ class Answer:
     error: str = ""
 
     @property
-    def verdict(self) -> str:
-        """Classify: ok, final (404/422/other 4xx), auth, throttled or retry."""
+    def verdict(self) -> ZendeskVerdict:
+        """Classify the answer (see ZendeskVerdict)."""
         if self.status is None or self.status >= 500 or self.status == 409:
-            return "retry"
+            return ZendeskVerdict.RETRY
         if self.status < 300:
-            return "ok"
+            return ZendeskVerdict.OK
         if self.status == 429:
-            return "throttled"
+            return ZendeskVerdict.THROTTLED
         if self.status in (401, 403):
-            return "auth"
-        return "final"
+            return ZendeskVerdict.AUTH
+        return ZendeskVerdict.FINAL
 
     def describe(self) -> str:
         """Say what happened, for logs and the delivery record (no secrets)."""

@@ -12,6 +12,7 @@ import requests
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from read_receipts.delivery.zendesk import ZendeskVerdict
 from read_receipts.labels import openers
 from read_receipts.links.rewriting import rewrite_html
 from read_receipts.links.tokens import MetaTooLong, TargetError
@@ -99,7 +100,7 @@ def check_zendesk_command() -> None:
         )
     answer = zendesk.me()
     user = (answer.body or {}).get("user") or {}
-    if answer.verdict == "ok" and user.get("id") and user.get("role") in ("agent", "admin"):
+    if answer.verdict == ZendeskVerdict.OK and user.get("id") and user.get("role") in ("agent", "admin"):
         click.echo(f"OK: {settings.zendesk_url} accepts the credentials of {_named(user)}, {user['role']}.")
         return
     raise click.ClickException(_diagnose(answer, user, settings.zendesk_url))
@@ -124,7 +125,7 @@ def _diagnose(answer, user: dict, url: str) -> str:
         return "Zendesk accepted the login but forbids this (403): the user must be an agent or admin allowed to use the API."
     if answer.status == 404:
         return f"{url} has no Zendesk API (404): check ZENDESK_SUBDOMAIN."
-    if answer.verdict == "ok":
+    if answer.verdict == ZendeskVerdict.OK:
         role = user.get("role") or "anonymous"
         return f"Zendesk answered as a {role} user, not an agent: check ZENDESK_EMAIL and the token."
     return f"Zendesk answered {answer.describe()}; try again later."
