@@ -146,18 +146,17 @@ def _time_to_open(conn, when: Period) -> dict:
         row.first_read_at.is_not(None),
         row.sent_at.is_not(None),
     )
-    joined = reply_statuses  # one table: its sent time is the webhook's or the img tag's
     lower = 0
     buckets = {}
     for upper, name in BUCKETS:
         bound = delay >= lower if upper is None else and_(delay >= lower, delay < upper)
-        buckets[name] = conn.execute(select(func.count()).select_from(joined).where(*where, bound)).scalar_one()
+        buckets[name] = conn.execute(select(func.count()).select_from(reply_statuses).where(*where, bound)).scalar_one()
         lower = upper or lower
     count = sum(buckets.values())
     median = None
     if count:
         median = conn.execute(
-            select(delay).select_from(joined).where(*where).order_by(delay).offset((count - 1) // 2).limit(1)
+            select(delay).select_from(reply_statuses).where(*where).order_by(delay).offset((count - 1) // 2).limit(1)
         ).scalar()
     return {"buckets": buckets, "median_seconds": median, "count": count}
 

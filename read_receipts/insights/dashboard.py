@@ -64,7 +64,7 @@ def _words() -> dict:
 @board.get("/dashboard")
 @login_required(api=False)
 def main_page():
-    """Opens per day, replies opened, time to first open, clients, the latest opens."""
+    """Opens per day, replies read by a person, time to first reading, clients, the latest opens."""
     status = 200
     try:
         period = analytics.period(request.args.get("from"), request.args.get("to"))

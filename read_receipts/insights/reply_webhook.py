@@ -1,4 +1,4 @@
-"""Zendesk's "reply sent" webhook: signed, recent, small; it counts the replies sent for "X of Y opened"."""
+"""Zendesk's "reply sent" webhook: signed, recent, small; it counts the replies sent for "X of Y read by a person"."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ reply_statuses = Table(
     ),
 )
 
-# Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y opened".
+# Replies Zendesk says it sent (its webhook on the same trigger): the "Y" of "X of Y read by a person".
 replies_sent = Table(
     "replies_sent",
     metadata,
