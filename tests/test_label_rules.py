@@ -95,6 +95,16 @@ BY_CLASS = [
     ("Polymail/1.47 (ctrlla.Polymail; build:64; OS X 10.12.6) Alamofire/4.5.1", "person", "Polymail", "Polymail (CrawlerDetect fixtures); 'ymail' inside its name is not Yahoo's"),  # noqa: E501
     ("PocoMail/4.1.3650", "person", "PocoMail", "PocoMail (isbot 1.0.1 browsers.txt)"),
     ("Foxmail 7, 2, 0, 111[fr]", "person", "Foxmail", "Foxmail 7 (CrawlerDetect fixtures)"),
+    # 11. A mail client's name in any case, its words joined any way; never a name inside an address or a crawler's comment
+    ("Pocomail/4.8.4400", "person", "PocoMail", "PocoMail spelled 'Pocomail' (isbot 1.0.1 browsers.txt)"),
+    ("Canary%20Mail/397 CFNetwork/893.13.1 Darwin/17.4.0 (x86_64)", "person", "Canary Mail", "Canary Mail on Apple's CFNetwork (CrawlerDetect fixtures)"),  # noqa: E501
+    ("CanaryMail/2.50 (Macintosh; Mac OS X 14.1)", "person", "Canary Mail", "Canary Mail's name written without its space, as its bundle calls it"),  # noqa: E501
+    ("KMail/5.24.3 (X11; Linux x86_64)", "person", "KMail", "KDE's KMail, as KDE writes its name"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 15_3_1 like Mac OS X) AppleWebKit/534.46 (KHTML, like Gecko) Mobile/9B176 YJApp-IOS jp.co.yahoo.ymail/7.4.1", "person", "Yahoo Mail", "Yahoo! JAPAN Mail's bundle name with its version (Matomo pim fixtures)"),  # noqa: E501
+    ("PhxBot/0.1 (phxbot@protonmail.com)", "bot", "*", "a crawler's contact at a mail service (crawler-user-agents)"),
+    ("Mozilla/5.0 (compatible; Linux x86_64; Mail.RU_Bot/2.0; +http://go.mail.ru/help/robots)", "bot", "*", "Mail.Ru's crawler, its address naming the mail service (Matomo bot fixtures)"),  # noqa: E501
+    ("Mozilla/5.0 (Windows NT 6.1; WOW64; https://top.mail.ru/passremind) AppleWebKit/537.22 (KHTML, like Gecko)", "bot", "*", "a mail service's address in a fetcher's comment (crawler-user-agents)"),  # noqa: E501
+    ("Mozilla/5.0 (compatible; Mail.RU/2.0)", "bot", "*", "Mail.Ru's crawler in a '(compatible; Name)' comment with no system (CrawlerDetect fixtures)"),  # noqa: E501
 ]  # fmt: skip
 
 

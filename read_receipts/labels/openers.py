@@ -274,10 +274,16 @@ def _library_shaped(agent: str) -> bool:
 def _mail_client(agent: str) -> str | None:
     """Name the mail client whose own token is in a User-Agent, or None."""
     decoded = unquote(agent) if "%" in agent else agent  # apps on Apple's CFNetwork send "Yahoo%20Mail"
+    named = rules.CRAWLER_COMMENT.sub(_crawler_comment_out, rules.ADDRESSES.sub(" ", decoded))
     for pattern, client in rules.MAIL_CLIENTS:
-        if pattern.search(decoded):
+        if pattern.search(named):
             return client
     return None
+
+
+def _crawler_comment_out(found: re.Match) -> str:
+    """Drop a "(compatible; ...)" comment that names no system: a crawler's, whatever name it takes."""
+    return found.group(0) if rules.PLATFORM.search(found.group(1)) else " "
 
 
 @lru_cache(maxsize=4096)
