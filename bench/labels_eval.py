@@ -6,12 +6,15 @@ built on. The held-out ones come from public packages this service does not use,
 bench/.corpora/ (never shipped): woothee's test sets (npm), the `user-agents` npm package's browser
 data, fake-useragent's browser list (PyPI), CrawlerDetect's crawler and device fixtures (PyPI
 `crawlerdetect`'s source), isbot's first test strings, and the tests of express-useragent, bowser and
-ua-parser-js (npm). A held-out string that a written-from corpus also holds is left out. Each held-out
+ua-parser-js (npm); and, from their repositories at pinned commits, the e-mail client tests of yauaa and
+WhichBrowser and ua-parser-js 2's extension tests (e-mail clients; crawlers, fetchers, libraries and
+command-line tools). A held-out string that a written-from corpus also holds is left out. Each held-out
 corpus is cut in two halves by a hash of the string: rules were only ever tuned against the "tuning"
 half; the "reported" half is the measure. Each row's truth comes from its corpus (a crawler or bot
 fixture holds machines; a browser, device, app or mail-client fixture holds people; feed readers and
 media players are software); a held-out string that ua-parser-js's e-mail extension names a mail
-client in is a person reading, and the name it gives is the one the mail-client figure checks. Every
+client in is a person reading, and the name it gives is the one the mail-client figure checks, unless the
+string's own file names its client (yauaa, WhichBrowser, ua-parser-js 2's e-mail tests). Every
 string is classified from an ordinary residential address, with no timing signal, so only the
 User-Agent speaks:
 
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -63,7 +67,7 @@ CORPORA = next(
     (p for p in (ROOT.parent / "shared" / "corpora", ROOT.parent.parent / "shared" / "corpora") if p.is_dir()),
     ROOT.parent / "shared" / "corpora",
 )
-HELD_OUT = ROOT / "bench" / ".corpora"
+HELD_OUT_DIR = ROOT / "bench" / ".corpora"
 # What --fetch downloads, pinned: (client, package spec, files or folders inside the package). "sdist" is pip's
 # source archive, where a project keeps its tests.
 HELD_OUT_PACKAGES = {
@@ -83,6 +87,28 @@ HELD_OUT_PACKAGES = {
         ("package/test/browser-test.json", "package/test/device-test.json", "package/test/mediaplayer-test.json"),
     ),
 }  # fmt: skip
+# Held-out test files that no registry ships, each pinned to a commit of its repository: name: (repo, files).
+# Each names the client of every string itself, so the mail-client figure takes its name from the file:
+# yauaa's e-mail client tests (Apache-2.0), WhichBrowser's e-mail app tests (MIT) and ua-parser-js 2's
+# extension tests (MIT: e-mail clients, and crawlers, fetchers, libraries and command-line tools as machines).
+HELD_OUT_REPOSITORIES = {
+    "yauaa": ("nielsbasjes/yauaa", (
+        ("analyzer/src/main/resources/UserAgents/EMailClients.yaml", "026257a3bbcc87f7715f35a5f466b30b9d5b7d31"),
+    )),
+    "whichbrowser": ("WhichBrowser/Parser-PHP", (
+        ("tests/data/desktop/app-email.yaml", "073f90964ac7bead7308c4b3961a42a44e34d8bb"),
+        ("tests/data/mobile/app-email.yaml", "32568090620f1a8726c27b34fc7a7b26d416908b"),
+    )),
+    "uap-js-ext": ("faisalman/ua-parser-js", (
+        ("test/data/ua/extension/email.json", "1a057b4be24068e640264f4348f3d70d46d61704"),
+        ("test/data/ua/extension/crawler.json", "0bb6e24837aec7aec10d8cd1c2491128e058e21a"),
+        ("test/data/ua/extension/fetcher.json", "0bb6e24837aec7aec10d8cd1c2491128e058e21a"),
+        ("test/data/ua/extension/library.json", "5a5b3213477c6618bca2b633e1cc4f5c2cff7e6e"),
+        ("test/data/ua/extension/cli.json", "12643c9f074da9141804ef8b663f9ce93d54c7fa"),
+    )),
+}  # fmt: skip
+RAW_GITHUB = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+HELD_OUT = (*HELD_OUT_PACKAGES, *HELD_OUT_REPOSITORIES)
 # Names the mail client of a held-out string, for the mail-client figure: ua-parser-js 2's e-mail extension,
 # a list of its own (none of the corpora the rules were written from). Run once by --fetch, under Node.
 MAIL_NAMER = ("npm", "ua-parser-js@2.0.10", ("package/src/",))
@@ -239,6 +265,61 @@ def held_out_rows(name: str, directory: Path) -> Iterator[tuple[str, str]]:
         yield from ua_parser_js_rows(directory)
 
 
+def yauaa_rows(directory: Path) -> Iterator[tuple[str, str, str]]:
+    """Yield yauaa's test strings with their client: e-mail clients, browsers and webviews are people, cloud
+    applications machines; its "Special" class (Office's document apps, which no one reads mail in but which
+    Matomo files as people's apps) is left out as neither."""
+    for path in sorted(directory.glob("*.yaml")):
+        for item in yaml.safe_load(path.read_text())["config"]:
+            test = item.get("test") if isinstance(item, dict) else None
+            if not test:
+                continue
+            given = test["input"]  # a string alone, or among other headers
+            agent, expected = str(given.get("user_agent_string") or given.get("User-Agent", "")), test["expected"]
+            kind = expected.get("AgentClass", "")
+            if kind == "Email Client":
+                yield agent, PEOPLE, str(expected["AgentName"])
+            elif kind.startswith("Browser"):
+                yield agent, PEOPLE, ""
+            elif kind in ("Cloud Application", "Hacker") or kind.startswith("Robot"):
+                yield agent, MACHINE, ""
+
+
+def whichbrowser_rows(directory: Path) -> Iterator[tuple[str, str, str]]:
+    """Yield WhichBrowser's e-mail app strings: each a person's mail client, named by the test's result."""
+    for path in sorted(directory.glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text()) or []:
+            headers = entry["headers"]
+            if isinstance(headers, str):
+                headers = dict([headers.split(": ", 1)])
+            agent = headers.get("User-Agent")
+            if agent:
+                yield str(agent), PEOPLE, str((entry.get("result") or {}).get("browser", {}).get("name", ""))
+
+
+def ua_parser_js_extension_rows(directory: Path) -> Iterator[tuple[str, str, str]]:
+    """Yield ua-parser-js 2's extension tests: its e-mail clients are people (named), the rest machines."""
+    for path in sorted(directory.glob("*.json")):
+        for entry in json.loads(path.read_text()):
+            agent = entry.get("ua")
+            if not agent:
+                continue
+            if path.stem == "email":
+                yield agent, PEOPLE, str((entry.get("expect") or {}).get("name", ""))
+            else:
+                yield agent, MACHINE, ""
+
+
+NAMED_READERS = {"yauaa": yauaa_rows, "whichbrowser": whichbrowser_rows, "uap-js-ext": ua_parser_js_extension_rows}
+
+
+def named_rows(name: str, directory: Path) -> list[tuple[str, str, str]]:
+    """A held-out corpus's rows as (User-Agent, truth, the mail client its file names, or '')."""
+    if name in NAMED_READERS:
+        return list(NAMED_READERS[name](directory))
+    return [(agent, truth, "") for agent, truth in held_out_rows(name, directory)]
+
+
 def half_of(agent: str) -> str:
     """Put a string in the tuning or the reported half, by a hash of it (stable across runs)."""
     return "tuning" if hashlib.sha256(agent.encode()).digest()[0] % 2 == 0 else "reported"
@@ -255,7 +336,30 @@ def fetch(directory: Path) -> None:
             (target / filename).parent.mkdir(parents=True, exist_ok=True)
             (target / filename).write_bytes(data)
         print(f"{name}: {len(files)} files from {client} {spec} in {target}")
+    for name, (repo, files) in HELD_OUT_REPOSITORIES.items():
+        fetch_repository_files(directory / name, repo, files)
     name_mail_clients(directory)
+
+
+def fetch_repository_files(target: Path, repo: str, files: tuple[tuple[str, str], ...]) -> None:
+    """Download test files of one repository, each at its pinned commit; say where to put them when GitHub is out of reach."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path, commit in files:
+        url = RAW_GITHUB.format(repo=repo, commit=commit, path=path)
+        local = target / local_name(path)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as answer:
+                local.write_bytes(answer.read())
+        except OSError as error:
+            print(f"{repo}: {path} not fetched ({error}); put {url} at {local}")
+            continue
+        print(f"{repo}: {path} at {commit[:12]} in {local}")
+
+
+def local_name(path: str) -> str:
+    """The local file name of a fetched test file: its folder and name, so that two app-email.yaml keep apart."""
+    parts = Path(path).parts
+    return f"{parts[-2]}-{parts[-1]}" if parts[-1] == "app-email.yaml" else parts[-1]
 
 
 def package_files(client: str, spec: str, inside: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -312,29 +416,33 @@ def written_from_agents(corpora_dir: Path) -> set[str]:
     return {agent for filename in CORPUS_FILES.values() for agent, _ in rows_of(corpora_dir / filename)}
 
 
-def corpora(args) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
-    """Yield (name, family, rows) for every corpus: those the rules were written from, then the held-out halves.
+def corpora(args) -> Iterator[tuple[str, str, list[tuple[str, str]], dict[str, str]]]:
+    """Yield (name, family, rows, mail client names) for every corpus: those the rules were written from, then the
+    held-out halves.
 
-    A held-out string that is also in a written-from corpus is left out: it would not be held out.
+    A held-out string that is also in a written-from corpus is left out: it would not be held out. A held-out
+    string's mail client is the one its own file names, or else the one ua-parser-js's e-mail extension names.
     """
     seen = written_from_agents(args.corpora)
-    names = mail_names(args.held_out)
+    namer = mail_names(args.held_out)
     if args.half in ("all", "written-from"):
         for name, filename in CORPUS_FILES.items():
-            yield name, "written from", list(rows_of(args.corpora / filename))
-    for name in HELD_OUT_PACKAGES if args.half != "written-from" else ():
+            yield name, "written from", list(rows_of(args.corpora / filename)), {}
+    for name in HELD_OUT if args.half != "written-from" else ():
         if not (args.held_out / name).is_dir():
             print(f"({name} not fetched: run with --fetch)", file=sys.stderr)
             continue
-        every = list(held_out_rows(name, args.held_out / name))
+        every = named_rows(name, args.held_out / name)
+        names = {agent: own or namer.get(agent, "") for agent, _, own in every}
+        names = {agent: client for agent, client in names.items() if client}
         # A mail client's load is a person reading, whatever a web crawler list files it as.
-        rows = [(agent, PEOPLE if agent in names else truth) for agent, truth in every if agent not in seen]
+        rows = [(agent, PEOPLE if agent in names else truth) for agent, truth, _ in every if agent not in seen]
         print(
             f"({name}: {len(every) - len(rows)} of {len(every)} strings also written from, left out)", file=sys.stderr
         )
         for half in ("tuning", "reported"):
             if args.half in ("all", half, "held-out"):
-                yield f"{name} ({half} half)", half, [row for row in rows if half_of(row[0]) == half]
+                yield f"{name} ({half} half)", half, [row for row in rows if half_of(row[0]) == half], names
 
 
 def evaluate(classifier: Classifier, rows: list[tuple[str, str]]) -> tuple[Counter, list[tuple[str, str, str]]]:
@@ -392,16 +500,26 @@ def use_lists(sources: list[str]) -> None:
     openers._is_machine.cache_clear()
 
 
-# ua-parser-js's names for mail clients that this service names otherwise: Windows Live Mail sends
-# Outlook Express's token, Apple Mail's own HTTP stack calls itself "Mail", Zimbra's desktop client "Zdesktop".
+# Other projects' names for mail clients that this service names otherwise (ua-parser-js, yauaa,
+# WhichBrowser): Windows Live Mail sends Outlook Express's token, Apple Mail's own HTTP stack calls itself
+# "Mail", Zimbra's desktop client "Zdesktop"; yauaa calls every desktop Outlook "Microsoft Outlook", its
+# phone apps "Microsoft Outlook Mobile", and Outlook's connection to Exchange "Microsoft Office MAPI Client".
 NAMER_ALIASES = {
     "outlookexpress": {"windowslivemail", "outlook"},
-    "microsoftoutlook": {"outlook"},
+    "microsoftoutlook": {"outlook", "outlookformac", "outlookforwindows"},
+    "microsoftoutlookmobile": {"outlookforios", "outlookforandroid"},
+    "microsoftoutlookexpress": {"windowslivemail", "outlook"},
+    "microsoftofficemapiclient": {"outlook"},
     "macoutlook": {"outlookformac"},
     "mail": {"applemail"},
     "zimbra": {"zimbradesktop"},
     "sparkdesktop": {"spark"},
     "lotusnotes": {"lotusnotes"},
+    "gmailimageproxy": {"gmail"},
+    "yahoo": {"yahoomail"},
+    "navermailapp": {"navermail"},
+    "kmail2": {"kmail"},
+    "kontact": {"kmail"},  # KDE's suite, whose mail part is KMail
 }
 
 
@@ -431,13 +549,12 @@ def held_out_mail_clients(
 
 def report(args, classifier: Classifier) -> tuple[list[str], list[str]]:
     """The matrices and the targets as Markdown lines, and the rows to look at (crossing rows, unnamed mail clients)."""
-    names = mail_names(args.held_out)
     totals: dict[str, Counter] = {}
     mail: dict[str, list[int]] = {}
     matrix = ["| corpus | truth | " + " | ".join(LABELS) + " |", "|---|---|" + "---:|" * len(LABELS)]
     per_corpus = []
     looked_at = []
-    for name, family, rows in corpora(args):
+    for name, family, rows, names in corpora(args):
         kinds, crossing = evaluate(classifier, rows)
         totals.setdefault(family, Counter()).update(kinds)
         matrix += matrix_rows(name, kinds)
@@ -495,7 +612,7 @@ def main() -> None:
     """Print the targets per family of corpora, a confusion matrix per corpus, and the rows that cross the note line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=CORPORA, help="the corpora the rules were written from")
-    parser.add_argument("--held-out", type=Path, default=HELD_OUT, help="where --fetch keeps the held-out corpora")
+    parser.add_argument("--held-out", type=Path, default=HELD_OUT_DIR, help="where --fetch keeps the held-out corpora")
     parser.add_argument("--fetch", action="store_true", help="download the held-out corpora first")
     parser.add_argument("--half", default="all", choices=("all", "written-from", "held-out", "tuning", "reported"))
     parser.add_argument("--show", type=int, default=0, help="crossing rows to print per corpus")
@@ -506,7 +623,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.fetch:
         fetch(args.held_out)
-    if args.readme and (args.half != "all" or not all((args.held_out / name).is_dir() for name in HELD_OUT_PACKAGES)):
+    if args.readme and (args.half != "all" or not all((args.held_out / name).is_dir() for name in HELD_OUT)):
         raise SystemExit("--readme needs every corpus: run with --fetch once, and without --half")
     use_lists([name for name in args.lists.split(",") if name])
     lines, looked_at = report(args, Classifier(load_ranges(), AddressRanges([])))

@@ -105,6 +105,20 @@ BY_CLASS = [
     ("Mozilla/5.0 (compatible; Linux x86_64; Mail.RU_Bot/2.0; +http://go.mail.ru/help/robots)", "bot", "*", "Mail.Ru's crawler, its address naming the mail service (Matomo bot fixtures)"),  # noqa: E501
     ("Mozilla/5.0 (Windows NT 6.1; WOW64; https://top.mail.ru/passremind) AppleWebKit/537.22 (KHTML, like Gecko)", "bot", "*", "a mail service's address in a fetcher's comment (crawler-user-agents)"),  # noqa: E501
     ("Mozilla/5.0 (compatible; Mail.RU/2.0)", "bot", "*", "Mail.Ru's crawler in a '(compatible; Name)' comment with no system (CrawlerDetect fixtures)"),  # noqa: E501
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/534.34 (KHTML, like Gecko) kontact/4.13.3 Safari/534.34", "person", "KMail", "Kontact, KDE's suite around KMail (KDE's docs)"),  # noqa: E501
+    # 12. Command-line shells, download managers, site copiers, build tools; bare names the parser only guesses a phone for
+    ("Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.3031", "bot", "*", "PowerShell's Invoke-WebRequest default (Microsoft Learn)"),  # noqa: E501
+    ("Mozilla/5.0 (compatible; Qualidator.com Bot 1.0;)", "bot", "*", "'Bot' as a word of its own (CrawlerDetect fixtures)"),
+    ("FlashGet", "bot", "*", "a download manager"),
+    ("Offline Explorer/2.5", "bot", "*", "an offline site copier (MetaProducts)"),
+    ("Gradle/8.5 (Linux;6.5.0;amd64) (Eclipse Adoptium;17.0.9;17.0.9+9)", "bot", "*", "Gradle's dependency downloads (Gradle docs)"),
+    ("npm/10.2.4 node/v20.11.0 linux x64 workspaces/false", "bot", "*", "npm's registry requests (npm docs)"),
+    ("httpRequest", "bot", "*", "an HTTP library's name, camel-cased (CrawlerDetect fixtures)"),
+    ("WebClient/1.0", "bot", "*", ".NET's WebClient: ua-parser guesses a 'Generic Feature Phone' from the shape alone (CrawlerDetect fixtures)"),  # noqa: E501
+    ("Dorado WAP-Browser/1.0", "person", "*", "a feature phone's WAP browser (uap-core test_device)"),
+    ("Windows-Media-Player/12.00.19041.1", "bot", "*", "a media player as the first product (Matomo mediaplayer fixtures' shape)"),  # noqa: E501
+    ("QuickTime/7.6.6 (qtver=7.6.6;cpu=IA32;os=Mac 10.6.8)", "bot", "*", "QuickTime (Matomo desktop fixtures)"),
+    ("SAMSUNG-GT-S5260P/S5260PXXKF2 SHP/VPP/R5 Dolfin/2.0 NexPlayer/3.0 SMM-MMS/1.2.0 profile/MIDP-2.1 configuration/CLDC-1.1 OPN-B", "person", "*", "a phone's browser naming its media component (uap-core test_device)"),  # noqa: E501
 ]  # fmt: skip
 
 

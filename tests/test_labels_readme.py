@@ -25,7 +25,7 @@ def readme_tables(readme: Path = labels_eval.README) -> list[str]:
 
 def report(half: str) -> list[str]:
     """What labels_eval.py prints for one family of corpora."""
-    args = argparse.Namespace(half=half, corpora=labels_eval.CORPORA, held_out=labels_eval.HELD_OUT, show=0)
+    args = argparse.Namespace(half=half, corpora=labels_eval.CORPORA, held_out=labels_eval.HELD_OUT_DIR, show=0)
     lines, _ = labels_eval.report(args, Classifier(load_ranges(), AddressRanges([])))
     return lines
 

@@ -54,6 +54,7 @@ GMAIL_PREFETCH_AGENT = (
 )
 
 VIA = {client: via for _, client, via in rules.PROXIES}
+GUESSED_PHONE = "Generic Feature Phone"  # ua-parser's device for a string of no known shape
 _CLIENT_NAMES = {name for _, name in rules.MAIL_CLIENTS}
 
 
@@ -267,13 +268,16 @@ def _library_shaped(agent: str) -> bool:
     if not rules.LIBRARY_SHAPE.match(agent) or rules.PLAIN_BROWSERS.search(agent) or rules.PLATFORM.search(agent):
         return False
     family, device = _parsed(agent)  # phones send bare "HTC_Desire_C/1.46.111.4": the parser names the device
-    return family in ("", "Other") and device in ("", "Other")
+    # ...but its "Generic Feature Phone" is a guess from the shape alone ("WebClient/1.0" gets it too).
+    return family in ("", "Other") and device in ("", "Other", GUESSED_PHONE)
 
 
 @lru_cache(maxsize=4096)
 def _mail_client(agent: str) -> str | None:
     """Name the mail client whose own token is in a User-Agent, or None."""
     decoded = unquote(agent) if "%" in agent else agent  # apps on Apple's CFNetwork send "Yahoo%20Mail"
+    if not rules.ANY_MAIL_CLIENT.search(decoded):
+        return None
     named = rules.CRAWLER_COMMENT.sub(_crawler_comment_out, rules.ADDRESSES.sub(" ", decoded))
     for pattern, client in rules.MAIL_CLIENTS:
         if pattern.search(named):

@@ -53,8 +53,11 @@ def product_name(pattern: str) -> re.Pattern:
 # Web and e-mail addresses: a name inside one is a domain or a mailbox ("go.mail.ru/help",
 # "bot@protonmail.com"), not the client that sent the string; they are taken out before naming a mail client.
 # An app's bundle name with its version ("jp.co.yahoo.ymail/7.4.1") is a product, not an address.
+# Each alternative starts only where a run of name characters starts, and never gives back what it took:
+# linear on any string (a 512-character run of one letter would cost quadratic time otherwise).
 ADDRESSES = re.compile(
-    r"(?:https?://|www\.)[^\s;)]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[\w-]+(?:\.[\w-]+)+/(?!v?\d)[^\s;)]*"
+    r"(?:https?://|www\.)[^\s;)]*+|(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++"
+    r"|(?<![\w.-])[\w-]++(?:\.[\w-]++)++/(?!v?\d)[^\s;)]*+"
 )
 
 # Crawlers write "Mozilla/5.0 (compatible; Name/1.0; +url)" and browsers put a system in that comment; a
@@ -95,7 +98,7 @@ MAIL_CLIENTS = tuple(
         (r"^Barca(Pro)?/", "Barca"),
         (r"^The Bat!", "The Bat!"),
         (r"^Evolution/", "Evolution"),
-        (r"kmail", "KMail"),
+        (r"kmail|kontact/", "KMail"),  # and Kontact, KDE's suite around it
         (r"Mailbird/", "Mailbird"),
         (r"Mailspring/", "Mailspring"),
         (r"Foxmail[/ ]", "Foxmail"),  # "Foxmail/7.2", "Foxmail 7, 2, 0, 111[fr]"
@@ -123,10 +126,14 @@ MAIL_CLIENTS = tuple(
     )
 )
 
+# All the mail clients' names in one case-free pattern, PCRE2's compiled matcher: most strings name none, and
+# one pass tells so in microseconds where fifty case-free searches take half a millisecond on a hostile string.
+ANY_MAIL_CLIENT = pcre2.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in MAIL_CLIENTS), pcre2.I)
+
 # A product token ending in bot, spider or crawler: "Googlebot/2.1", "(compatible; bingbot",
 # "360Spider". Case matters: a phone model in the Android device field is written
 # "CUBOT" or "XBot", never with a lower-case letter or digit before "bot".
-BOT_TOKEN = pcre2.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
+BOT_TOKEN = pcre2.compile(r"[a-z0-9](?:bot|Bot)(?![a-z])|(?<![A-Za-z])Bot(?![a-z])|[Ss]pider(?![a-z])|[Cc]rawler")
 # Phone models that end in "bot" (CUBOT, XBot): removed before looking for a bot's token.
 PHONE_MODELS = pcre2.compile(r"\b(?:cubot|xbot)\b", pcre2.I)
 # A contact for the operator: an e-mail address, written out or hidden ("(at)").
@@ -171,7 +178,7 @@ LIBRARIES = pcre2.compile(
     r"libwww-perl|lwp-|LWP::|WWW-Mechanize|PHP|Guzzle|GuzzleHttp|Zend_Http|Laminas|Symfony|RestSharp|"
     r"WinHttp|WinHTTP|CFNetwork/|Deno|reqwest|hyper|Apache-CXF|Jersey|unirest|"
     r"aws-sdk|Boto|ElasticMapReduce|Hadoop|AHC|fasthttp|Embarcadero|Indy Library|lua-resty|"
-    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_request|HTTP_Request|nghttp|Nokogiri|"
+    r"colly|Nutch|Jetty|Wordpress|WordPress|Photon|http_?request|nghttp|Nokogiri|"
     r"node(?:js)?/|Node\.js|Bun/|Microsoft-WebDAV|WebDAV|DAVClient|Microsoft-CryptoAPI|Microsoft BITS|"
     r"Apache-HttpAsyncClient|Apache Synapse|Java(?:HTTP|Http)|Twisted|httplib|Zend|Yahoo Pipes|cpp-httplib|"
     r"[\w.-]*http[\w.-]*client)",
@@ -216,7 +223,18 @@ MACHINE_TOOLS = pcre2.compile(
     r"(?<![a-z])feeds?(?![a-z])|Feedable|Reeder|security[ -]?scan|(?<![a-z])scan(?:ner)?(?![a-z])|[a-z]scan/|"
     r"Netsparker|w3af|Netlab360|webhook|hookshot|extractor|(?<![a-z])downloader\b|"
     r"http[ _-]?(?:client|components|-kit)\b|asynchttp|\bhttpc\b|http-get|Mojolicious|Snoopy|HTTPing|"
-    r"HTTP::Lite|\bsiege/|Network Diagnostics|Internet Publishing Provider|"
+    r"HTTP::Lite|\bsiege/|Network Diagnostics|Internet Publishing Provider|PowerShell/|"
+    # Media players stream audio and video; a message's images are fetched by its mail client's HTML view,
+    # never by one. Only as the string's first product: phones' browsers name their media component
+    # ("Dolfin/2.0 NexPlayer/3.0", "stagefright/1.2") among their own tokens.
+    r"^(?:QuickTime|Windows-Media-Player|NSPlayer|VLC|LibVLC|NexPlayer|MPlayer|mpv|Lavf|GStreamer|RealMedia|"
+    r"AppleCoreMedia)\b|"
+    # Download managers and offline site copiers fetch files and whole sites, not a message to read;
+    # build tools and package managers fetch what they build with.
+    r"Download ?(?:Manager|Master|Accelerator)|iGetter|GetRight|FlashGet|\bpuf/|Offline ?Explorer|WebCopier|"
+    r"Teleport ?Pro|WebZIP|WebStripper|WebReaper|SiteSnagger|"
+    r"(?<![\w-])(?:Gradle|Apache-Maven|Maven|sbt|npm|yarn|pnpm|pip|Bundler|RubyGems|cargo|Homebrew|Composer|NuGet|"
+    r"conda)/v?\d|"
     # A runtime named as a product ("pnpm/6.18 npm/? node/v16.11.1"), a build's target triplet ("i686-pc-linux-gnu").
     r"(?<![\w-])(?:node|Node\.js|CPython|Python|Perl|PHP|Ruby)/v?\d|"
     r"\b(?:i[3-6]86|x86_64|amd64|aarch64|powerpc\w*|sparc\w*)-[a-z]+-[\w-]*(?:linux|freebsd|darwin|mingw|cygwin|solaris)",
