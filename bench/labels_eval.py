@@ -320,6 +320,11 @@ def named_rows(name: str, directory: Path) -> list[tuple[str, str, str]]:
     return [(agent, truth, "") for agent, truth in held_out_rows(name, directory)]
 
 
+def fetched(directory: Path) -> bool:
+    """Whether a held-out corpus has any file here (a fetch that could not reach its source leaves none)."""
+    return directory.is_dir() and any(directory.iterdir())
+
+
 def half_of(agent: str) -> str:
     """Put a string in the tuning or the reported half, by a hash of it (stable across runs)."""
     return "tuning" if hashlib.sha256(agent.encode()).digest()[0] % 2 == 0 else "reported"
@@ -429,7 +434,7 @@ def corpora(args) -> Iterator[tuple[str, str, list[tuple[str, str]], dict[str, s
         for name, filename in CORPUS_FILES.items():
             yield name, "written from", list(rows_of(args.corpora / filename)), {}
     for name in HELD_OUT if args.half != "written-from" else ():
-        if not (args.held_out / name).is_dir():
+        if not fetched(args.held_out / name):
             print(f"({name} not fetched: run with --fetch)", file=sys.stderr)
             continue
         every = named_rows(name, args.held_out / name)
@@ -623,7 +628,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.fetch:
         fetch(args.held_out)
-    if args.readme and (args.half != "all" or not all((args.held_out / name).is_dir() for name in HELD_OUT)):
+    if args.readme and (args.half != "all" or not all(fetched(args.held_out / name) for name in HELD_OUT)):
         raise SystemExit("--readme needs every corpus: run with --fetch once, and without --half")
     use_lists([name for name in args.lists.split(",") if name])
     lines, looked_at = report(args, Classifier(load_ranges(), AddressRanges([])))
