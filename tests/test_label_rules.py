@@ -106,6 +106,11 @@ BY_CLASS = [
     ("Mozilla/5.0 (Windows NT 6.1; WOW64; https://top.mail.ru/passremind) AppleWebKit/537.22 (KHTML, like Gecko)", "bot", "*", "a mail service's address in a fetcher's comment (crawler-user-agents)"),  # noqa: E501
     ("Mozilla/5.0 (compatible; Mail.RU/2.0)", "bot", "*", "Mail.Ru's crawler in a '(compatible; Name)' comment with no system (CrawlerDetect fixtures)"),  # noqa: E501
     ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/534.34 (KHTML, like Gecko) kontact/4.13.3 Safari/534.34", "person", "KMail", "Kontact, KDE's suite around KMail (KDE's docs)"),  # noqa: E501
+    ("Airmail/4.0 (Macintosh; Mac OS X 13.4)", "person", "Airmail", "Airmail with a slash after its name"),
+    ("Spark Desktop/3.10.1 (Macintosh; Mac OS X 14.1)", "person", "Spark", "Readdle's Spark Desktop, its words apart"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) EdisonMail/1.30 Chrome/110.0 Safari/537.36", "person", "Edison Mail", "Edison Mail (list of e-mail client software)"),  # noqa: E501
+    ("Mozilla/5.0 (compatible; MSIE 7.0; Windows NT 6.1; GroupWise 18.4)", "person", "GroupWise", "Micro Focus GroupWise (list of e-mail client software)"),  # noqa: E501
+    ("Unibox/428 CFNetwork/811.5.4 Darwin/16.6.0 (x86_64)", "person", "Unibox", "Unibox (Matomo mobile_app fixtures)"),
     # 12. Command-line shells, download managers, site copiers, build tools; bare names the parser only guesses a phone for
     ("Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.3031", "bot", "*", "PowerShell's Invoke-WebRequest default (Microsoft Learn)"),  # noqa: E501
     ("Mozilla/5.0 (compatible; Qualidator.com Bot 1.0;)", "bot", "*", "'Bot' as a word of its own (CrawlerDetect fixtures)"),

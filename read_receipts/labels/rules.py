@@ -90,7 +90,7 @@ MAIL_CLIENTS = tuple(
         (r"\bmailapp/", "MailApp"),
         (r"SeaMonkey|Iceape", "SeaMonkey"),
         (r"Spicebird/", "Spicebird"),
-        (r"^Airmail ", "Airmail"),
+        (r"^Airmail\b", "Airmail"),
         (r"eM Client", "eM Client"),
         (r"BlueMail", "BlueMail"),
         (r"Postbox", "Postbox"),
@@ -108,7 +108,7 @@ MAIL_CLIENTS = tuple(
         (r"NaverMailApp", "NAVER Mail"),
         (r"^MailBar/", "MailBar"),
         (r"ExchangeWebServices/.* Mail/", "Apple Mail"),
-        (r"\bSpark(?:Desktop)?/|Readdle", "Spark"),
+        (r"\bSpark(?:.?Desktop)?/|Readdle", "Spark"),
         (r"Superhuman", "Superhuman"),
         (r"Zoho Mail", "Zoho Mail"),
         (r"\bNewton/|CloudMagic", "Newton"),
@@ -123,6 +123,25 @@ MAIL_CLIENTS = tuple(
         (r"FairEmail", "FairEmail"),
         (r"K-9 Mail", "K-9 Mail"),
         (r"Canary Mail", "Canary Mail"),
+        # More desktop and phone clients from the public lists of e-mail clients (Wikipedia's "List of
+        # e-mail client software", Matomo's and ua-parser-js's lists), each by its own product token.
+        (r"IncrediMail", "IncrediMail"),
+        (r"GroupWise", "GroupWise"),
+        (r"^Mulberry/", "Mulberry"),
+        (r"MailMate/", "MailMate"),
+        (r"^Unibox/", "Unibox"),
+        (r"Edison Mail", "Edison Mail"),
+        (r"Aqua Mail", "Aqua Mail"),
+        (r"\bmyMail/", "myMail"),
+        (r"Yandex\.Mail|Yandex Mail", "Yandex Mail"),
+        (r"QQMail/", "QQ Mail"),
+        (r"Nylas Mail", "Nylas Mail"),
+        (r"Mailplane/", "Mailplane"),
+        (r"Mimestream/", "Mimestream"),
+        (r"^Balsa/", "Balsa"),
+        (r"Trojit[aá]/", "Trojitá"),
+        (r"^Becky!", "Becky!"),
+        (r"\bHiri/", "Hiri"),
     )
 )
 
