@@ -157,6 +157,21 @@ def test_replies_read_and_time_to_read_follow_the_reply_status_whatever_gets_a_n
     assert '<div class="big">1 of 1</div>' in page
 
 
+def test_time_to_read_puts_each_reply_in_its_own_bucket_and_takes_the_middle_one(make_app, database_url):
+    app = make_app(database_url, **ADMIN)
+    client = app.test_client()
+    now = int(time.time())
+    hours_before = {1: 0.5, 2: 2, 3: 3.5, 4: 10, 5: 30, 6: 100}  # reply -> hours from sending to this read
+    for comment, hours in hours_before.items():
+        sent = now - int(hours * 3600)
+        client.get(f"/pixel.gif?ticket_id=42&requester_id=7&comment_id={comment}&sent={sent}", headers=THUNDERBIRD)
+    drain(app.extensions["courier"])
+    timed = client.get("/api/summary", headers=LOGIN).json["time_to_open"]
+    assert timed["buckets"] == {"under 1 h": 1, "1-4 h": 2, "4-24 h": 1, "1-3 days": 1, "over 3 days": 1}
+    assert timed["count"] == 6
+    assert 3.5 * 3600 - 120 <= timed["median_seconds"] <= 3.5 * 3600 + 120, "the third of six, sorted"
+
+
 def signed(body: bytes, secret: str = HOOK_SECRET) -> dict:
     """Headers as Zendesk signs its webhooks: base64 HMAC-SHA256 over timestamp + body."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # Zendesk's timestamps are recent
