@@ -106,6 +106,15 @@ class Tagging(TicketWork):
         if wait:  # back when the budget that refused frees
             self.updates.postpone(row, now + wait)
             return False
+        if row.outcome_unknown and not self.zendesk.dry_run:
+            looked = self.zendesk.ticket(row.ticket_id)
+            self.pacing.observe(looked, now, f"reading ticket {row.ticket_id}")
+            if looked.verdict != ZendeskVerdict.OK:
+                return self._settle(row, change, looked, tag_after, field_after)  # gone for good, or try later
+            if change.holds_in((looked.body or {}).get("ticket")):
+                log.info("ticket %s had %s already: not sent again", row.ticket_id, change.describe())
+                return self.updates.finish(row, TicketUpdateState.DONE, self.clock(), tag_after, field_after, 200)
+        self.updates.record_try(row)
         answer = self.zendesk.update_ticket(row.ticket_id, change)
         self.pacing.observe(answer, now, f"updating ticket {row.ticket_id}")
         return self._settle(row, change, answer, tag_after, field_after)

@@ -80,6 +80,18 @@ class TicketChange:
             ticket["custom_fields"] = [{"id": field_id, "value": value} for field_id, value in self.fields]
         return {"ticket": ticket}
 
+    def holds_in(self, ticket) -> bool:
+        """Whether a ticket as Zendesk shows it already has what this update would make it have."""
+        if not isinstance(ticket, dict):
+            return False
+        tags = set(ticket.get("tags") or ())
+        values = {f.get("id"): f.get("value") for f in ticket.get("custom_fields") or () if isinstance(f, dict)}
+        return (
+            tags.issuperset(self.add_tags)
+            and tags.isdisjoint(self.remove_tags)
+            and all(values.get(field_id) == value for field_id, value in self.fields)
+        )
+
     def describe(self) -> str:
         """Say what the update does, for the log."""
         parts = [f"add tag {tag}" for tag in self.add_tags] + [f"remove tag {tag}" for tag in self.remove_tags]

@@ -36,6 +36,9 @@ class TicketUpdateState(StrEnum):
     DEAD = "dead"  # our own code failed on it: see last_error
 
 
+SENT_UNANSWERED = "sent; no answer recorded"  # a try's mark until its answer replaces it
+
+
 @dataclass(frozen=True)
 class TicketUpdate(OutboxRow):
     """One ticket's queued update: what is known of it, and what Zendesk was last sent."""
@@ -48,6 +51,12 @@ class TicketUpdate(OutboxRow):
     field_sent: str | None
     tagged_at: float | None = None  # when Zendesk was last given the tag
     untagged_at: float | None = None  # when it was last taken away again
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether the last try may have reached Zendesk with no answer heard (a timeout, a dropped connection, a
+        worker killed while it waited): Zendesk may have applied it."""
+        return self.last_status is None and self.last_error is not None
 
     @property
     def unread(self) -> bool:
@@ -74,6 +83,12 @@ class TicketUpdates(Outbox[TicketUpdate]):
         used = select(budgets.c.used).where(budgets.c.key == key, budgets.c.window_start + 600 > now)
         used = func.coalesce(used.correlate(ticket_updates).scalar_subquery(), 0)
         return self._claim(now, lease, limit, used < per_ticket, used)
+
+    def record_try(self, row: TicketUpdate) -> None:
+        """Mark a leased update as sent and not yet answered: if no answer is recorded, the next try looks first."""
+        with self.engine.begin() as conn:
+            mine = (ticket_updates.c.id == row.id, ticket_updates.c.lease_owner == row.lease_owner)
+            conn.execute(update(ticket_updates).where(*mine).values(last_status=None, last_error=SENT_UNANSWERED))
 
     def postpone(self, row: TicketUpdate, due: float) -> None:
         """Give a leased update back untried, to be looked at again at `due` (a budget frees then)."""
