@@ -243,6 +243,7 @@ def test_an_update_whose_answer_was_lost_is_looked_up_on_the_ticket_and_not_sent
     run(tagging, clock)
     row = worker.stores.ticket_updates.of_ticket(42)
     assert (row.state, row.attempts, row.last_status) == (TicketUpdateState.PENDING, 1, None)
+    assert "Zendesk's answer never came: it may be on the ticket" in unread_tag_line(row, worker.settings)
     deadline = time.time() + 5
     while not zendesk.tags_of(42) and time.time() < deadline:
         time.sleep(0.05)

@@ -71,6 +71,8 @@ def _not_sent(row: TicketUpdate) -> str:
         return f"could not be added, for good ({row.last_error or 'Zendesk refused it'})"
     if row.state == TicketUpdateState.DEAD:
         return "could not be added: see dead letters"
+    if row.outcome_unknown:
+        return "was sent and Zendesk's answer never came: it may be on the ticket, and is looked up there before it is sent again"  # noqa: E501
     return "is queued, not on the ticket yet"
 
 
